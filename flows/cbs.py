@@ -1,0 +1,409 @@
+"""The CBS StatLine OData v3 client: the one door through which CBS data enters.
+
+Two implementations share one small interface (:class:`CbsSource`):
+
+* :class:`LiveCbs` talks HTTP to the configured ``WERKREGIO_CBS_URL``. Metadata
+  (table listing, ``TableInfos``, ``DataProperties``, dimension tables) goes through
+  cbsodata 1.3.5 itself (``cbsodata3._download_metadata``), with an explicit timeout and our
+  retry policy around it. Data rows (``TypedDataSet``) use the same URL layout but our own
+  page loop, because cbsodata's loop can neither retry nor resume a single page nor fetch
+  pages in parallel (see ``docs/cbs-client.md``).
+* :class:`RecordedCbs` reads a folder in the layout of the offline StatLine mirror
+  (``<table>/<Endpoint>.json``) without any network, for tests and benchmarks.
+
+Errors: :class:`CbsNotFound` (404 / unknown table: never retried), :class:`CbsBadResponse`
+(malformed JSON, wrong content type, missing fields: never retried),
+:class:`CbsUnavailable` (timeouts, resets, 429 and 5xx still failing after the retries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from cbsodata import cbsodata3
+
+log = logging.getLogger("werkregio.cbs")
+
+T = TypeVar("T")
+
+DATA_SET = "TypedDataSet"
+#: Entity sets in a table listing that are not dimension tables.
+NON_DIMENSION_SETS = frozenset({"TableInfos", "UntypedDataSet", "TypedDataSet", "DataProperties", "CategoryGroups"})
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 60.0
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+class CbsError(Exception):
+    """Base class: something went wrong talking to CBS. The message names the table and URL."""
+
+
+class CbsNotFound(CbsError):
+    """The table or entity set does not exist (HTTP 404): retrying will not help."""
+
+
+class CbsBadResponse(CbsError):
+    """CBS answered, but not with what the pipeline can read (malformed JSON, missing fields)."""
+
+
+class CbsUnavailable(CbsError):
+    """A transient failure (timeout, reset, 429, 5xx) that outlasted every retry."""
+
+
+class _Transient(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class TableMeta:
+    """Everything about a table except its data rows.
+
+    ``info`` is the single ``TableInfos`` record; ``properties`` the ``DataProperties``
+    records; ``dimensions`` maps each dimension key to its categories (``Key``, ``Title``,
+    and ``Status`` for the time dimension).
+    """
+
+    table_id: str
+    info: dict[str, Any]
+    properties: list[dict[str, Any]]
+    dimensions: dict[str, list[dict[str, Any]]]
+
+    @property
+    def modified(self) -> str:
+        return str(self.info["Modified"])
+
+
+@dataclass
+class RequestStats:
+    """Counts of HTTP requests made, for progress lines and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    rows: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, requests: int = 0, retries: int = 0, rows: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.rows += rows
+
+
+class CbsSource(Protocol):
+    """What the flows need from CBS."""
+
+    source_url: str
+
+    def table_url(self, table_id: str) -> str:
+        """Where the table lives, recorded in the landing manifest."""
+
+    def table_info(self, table_id: str) -> dict[str, Any]:
+        """The ``TableInfos`` record (one request); ``Modified`` says whether data changed."""
+
+    def table_meta(self, table_id: str) -> TableMeta:
+        """Table info, data properties and every dimension table."""
+
+    def data_pages(self, table_id: str) -> Iterator[list[dict[str, Any]]]:
+        """``TypedDataSet`` rows, page by page, in CBS order, keys as CBS sends them."""
+
+
+class LiveCbs:
+    """HTTP client for a CBS StatLine OData v3 service (``https://opendata.cbs.nl`` or a mirror).
+
+    ``timeout`` applies to connecting and to each read; ``retries`` is the number of extra
+    attempts per request; backoff is exponential (``backoff * 2**attempt``, capped, with
+    jitter) or what a 429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in
+    flight from this client across all threads.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 1.0,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        self._scheme = parts.scheme
+        self._catalog_url = parts.netloc + parts.path
+        self.source_url = f"{parts.scheme}://{self._catalog_url}"
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.concurrency = concurrency
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._local = threading.local()
+        # cbsodata builds URLs from a module-level scheme flag; this client owns that flag.
+        cbsodata3.options.use_https = self._scheme == "https"
+
+    def table_url(self, table_id: str) -> str:
+        return f"{self.source_url}/{cbsodata3.BULK}/{table_id}/"
+
+    def table_info(self, table_id: str) -> dict[str, Any]:
+        records = self._metadata(table_id, "TableInfos")
+        if not records or "Modified" not in records[0]:
+            raise CbsBadResponse(f"{table_id}: TableInfos at {self.table_url(table_id)}TableInfos has no Modified field")
+        return records[0]
+
+    def table_meta(self, table_id: str) -> TableMeta:
+        listing = self._metadata(table_id, "")
+        names = [entry["name"] for entry in listing if "name" in entry]
+        if DATA_SET not in names or "DataProperties" not in names:
+            raise CbsBadResponse(
+                f"{table_id}: the table listing at {self.table_url(table_id)} lacks "
+                f"{DATA_SET} or DataProperties (it lists {', '.join(names) or 'nothing'})"
+            )
+        dimension_names = [n for n in names if n not in NON_DIMENSION_SETS]
+        wanted = ["TableInfos", "DataProperties", *dimension_names]
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta") as pool:
+            results = dict(zip(wanted, pool.map(lambda n: self._metadata(table_id, n), wanted)))
+        info = results["TableInfos"]
+        if not info or "Modified" not in info[0]:
+            raise CbsBadResponse(f"{table_id}: TableInfos has no Modified field")
+        return TableMeta(
+            table_id=table_id,
+            info=info[0],
+            properties=results["DataProperties"],
+            dimensions={n: results[n] for n in dimension_names},
+        )
+
+    def data_pages(self, table_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of ``TypedDataSet``; after the first page the rest are fetched ``concurrency`` at a time.
+
+        CBS pages at 10,000 rows with an absolute ``odata.nextLink`` carrying ``$skip``. When the
+        link has that form, later pages are requested in parallel windows by rewriting ``$skip``;
+        otherwise the links are followed one by one. Each page is retried on its own, so a
+        failure late in a large table does not restart it.
+        """
+        first_url = self.table_url(table_id) + DATA_SET + "?" + urlencode({"$format": "json"})
+        page, next_link = self._page(table_id, first_url)
+        yield page
+        if next_link is None:
+            return
+        template = _skip_template(next_link)
+        if template is None or len(page) == 0:
+            while next_link is not None:
+                page, next_link = self._page(table_id, next_link)
+                yield page
+            return
+        make_url, page_size = template
+        if page_size != len(page):
+            raise CbsBadResponse(
+                f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
+            )
+        index = 1
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-page") as pool:
+            while True:
+                urls = [make_url((index + k) * page_size) for k in range(self.concurrency)]
+                for url, (rows, link) in zip(urls, pool.map(lambda u: self._page(table_id, u), urls)):
+                    if rows:
+                        yield rows
+                    if link is None or len(rows) < page_size:
+                        return
+                index += self.concurrency
+
+    def _page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
+        def fetch() -> tuple[list[dict[str, Any]], str | None]:
+            response = self._session().get(url, timeout=self.timeout)
+            _raise_for_status(table_id, url, response)
+            body = _decode(table_id, url, response.text)
+            rows = body["value"]
+            self.stats.add(rows=len(rows))
+            return rows, body.get("odata.nextLink")
+
+        return self._with_retries(table_id, url, fetch)
+
+    def _metadata(self, table_id: str, name: str) -> list[dict[str, Any]]:
+        url = self.table_url(table_id) + name
+
+        def fetch() -> list[dict[str, Any]]:
+            try:
+                return cbsodata3._download_metadata(
+                    table_id, name, catalog_url=self._catalog_url, timeout=self.timeout
+                )
+            except requests.HTTPError as err:
+                cause = err.__cause__ if isinstance(err.__cause__, requests.HTTPError) else err
+                _raise_for_status(table_id, url, cause.response)
+                raise
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise CbsBadResponse(f"{table_id}: unreadable response from {url}: {err}") from err
+
+        return self._with_retries(table_id, url, fetch)
+
+    def _with_retries(self, table_id: str, url: str, fetch: Callable[[], T]) -> T:
+        for attempt in range(self.retries + 1):
+            try:
+                with self._slots:
+                    self.stats.add(requests=1)
+                    try:
+                        return fetch()
+                    except requests.Timeout as err:
+                        raise _Transient(f"timed out after {self.timeout:g} s ({type(err).__name__})") from err
+                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                        raise _Transient(f"connection failed ({type(err).__name__}: {err})") from err
+            except _Transient as err:
+                if attempt == self.retries:
+                    raise CbsUnavailable(
+                        f"{table_id}: {url} failed after {self.retries + 1} attempts; last error: {err}"
+                    ) from err
+                delay = self._delay(attempt, err.retry_after)
+                self.stats.add(retries=1)
+                log.warning(
+                    "%s: %s (attempt %d of %d); retrying in %.1f s", table_id, err, attempt + 1, self.retries + 1, delay
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+        base = min(self.backoff * 2**attempt, MAX_BACKOFF_SECONDS)
+        return base * (0.5 + random.random() / 2)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.proxies.update({k: v for k, v in cbsodata3.options.requests.get("proxies", {}).items() if v})
+            self._local.session = session
+        return session
+
+
+def _raise_for_status(table_id: str, url: str, response: requests.Response | None) -> None:
+    if response is None:
+        raise CbsBadResponse(f"{table_id}: no HTTP response from {url}")
+    status = response.status_code
+    if status < 400:
+        content_type = response.headers.get("Content-Type", "")
+        if content_type and "json" not in content_type.lower():
+            raise CbsBadResponse(
+                f"{table_id}: {url} answered with content type {content_type!r}, not JSON "
+                f"(first bytes: {response.text[:80]!r})"
+            )
+        return
+    if status == 404:
+        raise CbsNotFound(f"{table_id}: not found at CBS ({url} returned HTTP 404); check the table id in flows/catalog.py")
+    if status in RETRYABLE_STATUS:
+        raise _Transient(f"HTTP {status}", retry_after=_retry_after(response))
+    raise CbsError(f"{table_id}: {url} returned HTTP {status}: {response.text[:200]!r}")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _decode(table_id: str, url: str, text: str) -> dict[str, Any]:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CbsBadResponse(
+            f"{table_id}: malformed JSON from {url} ({err.msg} at character {err.pos} of {len(text)})"
+        ) from err
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise CbsBadResponse(f"{table_id}: response from {url} has no 'value' list")
+    return body
+
+
+def _skip_template(link: str) -> tuple[Callable[[int], str], int] | None:
+    parts = urlsplit(link)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    skips = [v for k, v in query if k == "$skip"]
+    if len(skips) != 1 or not skips[0].isdigit():
+        return None
+    rest = [(k, v) for k, v in query if k != "$skip"]
+
+    def make_url(skip: int) -> str:
+        return urlunsplit(parts._replace(query=urlencode([*rest, ("$skip", str(skip))], safe="$',()")))
+
+    return make_url, int(skips[0])
+
+
+class RecordedCbs:
+    """Reads tables from a folder in the offline mirror layout; no network at all.
+
+    Data pages are cut at ``page_size`` rows to mimic CBS paging.
+    """
+
+    def __init__(self, root: Path, page_size: int = 10_000) -> None:
+        self.root = Path(root)
+        self.page_size = page_size
+        self.source_url = self.root.resolve().as_uri()
+
+    def table_url(self, table_id: str) -> str:
+        return self._folder(table_id).resolve().as_uri() + "/"
+
+    def _read(self, table_id: str, name: str) -> list[dict[str, Any]]:
+        folder = self._folder(table_id)
+        path = folder / f"{name or '_root'}.json"
+        if not path.is_file():
+            raise CbsNotFound(f"{table_id}: no {name or 'table listing'} in the recording at {folder}")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["value"]
+        except (json.JSONDecodeError, KeyError) as err:
+            raise CbsBadResponse(f"{table_id}: unreadable recording {path}: {err}") from err
+
+    def _folder(self, table_id: str) -> Path:
+        for candidate in (self.root / table_id, *self.root.glob("*")):
+            if candidate.name.lower() == table_id.lower() and candidate.is_dir():
+                return candidate
+        raise CbsNotFound(f"{table_id}: no such table in the recording at {self.root}")
+
+    def table_info(self, table_id: str) -> dict[str, Any]:
+        return self._read(table_id, "TableInfos")[0]
+
+    def table_meta(self, table_id: str) -> TableMeta:
+        names = [entry["name"] for entry in self._read(table_id, "")]
+        dimensions = [n for n in names if n not in NON_DIMENSION_SETS]
+        return TableMeta(
+            table_id=table_id,
+            info=self.table_info(table_id),
+            properties=self._read(table_id, "DataProperties"),
+            dimensions={n: self._read(table_id, n) for n in dimensions},
+        )
+
+    def data_pages(self, table_id: str) -> Iterator[list[dict[str, Any]]]:
+        rows = self._read(table_id, DATA_SET)
+        for start in range(0, max(len(rows), 1), self.page_size):
+            yield rows[start : start + self.page_size]
+
+
+def dimension_keys(properties: Sequence[dict[str, Any]]) -> list[str]:
+    """Keys of the dimension columns, in column order."""
+    return [p["Key"] for p in properties if p.get("Type", "").endswith("Dimension")]
+
+
+def topic_types(properties: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Topic column key -> CBS Datatype (``Long``, ``Double``, ``Float``, ``String``, ...)."""
+    return {p["Key"]: p.get("Datatype", "String") for p in properties if p.get("Type") == "Topic"}
+
+
+def time_dimension(properties: Sequence[dict[str, Any]]) -> str:
+    """Key of the table's time dimension (``Perioden`` in CBS tables)."""
+    keys = [p["Key"] for p in properties if p.get("Type") == "TimeDimension"]
+    if len(keys) != 1:
+        raise CbsBadResponse(f"expected one TimeDimension in DataProperties, found {keys}")
+    return keys[0]

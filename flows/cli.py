@@ -1,0 +1,102 @@
+"""The ``werkregio`` command line.
+
+Prefect is imported only after the environment is prepared (telemetry off, ``PREFECT_HOME``
+under the data dir unless the user set one), so nothing talks to any host but CBS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from flows.settings import Settings, SettingsError, apply_quiet_environment
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="werkregio",
+        description="Dutch regional labour-market indicators from CBS StatLine into DuckDB.",
+        epilog="Settings come from WERKREGIO_* environment variables; see README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    refresh = commands.add_parser(
+        "refresh",
+        help="fetch changed CBS tables, validate, transform and publish the warehouse",
+        description="Fetch every catalog table whose Modified changed (one metadata request per "
+        "unchanged table), validate, transform and publish $WERKREGIO_HOME/warehouse/werkregio.duckdb atomically.",
+    )
+    refresh.add_argument(
+        "--table",
+        action="append",
+        dest="tables",
+        metavar="ID_OR_FAMILY",
+        help="only this CBS table id or catalog family (repeatable; default: the whole catalog)",
+    )
+    mode = refresh.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged")
+    mode.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
+
+    status = commands.add_parser(
+        "status",
+        help="show recent runs, the published tables and the validation outcome",
+        description="Show the last runs from the run log, the CBS tables in the published warehouse "
+        "with their Modified and row counts, and the validation outcome.",
+    )
+    status.add_argument("--runs", type=int, default=5, metavar="N", help="how many recent runs to show (default 5)")
+    status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+
+    docs = commands.add_parser(
+        "docs",
+        help="regenerate docs/warehouse.md from the warehouse declarations",
+        description="Write the warehouse table reference generated from warehouse/schema.py.",
+    )
+    docs.add_argument("--output", type=Path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        print(f"werkregio: {err}", file=sys.stderr)
+        return 2
+    if args.command == "docs":
+        from warehouse.schema import markdown
+
+        args.output.write_text(markdown() + "\n", encoding="utf-8")
+        print(f"wrote {args.output}")
+        return 0
+    if args.command == "status":
+        from flows.status import render, status_report
+
+        report = status_report(settings, runs=args.runs)
+        print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+        return 0
+    prepare_prefect_environment(settings)
+    from flows.refresh import refresh
+
+    try:
+        refresh(tables=args.tables, force=args.force, offline=args.offline)
+    except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
+        print(f"\nwerkregio refresh failed: {err}", file=sys.stderr)
+        print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
+        return 1
+    print(f"\nwerkregio refresh done: {settings.warehouse_path}")
+    return 0
+
+
+def prepare_prefect_environment(settings: Settings) -> None:
+    """Telemetry off, Prefect's state under the data dir, our loggers in Prefect's output."""
+    apply_quiet_environment()
+    os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "werkregio")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The raw landing zone: every fetched CBS table, once, immutable, with its manifest.
+
+Layout under ``$WERKREGIO_HOME/raw``::
+
+    <table_id>/<Modified as 2025-04-23T020000>_<sha256[:12]>/
+        TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
+        <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
+        DataProperties.json       the DataProperties records, verbatim
+        TableInfos.json           the TableInfos record, verbatim
+        manifest.json             table_id, modified, fetched_at, rows, sha256, source_url, files
+
+A landing is written to a temporary folder and renamed into place, so a folder either is
+complete or does not exist; its name is content-addressed, so re-landing identical data is a
+no-op. The newest landing of a table (by ``fetched_at``) is the one the build reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from flows.cbs import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
+
+MANIFEST = "manifest.json"
+DATA_FILE = "TypedDataSet.parquet"
+
+_POLARS_TYPES = {
+    "Long": pl.Int64,
+    "Integer": pl.Int64,
+    "Short": pl.Int64,
+    "Double": pl.Float64,
+    "Float": pl.Float64,
+    "Decimal": pl.Float64,
+    "String": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class Landing:
+    """One landed version of a CBS table (the content of its ``manifest.json``)."""
+
+    table_id: str
+    modified: str
+    fetched_at: str
+    rows: int
+    sha256: str
+    source_url: str
+    path: str
+    files: dict[str, str]
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path)
+
+    def read_data(self) -> pl.DataFrame:
+        return pl.read_parquet(self.folder / DATA_FILE)
+
+    def read_dimension(self, name: str) -> pl.DataFrame:
+        return pl.read_parquet(self.folder / f"{name}.parquet")
+
+    def read_properties(self) -> list[dict[str, Any]]:
+        return json.loads((self.folder / "DataProperties.json").read_text(encoding="utf-8"))
+
+    def read_info(self) -> dict[str, Any]:
+        return json.loads((self.folder / "TableInfos.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class LandResult:
+    landing: Landing
+    action: str  # "downloaded" | "unchanged" | "identical"
+
+
+def landings(raw_dir: Path, table_id: str | None = None) -> list[Landing]:
+    """Every complete landing (optionally of one table), oldest first."""
+    pattern = f"{table_id}/*/{MANIFEST}" if table_id else f"*/*/{MANIFEST}"
+    found = []
+    for path in raw_dir.glob(pattern) if raw_dir.is_dir() else ():
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["path"] = str(path.parent)
+        found.append(Landing(**record))
+    return sorted(found, key=lambda landing: (landing.fetched_at, landing.path))
+
+
+def latest_landing(raw_dir: Path, table_id: str) -> Landing | None:
+    found = landings(raw_dir, table_id)
+    return found[-1] if found else None
+
+
+def current_landings(raw_dir: Path, table_ids: Iterable[str]) -> list[Landing]:
+    """The newest landing of each of ``table_ids`` that has one."""
+    return [landing for table_id in table_ids if (landing := latest_landing(raw_dir, table_id)) is not None]
+
+
+def land_table(
+    source: CbsSource,
+    table_id: str,
+    raw_dir: Path,
+    *,
+    force: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    progress: Callable[[str], None] = lambda message: None,
+) -> LandResult:
+    """Fetch ``table_id`` into the landing zone unless its ``Modified`` is already landed.
+
+    The check costs one ``TableInfos`` request. ``force`` downloads anyway; identical content
+    then keeps the existing landing. If ``Modified`` changes while the data are downloaded the
+    download is repeated once, and fails after that, so a landing never mixes two versions.
+    """
+    known = latest_landing(raw_dir, table_id)
+    if known is not None and not force:
+        modified = str(source.table_info(table_id)["Modified"])
+        if any(landing.modified == modified for landing in landings(raw_dir, table_id)):
+            progress(f"{table_id}: unchanged (Modified {modified}), nothing downloaded")
+            return LandResult(known, "unchanged")
+    for _ in range(2):
+        meta = source.table_meta(table_id)
+        data = _fetch_data(source, meta, progress)
+        after = str(source.table_info(table_id)["Modified"])
+        if after == meta.modified:
+            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock())
+        progress(f"{table_id}: Modified changed from {meta.modified} to {after} during the download; fetching again")
+    raise CbsBadResponse(
+        f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
+        "CBS is publishing this table right now, run the refresh again later"
+    )
+
+
+def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
+    schema = data_schema(meta)
+    expected = set(schema)
+    frames = []
+    rows = 0
+    for page in source.data_pages(meta.table_id):
+        if not page:
+            continue
+        columns = set(page[0])
+        if columns != expected:
+            raise CbsBadResponse(
+                f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
+                f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
+            )
+        try:
+            frames.append(pl.DataFrame(page, schema=schema, strict=True))
+        except (TypeError, ValueError, pl.exceptions.PolarsError) as err:
+            raise CbsBadResponse(f"{meta.table_id}: TypedDataSet values do not match their declared types: {err}") from err
+        rows += len(page)
+        progress(f"{meta.table_id}: {rows} rows")
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
+    """Column types of ``TypedDataSet`` from ``DataProperties``: ID, dimension keys, topics."""
+    schema: dict[str, Any] = {"ID": pl.Int64}
+    for key in dimension_keys(meta.properties):
+        schema[key] = pl.String
+    for key, datatype in topic_types(meta.properties).items():
+        if datatype not in _POLARS_TYPES:
+            raise CbsBadResponse(f"{meta.table_id}: topic {key} has a Datatype the pipeline does not know: {datatype!r}")
+        schema[key] = _POLARS_TYPES[datatype]
+    return schema
+
+
+def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime) -> LandResult:
+    table_dir = raw_dir / meta.table_id
+    table_dir.mkdir(parents=True, exist_ok=True)
+    staging = table_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        data.write_parquet(staging / DATA_FILE)
+        for name, categories in meta.dimensions.items():
+            _dimension_frame(categories).write_parquet(staging / f"{name}.parquet")
+        _write_json(staging / "DataProperties.json", meta.properties)
+        _write_json(staging / "TableInfos.json", meta.info)
+        files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
+        digest = files[DATA_FILE]
+        final = table_dir / f"{_stamp(meta.modified)}_{digest[:12]}"
+        landing = Landing(
+            table_id=meta.table_id,
+            modified=meta.modified,
+            fetched_at=now.isoformat(timespec="microseconds"),
+            rows=data.height,
+            sha256=digest,
+            source_url=table_url,
+            path=str(final),
+            files=files,
+        )
+        if not (final / MANIFEST).is_file():
+            record = {k: v for k, v in asdict(landing).items() if k != "path"}
+            _write_json(staging / MANIFEST, record)
+            _fsync_dir(staging)
+            try:
+                os.replace(staging, final)
+                _fsync_dir(table_dir)
+                return LandResult(landing, "downloaded")
+            except OSError:
+                if not (final / MANIFEST).is_file():
+                    raise
+        existing = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
+        return LandResult(existing, "identical")
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _dimension_frame(categories: Iterable[dict[str, Any]]) -> pl.DataFrame:
+    rows = [{k: (None if v is None else str(v)) for k, v in c.items()} for c in categories]
+    columns = sorted({k for row in rows for k in row}, key=lambda k: (k != "Key", k != "Title", k))
+    return pl.DataFrame(rows, schema={c: pl.String for c in columns or ["Key", "Title"]})
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(modified: str) -> str:
+    return "".join(ch for ch in modified if ch.isalnum() or ch in "-T") or "unknown"
+
+
+def _fsync_dir(path: Path) -> None:
+    for file in path.iterdir() if path.is_dir() else ():
+        if file.is_file():
+            with file.open("rb") as handle:
+                os.fsync(handle.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,108 @@
+"""The ``refresh`` flow: fetch, validate, transform, publish.
+
+    fetch_table (per catalog table, skipped when Modified is unchanged)
+      -> read_landing (national benefits) -> validate_batch (critical failures stop here)
+      -> national_series (pure transform) -> publish_warehouse (atomic swap)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+from prefect import flow
+from prefect.futures import wait
+from prefect.runtime import flow_run
+
+from expectations.national_benefits import national_benefits_suite
+from flows import catalog, runlog
+from flows.cbs import time_dimension
+from flows.landing import current_landings, latest_landing
+from flows.settings import Settings
+from flows.tasks import fetch_table, find_landed, landing_record, live_source, publish_warehouse, read_landing, validate_batch
+from transforms.metadata import build_info, source_tables, validation_results
+from transforms.series import national_series
+
+
+class RefreshFailed(RuntimeError):
+    """One or more steps failed; the message lists each table and its error."""
+
+
+@flow(name="refresh", description="Fetch CBS tables, validate, transform and publish the DuckDB warehouse.")
+def refresh(tables: list[str] | None = None, force: bool = False, offline: bool = False) -> dict[str, Any]:
+    """Refresh the warehouse.
+
+    ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
+    ``force``: download even when ``Modified`` is unchanged. ``offline``: fetch nothing and
+    build from what is already landed.
+    """
+    settings = Settings.from_env()
+    entries = catalog.select(tables or ())
+    with recorded_run(settings, "refresh", {"tables": tables, "force": force, "offline": offline}) as record:
+        if offline:
+            futures = [find_landed.submit(settings, e.table_id) for e in entries]
+        else:
+            source = live_source(settings)
+            futures = [fetch_table.submit(source, settings, e.table_id, force) for e in entries]
+        record["tables"] = [landing_record(r) for r in _results(futures)]
+
+        national = catalog.national_benefits()
+        landing = latest_landing(settings.raw_dir, national.table_id)
+        if landing is None:
+            raise RefreshFailed(f"{national.table_id} ({national.title}) has never been landed: refresh it first")
+        dimension = time_dimension(landing.read_properties())
+        data, periods = read_landing(landing, dimension)
+        batch = f"{landing.table_id}@{landing.modified}"
+        report = validate_batch(data, national_benefits_suite(list(national.series.values())), batch)
+        record["validation"] = report.to_rows()
+        report.raise_for_critical()
+
+        run_id = record["run_id"]
+        frames = {
+            "build_info": build_info(run_id, "refresh", datetime.now(UTC), settings.cbs_url, version("werkregio")),
+            "source_tables": source_tables(
+                [asdict(item) for item in current_landings(settings.raw_dir, [e.table_id for e in catalog.TABLES])],
+                {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
+            ),
+            "national_series": national_series(
+                data, periods, series=national.series, unit=national.unit, table_id=national.table_id, time_dimension=dimension
+            ),
+            "validation_results": validation_results(run_id, record["validation"]),
+        }
+        published = publish_warehouse(settings, frames)
+        record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        return record
+
+
+def _results(futures: list) -> list:
+    """Wait for every future; if any failed, raise one error naming each failed task."""
+    wait(futures)
+    failures, results = [], []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except Exception as err:  # noqa: BLE001 - collected and re-raised below with context
+            failures.append(f"{type(err).__name__}: {err}")
+    if failures:
+        raise RefreshFailed(f"{len(failures)} of {len(futures)} table(s) failed:\n  " + "\n  ".join(failures))
+    return results
+
+
+@contextmanager
+def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Hold the refresh lock and log the run's start and its outcome to the run log."""
+    run_id = str(flow_run.get_id() or uuid.uuid4())
+    record: dict[str, Any] = {"run_id": run_id, "flow": flow_name, "tables": [], "validation": [], "published": None}
+    with runlog.exclusive(settings.home):
+        runlog.append(settings.run_log_path, {"run_id": run_id, "flow": flow_name, "event": "started", "parameters": parameters})
+        try:
+            yield record
+        except BaseException as err:
+            runlog.append(settings.run_log_path, {**record, "event": "failed", "error": f"{type(err).__name__}: {err}"})
+            raise
+        runlog.append(settings.run_log_path, {**record, "event": "finished"})

@@ -1,0 +1,83 @@
+"""``werkregio status``: the run log and the published warehouse, side by side."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flows import runlog
+from flows.settings import Settings
+from warehouse.store import WarehouseError, query
+
+
+def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
+    """Recent runs (newest first) and what the published warehouse holds."""
+    report: dict[str, Any] = {
+        "home": str(settings.home),
+        "warehouse": str(settings.warehouse_path),
+        "runs": [asdict(run) for run in reversed(runlog.runs(settings.run_log_path)[-runs:])],
+        "published": None,
+    }
+    try:
+        build = query(settings.warehouse_path, "SELECT run_id, built_at FROM build_info").to_dicts()
+        tables = query(
+            settings.warehouse_path,
+            "SELECT table_id, family, modified, rows, fetched_at FROM source_tables ORDER BY family, table_id",
+        ).to_dicts()
+        validation = query(
+            settings.warehouse_path,
+            "SELECT dataset, batch, severity, success, count(*) AS checks FROM validation_results "
+            "GROUP BY ALL ORDER BY dataset, batch, severity, success",
+        ).to_dicts()
+        failed = query(
+            settings.warehouse_path,
+            "SELECT dataset, batch, severity, message FROM validation_results WHERE NOT success ORDER BY dataset, check_index",
+        ).to_dicts()
+    except WarehouseError as err:
+        report["published_error"] = str(err)
+        return report
+    report["published"] = {"build": build[0] if build else None, "tables": tables, "validation": validation, "failed_checks": failed}
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"werkregio data dir: {report['home']}", ""]
+    lines.append("Recent runs (newest first):")
+    if not report["runs"]:
+        lines.append("  none yet")
+    for run in report["runs"]:
+        downloaded = sum(1 for t in run["tables"] if t.get("action") == "downloaded")
+        unchanged = sum(1 for t in run["tables"] if t.get("action") in ("unchanged", "identical"))
+        checks = run["validation"]
+        critical = sum(1 for c in checks if not c["success"] and c["severity"] == "critical")
+        warnings = sum(1 for c in checks if not c["success"] and c["severity"] == "warning")
+        lines.append(
+            f"  {run['started_at']}  {run['flow']:<8} {run['status']:<10} run {run['run_id']}"
+        )
+        if run["tables"]:
+            lines.append(f"      tables: {downloaded} downloaded, {unchanged} unchanged, {len(run['tables'])} in all")
+        if checks:
+            lines.append(f"      validation: {len(checks)} checks, {critical} critical failures, {warnings} warnings")
+        if run["error"]:
+            for i, part in enumerate(str(run["error"]).splitlines()[:8]):
+                lines.append(("      error: " if i == 0 else "             ") + part)
+        if run["status"] == "failed":
+            lines.append("      a rerun (`werkregio refresh`) skips tables already landed and republishes")
+    lines.append("")
+    published = report["published"]
+    if published is None:
+        lines.append(f"Published warehouse: none ({report.get('published_error', 'not built yet')})")
+        return "\n".join(lines)
+    build = published["build"] or {}
+    lines.append(f"Published warehouse {report['warehouse']}")
+    lines.append(f"  built {build.get('built_at')} by run {build.get('run_id')}")
+    lines.append("  CBS tables:")
+    for table in published["tables"]:
+        lines.append(f"    {table['table_id']:<10} {table['family']:<18} Modified {table['modified']}  {table['rows']:>8} rows")
+    lines.append("  validation:")
+    for row in published["validation"]:
+        outcome = "passed" if row["success"] else "FAILED"
+        lines.append(f"    {row['dataset']} {row['batch']}: {row['checks']} {row['severity']} checks {outcome}")
+    for row in published["failed_checks"]:
+        lines.append(f"    ! {row['severity']}: {row['message']}")
+    return "\n".join(lines)

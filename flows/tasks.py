@@ -1,0 +1,95 @@
+"""Prefect tasks: the pipeline's effects (HTTP, files, Great Expectations runs, DuckDB writes).
+
+Each task does one effect and returns plain values or frames; the shaping of data happens
+in ``transforms/``. Caching is off: inputs are large frames, and the landing zone already
+makes fetching idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from expectations.runner import Suite, ValidationReport, validate
+from flows.cbs import CbsSource, LiveCbs
+from flows.landing import Landing, LandResult, land_table, latest_landing
+from flows.settings import Settings
+from warehouse.store import PublishResult, publish
+
+
+def live_source(settings: Settings) -> LiveCbs:
+    return LiveCbs(
+        settings.cbs_url,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        backoff=settings.backoff,
+        concurrency=settings.concurrency,
+    )
+
+
+@task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
+def fetch_table(source: CbsSource, settings: Settings, table_id: str, force: bool = False) -> LandResult:
+    """Land ``table_id`` unless its ``Modified`` is already landed (one metadata request)."""
+    logger = get_run_logger()
+    result = land_table(source, table_id, settings.raw_dir, force=force, progress=logger.info)
+    landing = result.landing
+    logger.info("%s: %s (Modified %s, %d rows) -> %s", table_id, result.action, landing.modified, landing.rows, landing.folder)
+    return result
+
+
+@task(name="find_landed", cache_policy=NO_CACHE, task_run_name="find landed {table_id}")
+def find_landed(settings: Settings, table_id: str) -> LandResult:
+    """The newest landing of ``table_id``, for ``--offline`` builds; fails if there is none."""
+    landing = latest_landing(settings.raw_dir, table_id)
+    if landing is None:
+        raise FileNotFoundError(
+            f"{table_id}: nothing landed under {settings.raw_dir / table_id}; run `werkregio refresh` online first"
+        )
+    get_run_logger().info("%s: using landing of %s (Modified %s)", table_id, landing.fetched_at, landing.modified)
+    return LandResult(landing, "offline")
+
+
+@task(name="read_landing", cache_policy=NO_CACHE, task_run_name="read {landing.table_id}")
+def read_landing(landing: Landing, dimension: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The landed data rows and one dimension table of a landing."""
+    return landing.read_data(), landing.read_dimension(dimension)
+
+
+@task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {suite.name}")
+def validate_batch(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
+    """Run a Great Expectations suite on a frame; critical failures are left to the caller."""
+    report = validate(frame, suite, batch)
+    logger = get_run_logger()
+    for record in report.records:
+        if not record.success:
+            (logger.error if record.severity == "critical" else logger.warning)("%s", record.message)
+    logger.info(
+        "%s (%s): %d checks, %d critical failures, %d warnings",
+        suite.name,
+        batch,
+        len(report.records),
+        len(report.critical_failures),
+        len(report.warnings),
+    )
+    return report
+
+
+@task(name="publish_warehouse", cache_policy=NO_CACHE)
+def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame]) -> PublishResult:
+    """Build a new warehouse file and move it over the published one."""
+    result = publish(settings.warehouse_path, frames)
+    get_run_logger().info(
+        "published %s (%.1f MB): %s",
+        result.path,
+        result.size_bytes / 1e6,
+        ", ".join(f"{name} {rows}" for name, rows in result.row_counts.items()),
+    )
+    return result
+
+
+def landing_record(result: LandResult) -> dict[str, Any]:
+    return {**asdict(result.landing), "action": result.action}

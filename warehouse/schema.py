@@ -1,0 +1,137 @@
+"""The published warehouse's tables: columns, types, keys, comments and load semantics, declared once.
+
+Every build writes a new database file from scratch, so every table here is loaded with
+``replace`` semantics: the table holds exactly what the build computed, and rerunning a
+build on the same inputs gives the same rows. The DDL (with column comments, readable in
+DuckDB through ``duckdb_columns()``) and ``docs/warehouse.md`` are generated from this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    comment: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    load: str = "replace"
+
+    def ddl(self) -> str:
+        lines = [f"    {c.name} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
+        if self.key:
+            lines.append(f"    PRIMARY KEY ({', '.join(self.key)})")
+        return f"CREATE TABLE {self.name} (\n" + ",\n".join(lines) + "\n)"
+
+    def comments(self) -> list[str]:
+        statements = [f"COMMENT ON TABLE {self.name} IS {_quote(self.comment)}"]
+        statements += [f"COMMENT ON COLUMN {self.name}.{c.name} IS {_quote(c.comment)}" for c in self.columns]
+        return statements
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+BUILD_INFO = Table(
+    "build_info",
+    "One row: the build this file holds (run id, time, what it was built from).",
+    (
+        Column("run_id", "VARCHAR", "id of the pipeline run that built this file", False),
+        Column("flow", "VARCHAR", "the flow that built it (refresh)", False),
+        Column("built_at", "TIMESTAMPTZ", "when the build finished, UTC", False),
+        Column("cbs_url", "VARCHAR", "CBS StatLine service the data came from", False),
+        Column("werkregio_version", "VARCHAR", "version of the werkregio package", False),
+    ),
+    ("run_id",),
+)
+
+SOURCE_TABLES = Table(
+    "source_tables",
+    "One row per CBS table in this build: which landed version was used. Key table_id.",
+    (
+        Column("table_id", "VARCHAR", "CBS StatLine table id, e.g. 37789ksz", False),
+        Column("title", "VARCHAR", "table title from the source catalog", False),
+        Column("family", "VARCHAR", "what the table holds (national_benefits, ww_municipal, regions, ...)", False),
+        Column("modified", "VARCHAR", "CBS TableInfos.Modified of the landed version", False),
+        Column("fetched_at", "TIMESTAMPTZ", "when that version was downloaded, UTC", False),
+        Column("rows", "BIGINT", "TypedDataSet rows landed", False),
+        Column("sha256", "VARCHAR", "sha256 of the landed TypedDataSet.parquet", False),
+        Column("source_url", "VARCHAR", "OData URL of the table", False),
+        Column("raw_path", "VARCHAR", "folder of the landing under $WERKREGIO_HOME/raw", False),
+    ),
+    ("table_id",),
+)
+
+NATIONAL_SERIES = Table(
+    "national_series",
+    "Tidy national series: one row per series per frequency per period. "
+    "Key (series, frequency, period_start). value as CBS publishes it, in unit.",
+    (
+        Column("series", "VARCHAR", "ww = WW benefits (not seasonally adjusted); wwb = bijstand benefits (total)", False),
+        Column("frequency", "VARCHAR", "month | quarter | year (year = CBS annual average)", False),
+        Column("period_start", "DATE", "first day of the period", False),
+        Column("period_key", "VARCHAR", "CBS period key, e.g. 2014MM01, 2014JJ00", False),
+        Column("value", "DOUBLE", "the figure; NULL where CBS publishes none"),
+        Column("unit", "VARCHAR", "unit of value as CBS states it, e.g. 'x 1 000'", False),
+        Column("provisional", "BOOLEAN", "CBS marks the figure provisional (Voorlopig / Nader voorlopig)", False),
+        Column("source_table", "VARCHAR", "CBS table id the figure comes from", False),
+    ),
+    ("series", "frequency", "period_start"),
+)
+
+VALIDATION_RESULTS = Table(
+    "validation_results",
+    "One row per expectation checked on each batch used in this build (Great Expectations). "
+    "Key (run_id, dataset, batch, check_index).",
+    (
+        Column("run_id", "VARCHAR", "run that validated the batch", False),
+        Column("dataset", "VARCHAR", "expectation suite / dataset name", False),
+        Column("batch", "VARCHAR", "what was validated: table id @ Modified", False),
+        Column("check_index", "INTEGER", "position of the check in the suite", False),
+        Column("expectation", "VARCHAR", "expectation type, e.g. expect_column_values_to_be_between", False),
+        Column("column_name", "VARCHAR", "column checked, if any"),
+        Column("severity", "VARCHAR", "critical (stops the run) | warning (recorded)", False),
+        Column("success", "BOOLEAN", "the expectation held", False),
+        Column("observed_value", "VARCHAR", "observed value as JSON, if GX reports one"),
+        Column("element_count", "BIGINT", "rows checked"),
+        Column("unexpected_count", "BIGINT", "rows that failed the expectation"),
+        Column("unexpected_sample", "VARCHAR", "up to 10 failing values, JSON list"),
+        Column("message", "VARCHAR", "one-line outcome", False),
+    ),
+    ("run_id", "dataset", "batch", "check_index"),
+)
+
+TABLES: tuple[Table, ...] = (BUILD_INFO, SOURCE_TABLES, NATIONAL_SERIES, VALIDATION_RESULTS)
+BY_NAME = {t.name: t for t in TABLES}
+
+
+def markdown() -> str:
+    """The warehouse reference (``docs/warehouse.md``), generated from the declarations above."""
+    out = [
+        "# Warehouse tables",
+        "",
+        "Generated from `warehouse/schema.py` by `werkregio docs`; do not edit by hand.",
+        "Every table is rebuilt in full by each build (load semantics: replace).",
+        "",
+    ]
+    for t in TABLES:
+        out += [f"## `{t.name}`", "", t.comment, "", f"Key: `({', '.join(t.key)})`. Load: {t.load}.", ""]
+        out += ["| column | type | null | meaning |", "|---|---|---|---|"]
+        out += [f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.comment} |" for c in t.columns]
+        out.append("")
+    return "\n".join(out)

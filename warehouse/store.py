@@ -1,0 +1,125 @@
+"""The only code that opens DuckDB: build a new warehouse file, publish it atomically, read it.
+
+Publishing never writes into the published file. A build goes into a fresh file next to it
+(``.werkregio.duckdb.building-<id>``), is checked, checkpointed and closed, then
+``os.replace``-d over the published path. A reader that opened the old file keeps reading the
+old inode, a consistent build; a build that fails at any point leaves the published file
+byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from warehouse.schema import TABLES, Table
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be built or read; the message names the file and table."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    path: Path
+    row_counts: dict[str, int]
+    size_bytes: int
+
+
+def publish(path: Path, frames: Mapping[str, pl.DataFrame], tables: Sequence[Table] = TABLES) -> PublishResult:
+    """Build every declared table from ``frames`` into a new file and move it over ``path``.
+
+    ``frames`` must hold exactly one frame per declared table, with at least the declared
+    columns. Keys are enforced by DuckDB primary keys; a duplicate key fails the build.
+    """
+    expected = {t.name for t in tables}
+    if set(frames) != expected:
+        raise WarehouseError(
+            f"{path}: a build needs exactly the tables {sorted(expected)}; "
+            f"missing {sorted(expected - set(frames))}, unexpected {sorted(set(frames) - expected)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:12]}")
+    try:
+        con = duckdb.connect(str(building))
+        try:
+            counts = {t.name: _load(con, t, frames[t.name], path) for t in tables}
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        _check(building, counts)
+        _fsync(building)
+        os.replace(building, path)
+        _fsync(path.parent)
+        return PublishResult(path, counts, path.stat().st_size)
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, path: Path) -> int:
+    missing = [c for c in table.column_names if c not in frame.columns]
+    if missing:
+        raise WarehouseError(f"{path}: table {table.name} is missing column(s) {missing}")
+    con.execute(table.ddl())
+    for statement in table.comments():
+        con.execute(statement)
+    incoming = f"incoming_{table.name}"
+    con.register(incoming, frame.select(table.column_names).to_arrow())
+    try:
+        columns = ", ".join(table.column_names)
+        con.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {incoming}")
+    except duckdb.ConstraintException as err:
+        raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: {err}") from err
+    finally:
+        con.unregister(incoming)
+    return frame.height
+
+
+def _check(building: Path, counts: Mapping[str, int]) -> None:
+    with read_only(building) as con:
+        for name, expected in counts.items():
+            (actual,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            if actual != expected:
+                raise WarehouseError(f"{building}: table {name} has {actual} rows after loading {expected}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to a warehouse file; fails clearly if there is none."""
+    if not Path(path).is_file():
+        raise WarehouseError(f"no warehouse at {path}: run `werkregio refresh` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+    """Run one read-only query on the published warehouse and return a Polars frame."""
+    with read_only(path) as con:
+        return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    """Rows per table in a warehouse file."""
+    with read_only(path) as con:
+        names = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
+        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in names}
