@@ -282,7 +282,6 @@ class LiveCbs:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.proxies.update({k: v for k, v in cbsodata3.options.requests.get("proxies", {}).items() if v})
             self._local.session = session
         return session
 

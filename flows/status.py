@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -46,8 +47,7 @@ def render(report: dict[str, Any]) -> str:
     if not report["runs"]:
         lines.append("  none yet")
     for run in report["runs"]:
-        downloaded = sum(1 for t in run["tables"] if t.get("action") == "downloaded")
-        unchanged = sum(1 for t in run["tables"] if t.get("action") in ("unchanged", "identical"))
+        actions = Counter(t.get("action", "?") for t in run["tables"])
         checks = run["validation"]
         critical = sum(1 for c in checks if not c["success"] and c["severity"] == "critical")
         warnings = sum(1 for c in checks if not c["success"] and c["severity"] == "warning")
@@ -55,7 +55,7 @@ def render(report: dict[str, Any]) -> str:
             f"  {run['started_at']}  {run['flow']:<8} {run['status']:<10} run {run['run_id']}"
         )
         if run["tables"]:
-            lines.append(f"      tables: {downloaded} downloaded, {unchanged} unchanged, {len(run['tables'])} in all")
+            lines.append("      tables: " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
         if checks:
             lines.append(f"      validation: {len(checks)} checks, {critical} critical failures, {warnings} warnings")
         if run["error"]:

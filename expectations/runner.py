@@ -1,0 +1,386 @@
+"""Run a dataset's expectations on a Polars frame and turn the GX results into our report.
+
+A :class:`Suite` is a dataset name plus a tuple of :class:`Check` (a GX expectation and a
+severity). :func:`validate` runs every check on one batch and returns a
+:class:`ValidationReport` with one :class:`CheckResult` per check; the flow stores
+``report.to_rows()`` and calls ``report.raise_for_critical()`` before anything is published.
+
+GX runs in one ephemeral context per process, built on first use: a pandas data source with
+one whole-dataframe batch definition, fed ``frame.to_pandas()`` (GX 1.x cannot validate DuckDB
+through SQLAlchemy). The context is configured with ``analytics_enabled=False``; GX 1.24 ships
+no analytics client at all, and no GX code path used here opens a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import great_expectations as gx
+import pandas as pd
+import polars as pl
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.expectations import Expectation
+
+if TYPE_CHECKING:
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationValidationResult,
+    )
+    from great_expectations.data_context import EphemeralDataContext
+
+Severity = Literal["critical", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
+
+SAMPLE_SIZE = 10
+"""At most this many distinct offending values are kept per check."""
+
+# Ask GX for more offending values than we keep, so that SAMPLE_SIZE distinct ones are found
+# even when the first offenders repeat; SUMMARY never returns the full unexpected list.
+_RESULT_FORMAT: Mapping[str, Any] = {
+    "result_format": "SUMMARY",
+    "partial_unexpected_count": 200,
+    "return_unexpected_index_query": False,
+}
+
+_GX_LOCK = threading.Lock()
+
+
+class ValidationFailed(Exception):
+    """A critical check failed; the message has one line per failed critical check."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(
+            "\n".join(
+                f"{r.dataset} ({r.batch}): {r.message}" for r in report.critical_failures
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One GX expectation with the consequence of its failure.
+
+    ``critical`` failures stop the run before publishing; ``warning`` failures are reported
+    and stored but let the run continue.
+    """
+
+    expectation: Expectation
+    severity: Severity = "critical"
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.expectation, Expectation):
+            raise TypeError(
+                f"Check needs a GX expectation instance, got {type(self.expectation).__name__}"
+            )
+        if self.severity not in SEVERITIES:
+            raise ValueError(
+                f"severity must be one of {SEVERITIES}, got {self.severity!r}"
+            )
+
+    @property
+    def expectation_type(self) -> str:
+        return self.expectation.expectation_type
+
+    @property
+    def column(self) -> str | None:
+        column = getattr(self.expectation, "column", None)
+        if column is not None:
+            return str(column)
+        column_list = getattr(self.expectation, "column_list", None)
+        if column_list:
+            return ", ".join(map(str, column_list))
+        return None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The checks for one dataset; ``name`` is the dataset name used in reports."""
+
+    name: str
+    checks: tuple[Check, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", tuple(self.checks))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check on one batch.
+
+    ``observed_value`` is GX's observed value made JSON-able (None for per-row checks);
+    ``unexpected_sample`` holds up to ten distinct offending values, as strings, in the order
+    they occur; ``message`` is one line naming the check, column and example values, or the
+    error GX raised.
+    """
+
+    dataset: str
+    batch: str
+    expectation: str
+    column: str | None
+    severity: Severity
+    success: bool
+    observed_value: Any
+    element_count: int
+    unexpected_count: int | None
+    unexpected_sample: tuple[str, ...]
+    message: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """All check results of one suite on one batch."""
+
+    dataset: str
+    batch: str
+    records: tuple[CheckResult, ...]
+
+    @property
+    def critical_failures(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.records if not r.success and r.severity == "critical")
+
+    @property
+    def warnings(self) -> tuple[CheckResult, ...]:
+        """Failed warning-level checks."""
+        return tuple(r for r in self.records if not r.success and r.severity == "warning")
+
+    @property
+    def passed(self) -> bool:
+        return not self.critical_failures
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat dict per check, for a results table.
+
+        ``observed_value`` is JSON text (its type varies per expectation);
+        ``unexpected_sample`` is a list of strings.
+        """
+        rows = []
+        for record in self.records:
+            row = asdict(record)
+            row["observed_value"] = (
+                None if record.observed_value is None else json.dumps(record.observed_value)
+            )
+            row["unexpected_sample"] = list(record.unexpected_sample)
+            rows.append(row)
+        return rows
+
+    def raise_for_critical(self) -> None:
+        if self.critical_failures:
+            raise ValidationFailed(self)
+
+
+def validate(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
+    """Run every check of ``suite`` on ``frame`` and report one result per check.
+
+    ``batch`` identifies the data in the report, e.g. ``"37789ksz@2025-04-23T02:00:00"``.
+    An error GX raises for a check (a missing column, a string where numbers are expected)
+    becomes a failed result carrying the error text; it never passes and never aborts the
+    other checks. ``frame`` is not modified.
+    """
+    data = _to_pandas(frame)
+    with _GX_LOCK:
+        try:
+            gx_batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
+        except Exception as exc:  # every check fails with the reason the batch could not load
+            return ValidationReport(
+                suite.name,
+                batch,
+                tuple(
+                    _error_record(suite.name, batch, check, frame, _describe(exc))
+                    for check in suite.checks
+                ),
+            )
+        records = []
+        for check in suite.checks:
+            try:
+                result = gx_batch.validate(check.expectation, result_format=dict(_RESULT_FORMAT))
+            except Exception as exc:
+                records.append(_error_record(suite.name, batch, check, frame, _describe(exc)))
+            else:
+                records.append(_record(suite.name, batch, check, result, frame))
+    return ValidationReport(suite.name, batch, tuple(records))
+
+
+def build_context() -> EphemeralDataContext:
+    """A fresh ephemeral GX context: in-memory stores, analytics and progress bars off."""
+    return gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
+    )
+
+
+@cache
+def _batch_definition() -> BatchDefinition:
+    """The process-wide whole-dataframe batch definition (context built once; it is slow)."""
+    context = build_context()
+    asset = context.data_sources.add_pandas("polars_frames").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+    """The frame as pandas, with text columns as ``object`` holding ``str``/``None``.
+
+    On an ``object`` column GX checks types value by value, so a stray string in a numeric
+    column is reported with its value instead of only as "dtype str".
+    """
+    data = frame.to_pandas()
+    for name, dtype in frame.schema.items():
+        if dtype in (pl.String, pl.Categorical, pl.Enum):
+            values = frame[name].cast(pl.String).to_list()
+            data[name] = pd.Series(values, dtype=object, index=data.index)
+    return data
+
+
+def _record(
+    dataset: str,
+    batch: str,
+    check: Check,
+    result: ExpectationValidationResult,
+    frame: pl.DataFrame,
+) -> CheckResult:
+    error = _gx_error(result.exception_info)
+    if error is not None:
+        return _error_record(dataset, batch, check, frame, error)
+    details = dict(result.result or {})
+    success = bool(result.success)
+    observed = _jsonable(details.get("observed_value"))
+    element_count = int(details.get("element_count", frame.height))
+    unexpected_count = details.get("unexpected_count")
+    unexpected_count = None if unexpected_count is None else int(unexpected_count)
+    offenders = _distinct(details.get("partial_unexpected_list") or ())
+    examples = [_text(v) for v in offenders]
+    column = check.column
+    if success:
+        message = f"{check.expectation_type} passed{_on(column)}"
+    elif unexpected_count:
+        shown = ", ".join(
+            repr(raw) if isinstance(raw, str) else text for raw, text in zip(offenders, examples)
+        )
+        message = (
+            f"{check.expectation_type} failed{_on(column)}: "
+            f"{unexpected_count} unexpected of {element_count}, e.g. {shown}"
+        )
+    elif observed is not None:
+        message = f"{check.expectation_type} failed{_on(column)}: observed {observed}"
+    elif column is not None and column not in frame.columns:
+        message = f"{check.expectation_type} failed{_on(column)}: no such column in the frame"
+    else:
+        message = f"{check.expectation_type} failed{_on(column)}"
+    return CheckResult(
+        dataset=dataset,
+        batch=batch,
+        expectation=check.expectation_type,
+        column=column,
+        severity=check.severity,
+        success=success,
+        observed_value=observed,
+        element_count=element_count,
+        unexpected_count=unexpected_count,
+        unexpected_sample=tuple(examples),
+        message=message,
+        description=check.description,
+    )
+
+
+def _error_record(
+    dataset: str, batch: str, check: Check, frame: pl.DataFrame, error: str
+) -> CheckResult:
+    column = check.column
+    if column is not None and column not in frame.columns:
+        # GX's own error for a missing column can be as vague as "list index out of range"
+        error = f"no such column in the frame (GX: {error})"
+    return CheckResult(
+        dataset=dataset,
+        batch=batch,
+        expectation=check.expectation_type,
+        column=column,
+        severity=check.severity,
+        success=False,
+        observed_value=None,
+        element_count=frame.height,
+        unexpected_count=None,
+        unexpected_sample=(),
+        message=f"{check.expectation_type} failed{_on(column)}: error: {error}",
+        description=check.description,
+    )
+
+
+def _gx_error(exception_info: Any) -> str | None:
+    """The error text GX caught while validating, or None.
+
+    GX reports either one ``{"raised_exception": ..., "exception_message": ...}`` dict or a
+    dict of them keyed by the metric that failed.
+    """
+    if not isinstance(exception_info, Mapping):
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else exception_info.values()
+    messages: list[str] = []
+    for info in infos:
+        if isinstance(info, Mapping) and info.get("raised_exception"):
+            text = " ".join(str(info.get("exception_message") or "unknown error").split())
+            if text not in messages:
+                messages.append(text)
+    return "; ".join(messages) or None
+
+
+def _describe(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _on(column: str | None) -> str:
+    return "" if column is None else f" on column {column!r}"
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    seen: set[str] = set()
+    kept: list[Any] = []
+    for value in values:
+        key = repr(value)
+        if key not in seen:
+            seen.add(key)
+            kept.append(value)
+            if len(kept) == SAMPLE_SIZE:
+                break
+    return kept
+
+
+def _text(value: Any) -> str:
+    """A value as it appears in a sample: text as is, anything else as JSON (-4.0, null)."""
+    value = _jsonable(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars unwrapped, NaN as None and unknown objects as text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return _jsonable(value.item())
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return str(value)

@@ -1,0 +1,48 @@
+"""Shared test fixtures.
+
+The environment is made quiet and isolated before anything imports Prefect: telemetry off,
+a throw-away PREFECT_HOME, no WERKREGIO_* settings leaking in from the developer's shell.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="werkregio-test-prefect-")
+for _name in [n for n in os.environ if n.startswith("WERKREGIO_") or n.startswith("PREFECT_")]:
+    del os.environ[_name]
+os.environ.update(
+    {
+        "PREFECT_HOME": _PREFECT_HOME,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "werkregio",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    }
+)
+
+STATLINE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "statline"
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
+
+
+@pytest.fixture(scope="session")
+def statline_root() -> Path:
+    """The offline CBS StatLine mirror in ../shared; tests that need it skip when it is absent."""
+    if not (STATLINE / "MANIFEST.md").is_file():
+        pytest.skip(f"the StatLine mirror is not at {STATLINE} (it comes with ../shared)")
+    return STATLINE
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect API (SQLite under the test PREFECT_HOME) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

@@ -1,0 +1,120 @@
+"""The raw landing zone: land once, skip unchanged, content-addressed, never half-written."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.cbs import CbsBadResponse, CbsUnavailable, LiveCbs, RecordedCbs
+from flows.landing import DATA_FILE, land_table, landings, latest_landing
+from tests.statline_mirror import StatLineMirror, write_table
+
+TABLE = "90002TST"
+
+
+def make_table(root: Path, modified: str = "2025-04-23T02:00:00", values=(1.5, 2.0, None)) -> None:
+    periods = [{"Key": f"2020MM0{i + 1}", "Title": f"2020 maand {i + 1}", "Status": "Definitief"} for i in range(3)]
+    write_table(
+        root,
+        TABLE,
+        dimensions={"Perioden": periods},
+        time_dimension="Perioden",
+        topics=[
+            {"Key": "Waarde_1", "Title": "Waarde", "Datatype": "Double", "Unit": "aantal", "Decimals": 1},
+            {"Key": "Aantal_2", "Title": "Aantal", "Datatype": "Long", "Unit": "aantal", "Decimals": 0},
+        ],
+        rows=[{"Perioden": p["Key"], "Waarde_1": v, "Aantal_2": i} for i, (p, v) in enumerate(zip(periods, values))],
+        modified=modified,
+    )
+
+
+def clock(second: int):
+    return lambda: datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC)
+
+
+def test_land_writes_typed_parquet_dimensions_and_manifest(tmp_path):
+    make_table(tmp_path / "src")
+    result = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw", clock=clock(1))
+    assert result.action == "downloaded"
+    landing = result.landing
+    data = landing.read_data()
+    assert data.schema == pl.Schema({"ID": pl.Int64, "Perioden": pl.String, "Waarde_1": pl.Float64, "Aantal_2": pl.Int64})
+    assert data["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert landing.read_dimension("Perioden")["Key"].to_list() == ["2020MM01", "2020MM02", "2020MM03"]
+    manifest = json.loads((landing.folder / "manifest.json").read_text())
+    assert manifest["table_id"] == TABLE and manifest["rows"] == 3
+    assert manifest["modified"] == "2025-04-23T02:00:00"
+    assert manifest["fetched_at"] == "2026-01-01T00:00:01.000000+00:00"
+    assert manifest["sha256"] == manifest["files"][DATA_FILE] and len(manifest["sha256"]) == 64
+    assert landing.folder.name.startswith("2025-04-23T020000_")
+    assert not list((tmp_path / "raw" / TABLE).glob(".staging-*"))
+
+
+def test_unchanged_modified_costs_one_metadata_request_and_no_rows(tmp_path):
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        first = land_table(cbs, TABLE, tmp_path / "raw")
+        mirror.reset_log()
+        second = land_table(cbs, TABLE, tmp_path / "raw")
+        assert second.action == "unchanged"
+        assert second.landing == first.landing
+        assert [(r.endpoint, r.rows) for r in mirror.requests_for()] == [("TableInfos", 1)]
+        assert mirror.data_rows_served() == 0
+
+
+def test_force_with_identical_content_keeps_the_one_landing(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    first = land_table(source, TABLE, tmp_path / "raw", clock=clock(1))
+    forced = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(2))
+    assert forced.action == "identical"
+    assert forced.landing == first.landing
+    assert len(landings(tmp_path / "raw", TABLE)) == 1
+
+
+def test_new_modified_lands_a_new_version_and_keeps_the_old(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    old = land_table(source, TABLE, tmp_path / "raw", clock=clock(1)).landing
+    make_table(tmp_path / "src", modified="2026-02-01T02:00:00", values=(1.5, 2.5, 3.0))
+    new = land_table(source, TABLE, tmp_path / "raw", clock=clock(2))
+    assert new.action == "downloaded"
+    assert [landing.modified for landing in landings(tmp_path / "raw", TABLE)] == [old.modified, "2026-02-01T02:00:00"]
+    assert latest_landing(tmp_path / "raw", TABLE) == new.landing
+    assert old.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+
+
+def test_modified_changing_during_download_refetches_once(tmp_path):
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        # the check after the first download sees the new Modified; the second download is consistent
+        mirror.set_modified(TABLE, "2026-03-01T02:00:00", after_requests=4)
+        result = land_table(LiveCbs(mirror.base_url, retries=0, concurrency=1), TABLE, tmp_path / "raw")
+    assert result.landing.modified == "2026-03-01T02:00:00"
+    assert len(landings(tmp_path / "raw", TABLE)) == 1
+
+
+def test_wrong_value_type_fails_naming_the_table_and_lands_nothing(tmp_path):
+    make_table(tmp_path / "src")
+    path = tmp_path / "src" / TABLE / "TypedDataSet.json"
+    body = json.loads(path.read_text())
+    body["value"][1]["Aantal_2"] = "twee"
+    path.write_text(json.dumps(body))
+    with pytest.raises(CbsBadResponse, match=TABLE):
+        land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
+    assert landings(tmp_path / "raw", TABLE) == []
+
+
+def test_failed_download_leaves_no_partial_landing(tmp_path):
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        mirror.add_fault("status", status=500, table=TABLE, endpoint="TypedDataSet", times=None)
+        with pytest.raises(CbsUnavailable):
+            land_table(LiveCbs(mirror.base_url, retries=1, backoff=0), TABLE, tmp_path / "raw")
+    assert landings(tmp_path / "raw", TABLE) == []
+    assert not any((tmp_path / "raw").rglob("*.parquet"))

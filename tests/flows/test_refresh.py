@@ -1,0 +1,149 @@
+"""End to end: the refresh flow under Prefect against the local StatLine mirror of real CBS data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows import catalog, runlog
+from flows.settings import Settings
+from tests.statline_mirror import StatLineMirror
+from warehouse.store import query
+
+pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("prefect_server")]
+
+NATIONAL = catalog.national_benefits()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WERKREGIO_BACKOFF", "0.05")
+    monkeypatch.setenv("WERKREGIO_RETRIES", "3")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def mirror(statline_root, monkeypatch):
+    with StatLineMirror(statline_root, page_size=50) as server:
+        monkeypatch.setenv("WERKREGIO_CBS_URL", server.base_url)
+        yield server
+
+
+def run_refresh(**kwargs):
+    from flows.refresh import refresh
+
+    return refresh(**kwargs)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def source_values(root: Path, column: str) -> dict[str, float | None]:
+    rows = json.loads((root / NATIONAL.table_id / "TypedDataSet.json").read_text())["value"]
+    return {row["Perioden"]: row[column] for row in rows if "MM" in row["Perioden"]}
+
+
+def test_refresh_publishes_national_series_equal_to_cbs(home, mirror, statline_root):
+    result = run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    assert result["published"]["path"] == str(warehouse)
+    for series, column in NATIONAL.series.items():
+        published = query(
+            warehouse,
+            "SELECT period_key, value FROM national_series WHERE series = ? AND frequency = 'month'",
+            [series],
+        )
+        expected = source_values(statline_root, column)
+        assert dict(zip(published["period_key"], published["value"])) == expected
+        assert published.height == len(expected) == 325
+    sources = query(warehouse, "SELECT table_id, modified, rows FROM source_tables")
+    assert sources.to_dicts() == [{"table_id": "37789ksz", "modified": "2025-04-23T02:00:00", "rows": 352}]
+    checks = query(warehouse, "SELECT severity, success FROM validation_results")
+    assert checks.height > 5 and checks["success"].all()
+    provisional = query(warehouse, "SELECT period_key FROM national_series WHERE provisional AND series = 'ww' ORDER BY 1")
+    assert provisional["period_key"].to_list() == ["2024JJ00", "2024MM11", "2024MM12", "2025MM01"]
+
+
+def test_second_refresh_with_unchanged_modified_downloads_no_rows(home, mirror):
+    run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    mirror.reset_log()
+    result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"]
+    assert mirror.data_rows_served() == 0
+    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for()) == [
+        ("37789ksz", "TableInfos"),
+        ("82496NED", "TableInfos"),
+    ]
+
+
+def test_500_on_one_page_is_retried_and_the_run_succeeds(home, mirror):
+    fault = mirror.add_fault("status", status=500, table=NATIONAL.table_id, endpoint="TypedDataSet", skip=100, times=1)
+    result = run_refresh(tables=[NATIONAL.table_id])
+    assert fault.hits == 1
+    assert result["tables"][0]["rows"] == 352
+    assert query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM national_series")["n"][0] == 704
+
+
+def test_permanent_404_fails_naming_the_table_and_leaves_the_warehouse_untouched(home, mirror):
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    mirror.add_fault("status", status=404, table=NATIONAL.table_id, times=None)
+    with pytest.raises(Exception) as caught:
+        run_refresh(tables=[NATIONAL.table_id], force=True)
+    assert "37789ksz" in str(caught.value) and "404" in str(caught.value)
+    assert sha(warehouse) == before
+    last = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert last.status == "failed" and "37789ksz" in last.error
+
+
+def test_critical_validation_failure_stops_before_publishing(home, mirror, statline_root, tmp_path):
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    corrupted = tmp_path / "corrupted"
+    shutil.copytree(statline_root / NATIONAL.table_id, corrupted / NATIONAL.table_id)
+    data = json.loads((corrupted / NATIONAL.table_id / "TypedDataSet.json").read_text())
+    data["value"][5]["TotaalBijstandsuitkeringen_11"] = -4.0
+    (corrupted / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
+    info = json.loads((corrupted / NATIONAL.table_id / "TableInfos.json").read_text())
+    info["value"][0]["Modified"] = "2026-01-01T02:00:00"
+    (corrupted / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+    with StatLineMirror(corrupted) as bad, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", bad.base_url)
+        with pytest.raises(Exception) as caught:
+            run_refresh(tables=[NATIONAL.table_id])
+    message = str(caught.value)
+    assert "TotaalBijstandsuitkeringen_11" in message and "-4.0" in message and "37789ksz" in message
+    assert sha(warehouse) == before
+    last = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert last.status == "failed"
+    assert any(not c["success"] and c["column"] == "TotaalBijstandsuitkeringen_11" for c in last.validation)
+
+
+def test_offline_rebuild_uses_landed_data_only(home, mirror):
+    run_refresh(tables=[NATIONAL.table_id])
+    first = query(Settings.from_env().warehouse_path, "SELECT * FROM national_series ORDER BY ALL")
+    mirror.reset_log()
+    run_refresh(tables=[NATIONAL.table_id], offline=True)
+    assert mirror.requests_for() == []
+    again = query(Settings.from_env().warehouse_path, "SELECT * FROM national_series ORDER BY ALL")
+    assert again.equals(first)
+
+
+def test_whole_catalog_lands_from_the_mirror(home, mirror):
+    result = run_refresh()
+    landed = {t["table_id"]: t for t in result["tables"]}
+    assert set(landed) == {t.table_id for t in catalog.TABLES}
+    assert landed["70059ned"]["rows"] == 10_000
+    assert landed["82496NED"]["rows"] == 403
+    sources = query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM source_tables")
+    assert sources["n"][0] == len(catalog.TABLES)
+    assert isinstance(pl.read_parquet(Path(landed["83450NED"]["path"]) / "TypedDataSet.parquet"), pl.DataFrame)
