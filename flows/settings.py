@@ -64,11 +64,11 @@ class Settings:
             raise SettingsError(
                 f"WERKREGIO_CBS_URL={self.cbs_url!r} is not an http(s) URL such as {DEFAULT_CBS_URL!r}"
             )
-        if self.timeout <= 0:
+        if not self.timeout > 0 or self.timeout == float("inf"):
             raise SettingsError(f"WERKREGIO_TIMEOUT={self.timeout} must be a positive number of seconds")
         if self.retries < 0:
             raise SettingsError(f"WERKREGIO_RETRIES={self.retries} must be 0 or more")
-        if self.backoff < 0:
+        if not 0 <= self.backoff < float("inf"):
             raise SettingsError(f"WERKREGIO_BACKOFF={self.backoff} must be 0 or more seconds")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")

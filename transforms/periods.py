@@ -51,6 +51,6 @@ def cbs_periods(periods: pl.DataFrame, *, table_id: str) -> pl.DataFrame:
     bad = result.filter(pl.col("period_start").is_null())["period_key"].to_list()
     if bad:
         raise UnparseablePeriodError(
-            f"{table_id}: {len(bad)} period key(s) are not CBS month/quarter/year keys: {', '.join(bad[:10])}"
+            f"{table_id}: {len(bad)} period key(s) are not CBS month/quarter/year keys: {', '.join(map(str, bad[:10]))}"
         )
     return result.select("period_key", "period_start", "frequency", "provisional")

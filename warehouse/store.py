@@ -78,7 +78,8 @@ def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, pat
         columns = ", ".join(table.column_names)
         con.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {incoming}")
     except duckdb.ConstraintException as err:
-        raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: {err}") from err
+        broken = "a NOT NULL column" if "NOT NULL" in str(err) else f"its key {table.key}"
+        raise WarehouseError(f"{path}: table {table.name} violates {broken}: {err}") from err
     finally:
         con.unregister(incoming)
     return frame.height
@@ -105,8 +106,13 @@ def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to a warehouse file; fails clearly if there is none."""
     if not Path(path).is_file():
         raise WarehouseError(f"no warehouse at {path}: run `werkregio refresh` first")
-    con = duckdb.connect(str(path), read_only=True)
+    # Not duckdb.connect(path): DuckDB reuses one instance per path within a process, so while
+    # any reader of the old file is open a new connect would miss a newer publish.
+    literal = "'" + str(path).replace("'", "''") + "'"
+    con = duckdb.connect()
     try:
+        con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+        con.execute("USE warehouse")
         yield con
     finally:
         con.close()

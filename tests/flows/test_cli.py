@@ -1,0 +1,260 @@
+"""The ``werkregio`` command line: help, settings errors, ``status`` on empty and published homes, ``docs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows import runlog
+from flows.cli import main
+from flows.settings import Settings
+from transforms.metadata import build_info, source_tables, validation_results
+from transforms.series import SERIES_SCHEMA
+from warehouse import schema
+from warehouse.store import publish
+
+REPO = Path(__file__).resolve().parents[2]
+_SCRIPT = Path(sys.executable).with_name("werkregio")
+WERKREGIO = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "flows.cli"]
+BATCH = "37789ksz@2025-04-23T02:00:00"
+
+
+def run_werkregio(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    """The installed console script, in a child process, with WERKREGIO_HOME set to ``home``."""
+    return subprocess.run(
+        [*WERKREGIO, *args],
+        env={**os.environ, "WERKREGIO_HOME": str(home), **env},
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_top_level_help_lists_every_command(tmp_path):
+    done = run_werkregio("--help", home=tmp_path / "home")
+
+    assert done.returncode == 0, done.stderr
+    for command in ("refresh", "status", "docs"):
+        assert command in done.stdout
+    assert "WERKREGIO_" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("refresh", ["--table ID_OR_FAMILY", "--force", "--offline", "Modified"]),
+        ("status", ["--runs N", "--json", "run log"]),
+        ("docs", ["--output OUTPUT", "docs/warehouse.md"]),
+    ],
+)
+def test_command_help_describes_its_options(tmp_path, command, options):
+    done = run_werkregio(command, "--help", home=tmp_path / "home")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: werkregio {command}")
+    for option in options:
+        assert option in done.stdout
+
+
+def test_force_and_offline_exclude_each_other(home, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["refresh", "--force", "--offline"])
+
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_command_is_required(home, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([])
+
+    assert exited.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["refresh"], ["refresh", "--offline"], ["status"], ["status", "--json"], ["docs"]])
+def test_an_invalid_setting_stops_any_command_with_exit_2(home, monkeypatch, capsys, tmp_path, argv):
+    monkeypatch.setenv("WERKREGIO_TIMEOUT", "soon")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(argv) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("werkregio: WERKREGIO_TIMEOUT='soon'")
+    assert not home.exists()
+    assert not (tmp_path / "docs").exists()
+
+
+def test_the_console_script_exits_2_on_an_invalid_setting(tmp_path):
+    done = run_werkregio("status", home=tmp_path / "home", WERKREGIO_CONCURRENCY="100")
+
+    assert done.returncode == 2
+    assert "WERKREGIO_CONCURRENCY=100" in done.stderr
+
+
+def test_status_on_an_empty_home_says_there_is_nothing_yet(home, capsys):
+    assert main(["status"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"werkregio data dir: {home}" in out
+    assert "Recent runs (newest first):\n  none yet" in out
+    assert "Published warehouse: none" in out
+    assert "werkregio refresh" in out
+    assert not home.exists()
+
+
+def test_status_json_on_an_empty_home(home, capsys):
+    assert main(["status", "--json"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["home"] == str(home)
+    assert report["warehouse"] == str(Settings.from_env().warehouse_path)
+    assert report["runs"] == []
+    assert report["published"] is None
+    assert "no warehouse at" in report["published_error"]
+
+
+def series_rows() -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            ("ww", "month", dt.date(2025, 1, 1), "2025MM01", 222.0, "x 1 000", True, "37789ksz"),
+            ("wwb", "month", dt.date(2025, 1, 1), "2025MM01", 421.0, "x 1 000", True, "37789ksz"),
+        ],
+        schema=SERIES_SCHEMA,
+        orient="row",
+    )
+
+
+def landing(table_id: str, modified: str, rows: int) -> dict:
+    return {
+        "table_id": table_id,
+        "modified": modified,
+        "fetched_at": "2025-04-23T03:00:00+00:00",
+        "rows": rows,
+        "sha256": "0" * 64,
+        "source_url": f"https://opendata.cbs.nl/ODataFeed/odata/{table_id}/",
+        "path": f"raw/{table_id}/{modified}",
+    }
+
+
+CHECKS = [
+    {"dataset": "cbs_national_benefits", "batch": BATCH, "expectation": "expect_column_to_exist",
+     "column": "Perioden", "severity": "critical", "success": True, "message": "column Perioden exists"},
+    {"dataset": "cbs_national_benefits", "batch": BATCH, "expectation": "expect_column_values_to_be_between",
+     "column": "NietSeizoengecorrigeerd_8", "severity": "warning", "success": False, "unexpected_count": 1,
+     "unexpected_sample": [812.0], "message": "NietSeizoengecorrigeerd_8: 1 value above 800"},
+]
+FAILURE = "RefreshFailed: 1 of 2 table(s) failed:\n  HTTPError: 503 Server Error for 82496NED"
+
+
+@pytest.fixture
+def published_home(home) -> Path:
+    """A home with a published build (run-ok) and a later run that failed (run-bad)."""
+    settings = Settings.from_env()
+    publish(
+        settings.warehouse_path,
+        {
+            "build_info": build_info("run-ok", "refresh", dt.datetime(2025, 4, 23, 3, 5, tzinfo=dt.UTC),
+                                     "https://opendata.cbs.nl", "0.1.0"),
+            "source_tables": source_tables(
+                [landing("37789ksz", "2025-04-23T02:00:00", 352), landing("82496NED", "2024-01-10T02:00:00", 2901)],
+                {"37789ksz": {"title": "Sociale zekerheid", "family": "national_benefits"},
+                 "82496NED": {"title": "Gebieden in Nederland 2014", "family": "regions"}},
+            ),
+            "national_series": series_rows(),
+            "validation_results": validation_results("run-ok", CHECKS),
+        },
+    )
+    log = settings.run_log_path
+    runlog.append(log, {"run_id": "run-ok", "flow": "refresh", "event": "started", "parameters": {}})
+    runlog.append(log, {"run_id": "run-ok", "flow": "refresh", "event": "finished",
+                        "tables": [{"table_id": "37789ksz", "action": "downloaded"},
+                                   {"table_id": "82496NED", "action": "downloaded"}],
+                        "validation": CHECKS, "published": {"path": str(settings.warehouse_path)}})
+    runlog.append(log, {"run_id": "run-bad", "flow": "refresh", "event": "started", "parameters": {"force": True}})
+    runlog.append(log, {"run_id": "run-bad", "flow": "refresh", "event": "failed",
+                        "tables": [], "validation": [], "published": None, "error": FAILURE})
+    return home
+
+
+def run_blocks(out: str) -> dict[str, str]:
+    """The 'Recent runs' section of ``werkregio status``, one text block per run id, in printed order."""
+    section = out[out.index("Recent runs"):out.index("Published warehouse")].splitlines()[1:]
+    blocks: dict[str, list[str]] = {}
+    for line in section:
+        if line.startswith("  ") and not line.startswith("   "):
+            current = blocks.setdefault(line.rsplit(" run ", 1)[1], [])
+        current.append(line)
+    return {run_id: "\n".join(lines) for run_id, lines in blocks.items()}
+
+
+def test_status_names_the_failed_run_its_error_and_what_a_rerun_does(published_home, capsys):
+    assert main(["status"]) == 0
+
+    blocks = run_blocks(capsys.readouterr().out)
+    assert list(blocks) == ["run-bad", "run-ok"]
+    failed = blocks["run-bad"]
+    assert " failed " in failed.splitlines()[0]
+    assert "error: RefreshFailed: 1 of 2 table(s) failed:" in failed
+    assert "HTTPError: 503 Server Error for 82496NED" in failed
+    assert "a rerun (`werkregio refresh`) skips tables already landed and republishes" in failed
+    finished = blocks["run-ok"]
+    assert " finished " in finished.splitlines()[0]
+    assert "tables: 2 downloaded" in finished
+    assert "validation: 2 checks, 0 critical failures, 1 warnings" in finished
+    assert "error" not in finished and "rerun" not in finished
+
+
+def test_status_lists_the_published_tables_and_validation(published_home, capsys):
+    assert main(["status"]) == 0
+
+    out = capsys.readouterr().out
+    published = out[out.index("Published warehouse"):]
+    assert f"Published warehouse {Settings.from_env().warehouse_path}" in published
+    assert "by run run-ok" in published
+    lines = published.splitlines()
+    national = next(line for line in lines if "37789ksz" in line)
+    assert "national_benefits" in national and "Modified 2025-04-23T02:00:00" in national and "352 rows" in national
+    regions = next(line for line in lines if "82496NED" in line)
+    assert "regions" in regions and "2901 rows" in regions
+    assert f"cbs_national_benefits {BATCH}: 1 critical checks passed" in published
+    assert f"cbs_national_benefits {BATCH}: 1 warning checks FAILED" in published
+    assert "! warning: NietSeizoengecorrigeerd_8: 1 value above 800" in published
+
+
+def test_status_json_with_a_published_warehouse(published_home, capsys):
+    assert main(["status", "--json", "--runs", "1"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert [(r["run_id"], r["status"], r["error"]) for r in report["runs"]] == [("run-bad", "failed", FAILURE)]
+    assert report["published"]["build"]["run_id"] == "run-ok"
+    assert [(t["table_id"], t["rows"]) for t in report["published"]["tables"]] == [("37789ksz", 352), ("82496NED", 2901)]
+    assert report["published"]["failed_checks"] == [
+        {"dataset": "cbs_national_benefits", "batch": BATCH, "severity": "warning",
+         "message": "NietSeizoengecorrigeerd_8: 1 value above 800"}
+    ]
+
+
+def test_docs_writes_the_generated_reference(home, tmp_path, capsys):
+    target = tmp_path / "out" / "warehouse.md"
+    target.parent.mkdir()
+
+    assert main(["docs", "--output", str(target)]) == 0
+
+    assert target.read_text(encoding="utf-8") == schema.markdown() + "\n"
+    assert capsys.readouterr().out.strip() == f"wrote {target}"

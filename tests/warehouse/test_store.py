@@ -1,0 +1,276 @@
+"""warehouse.store and warehouse.schema: declared tables, atomic publish, read-only access, generated docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from transforms.metadata import build_info, source_tables, validation_results
+from transforms.series import SERIES_SCHEMA
+from warehouse import schema
+from warehouse.store import WarehouseError, publish, query, read_only, table_counts
+
+REPO = Path(__file__).resolve().parents[2]
+BUILT_AT = dt.datetime(2025, 4, 23, 3, 15, tzinfo=dt.UTC)
+DUCKDB_TYPE = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+
+
+def series_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row")
+
+
+def national(ww_january: float = 449.0) -> pl.DataFrame:
+    return series_frame(
+        [
+            ("ww", "month", dt.date(2024, 1, 1), "2024MM01", ww_january, "x 1 000", False, "37789ksz"),
+            ("ww", "month", dt.date(2024, 2, 1), "2024MM02", None, "x 1 000", False, "37789ksz"),
+            ("ww", "year", dt.date(2024, 1, 1), "2024JJ00", 440.5, "x 1 000", True, "37789ksz"),
+            ("wwb", "month", dt.date(2024, 1, 1), "2024MM01", 425.0, "x 1 000", False, "37789ksz"),
+        ]
+    )
+
+
+def sources() -> pl.DataFrame:
+    landing = {
+        "table_id": "37789ksz",
+        "modified": "2025-04-23T02:00:00",
+        "fetched_at": "2025-04-23T03:00:00+00:00",
+        "rows": 352,
+        "sha256": "ab" * 32,
+        "source_url": "https://opendata.cbs.nl/ODataFeed/odata/37789ksz/",
+        "path": "raw/37789ksz/2025-04-23T02-00-00",
+    }
+    catalog = {"37789ksz": {"title": "Sociale zekerheid; kerncijfers", "family": "national_benefits"}}
+    return source_tables([landing], catalog)
+
+
+def checks(run_id: str) -> pl.DataFrame:
+    record = {
+        "dataset": "cbs_national_benefits",
+        "batch": "37789ksz@2025-04-23T02:00:00",
+        "expectation": "expect_column_values_to_be_between",
+        "column": "NietSeizoengecorrigeerd_8",
+        "severity": "critical",
+        "success": True,
+        "observed_value": None,
+        "element_count": 352,
+        "unexpected_count": 0,
+        "unexpected_sample": [],
+        "message": "all values between 0 and 20000",
+    }
+    warning = {**record, "severity": "warning", "success": False, "unexpected_count": 1,
+               "unexpected_sample": [812.0], "message": "1 value above 800"}
+    return validation_results(run_id, [record, warning])
+
+
+def build(run_id: str = "run-1", ww_january: float = 449.0) -> dict[str, pl.DataFrame]:
+    """Schema-correct frames for every declared table."""
+    return {
+        "build_info": build_info(run_id, "refresh", BUILT_AT, "https://opendata.cbs.nl", "0.1.0"),
+        "source_tables": sources(),
+        "national_series": national(ww_january),
+        "validation_results": checks(run_id),
+    }
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Path:
+    path = tmp_path / "warehouse" / "werkregio.duckdb"
+    publish(path, build("run-1"))
+    return path
+
+
+def test_publish_builds_every_declared_table_with_columns_keys_and_comments(tmp_path):
+    path = tmp_path / "warehouse" / "werkregio.duckdb"
+    frames = build()
+
+    result = publish(path, frames)
+
+    assert result.path == path
+    assert result.row_counts == {name: frame.height for name, frame in frames.items()}
+    assert result.size_bytes == path.stat().st_size > 0
+    with read_only(path) as con:
+        tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
+        assert tables == {t.name: t.comment for t in schema.TABLES}
+        for table in schema.TABLES:
+            columns = con.execute(
+                "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+                "WHERE table_name = ? ORDER BY column_index",
+                [table.name],
+            ).fetchall()
+            assert columns == [
+                (c.name, DUCKDB_TYPE.get(c.type, c.type), c.nullable, c.comment) for c in table.columns
+            ], table.name
+            (key,) = con.execute(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                [table.name],
+            ).fetchall()
+            assert tuple(key[0]) == table.key, table.name
+
+
+def test_every_table_is_loaded_with_replace_semantics():
+    assert {t.load for t in schema.TABLES} == {"replace"}
+    assert all(set(t.key) <= set(t.column_names) for t in schema.TABLES)
+    assert all(not c.nullable for t in schema.TABLES for c in t.columns if c.name in t.key)
+
+
+def test_table_counts_and_query_read_back_what_was_published(warehouse):
+    assert table_counts(warehouse) == {
+        "build_info": 1,
+        "national_series": 4,
+        "source_tables": 1,
+        "validation_results": 2,
+    }
+
+    published = query(warehouse, "SELECT * FROM national_series ORDER BY series, frequency, period_start")
+    assert_frame_equal(published, national())
+
+    ww = query(warehouse, "SELECT period_key, value FROM national_series WHERE series = ? ORDER BY period_key", ["ww"])
+    assert_frame_equal(
+        ww,
+        pl.DataFrame({"period_key": ["2024JJ00", "2024MM01", "2024MM02"], "value": [440.5, 449.0, None]}),
+    )
+    build_row = query(warehouse, "SELECT run_id, built_at FROM build_info").row(0)
+    assert build_row[0] == "run-1"
+    assert build_row[1] == BUILT_AT
+    outcome = query(warehouse, "SELECT check_index, severity, success, unexpected_sample FROM validation_results")
+    assert outcome.rows() == [(0, "critical", True, "[]"), (1, "warning", False, "[812.0]")]
+
+
+def test_read_only_on_a_missing_file_names_the_path_and_the_fix(tmp_path):
+    missing = tmp_path / "nowhere" / "werkregio.duckdb"
+
+    with pytest.raises(WarehouseError) as raised:
+        with read_only(missing):
+            pass
+
+    assert str(missing) in str(raised.value)
+    assert "werkregio refresh" in str(raised.value)
+    with pytest.raises(WarehouseError, match="werkregio refresh"):
+        query(missing, "SELECT 1")
+    assert not missing.parent.exists()
+
+
+def without_table(frames, name):
+    return {k: v for k, v in frames.items() if k != name}
+
+
+def without_column(frames, name, column):
+    return {**frames, name: frames[name].drop(column)}
+
+
+def with_duplicate_key(frames, name):
+    return {**frames, name: pl.concat([frames[name], frames[name].head(1)])}
+
+
+BROKEN_BUILDS = {
+    "missing table": (lambda f: without_table(f, "validation_results"), "validation_results"),
+    "missing column": (lambda f: without_column(f, "national_series", "unit"), "national_series"),
+    "duplicate key": (lambda f: with_duplicate_key(f, "national_series"), "national_series"),
+    "duplicate source table": (lambda f: with_duplicate_key(f, "source_tables"), "source_tables"),
+    "unexpected table": (lambda f: {**f, "region_indicators": national()}, "region_indicators"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_BUILDS))
+def test_a_failed_build_leaves_the_published_file_byte_for_byte_unchanged(warehouse, case):
+    break_build, table_named = BROKEN_BUILDS[case]
+    before = sha256(warehouse)
+
+    with pytest.raises(WarehouseError) as raised:
+        publish(warehouse, break_build(build("run-2", ww_january=1.0)))
+
+    assert table_named in str(raised.value)
+    assert str(warehouse) in str(raised.value)
+    assert sha256(warehouse) == before
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+    assert list(warehouse.parent.glob(".werkregio.duckdb.building-*")) == []
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-1"]
+
+
+def test_duplicate_key_error_names_the_key(warehouse):
+    with pytest.raises(WarehouseError, match=r"national_series violates its key \('series', 'frequency', 'period_start'\)"):
+        publish(warehouse, with_duplicate_key(build("run-2"), "national_series"))
+
+
+def test_publish_replaces_a_previous_build_completely(warehouse):
+    publish(warehouse, {**build("run-2", ww_january=500.0), "national_series": national(500.0).head(2)})
+
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+    assert table_counts(warehouse)["national_series"] == 2
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+
+
+def test_open_reader_keeps_the_old_build_and_a_new_connection_sees_the_new_one(warehouse):
+    january_ww = "SELECT value FROM national_series WHERE series = 'ww' AND period_key = '2024MM01'"
+    with read_only(warehouse) as old:
+        assert old.execute(january_ww).fetchone() == (449.0,)
+
+        publish(warehouse, build("run-2", ww_january=500.0))
+
+        assert old.execute(january_ww).fetchone() == (449.0,)
+        assert old.execute("SELECT run_id FROM build_info").fetchone() == ("run-1",)
+        # In the same process as the open reader: DuckDB would hand back the old file's cached instance.
+        assert query(warehouse, january_ww)["value"].to_list() == [500.0]
+        with read_only(warehouse) as new:
+            assert new.execute("SELECT run_id FROM build_info").fetchone() == ("run-2",)
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+
+
+def test_a_plain_duckdb_reader_of_the_old_file_is_not_disturbed_by_publish(warehouse):
+    old = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        publish(warehouse, build("run-2", ww_january=500.0))
+        assert old.execute("SELECT run_id FROM build_info").fetchone() == ("run-1",)
+        assert old.execute("SELECT count(*) FROM national_series").fetchone() == (4,)
+    finally:
+        old.close()
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+
+
+def test_markdown_mentions_every_table_and_column():
+    text = schema.markdown()
+
+    for table in schema.TABLES:
+        assert f"## `{table.name}`" in text
+        assert f"Key: `({', '.join(table.key)})`" in text
+        for column in table.columns:
+            assert f"| `{column.name}` | {column.type} | {'yes' if column.nullable else 'no'} | {column.comment} |" in text
+
+
+def test_docs_warehouse_md_is_the_generated_reference():
+    docs = REPO / "docs" / "warehouse.md"
+
+    assert docs.read_text(encoding="utf-8") == schema.markdown() + "\n", (
+        "docs/warehouse.md is stale: run `werkregio docs` and commit the result"
+    )
+
+
+def test_comments_with_quotes_are_escaped_in_the_ddl(tmp_path):
+    table = schema.Table(
+        "notes",
+        "CBS's notes",
+        (schema.Column("id", "INTEGER", "the note's id", False), schema.Column("text", "VARCHAR", "it's text")),
+        ("id",),
+    )
+    path = tmp_path / "notes.duckdb"
+
+    publish(path, {"notes": pl.DataFrame({"id": [1, 2], "text": ["a", None]})}, tables=(table,))
+
+    with read_only(path) as con:
+        assert con.execute("SELECT comment FROM duckdb_tables()").fetchone() == ("CBS's notes",)
+        assert con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'notes'").fetchall() == [
+            ("id", "the note's id"),
+            ("text", "it's text"),
+        ]
