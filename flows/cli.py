@@ -95,6 +95,7 @@ def prepare_prefect_environment(settings: Settings) -> None:
     """Telemetry off, Prefect's state under the data dir, our loggers in Prefect's output."""
     apply_quiet_environment()
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "werkregio")
 
 
