@@ -239,6 +239,11 @@ def family(name: str) -> tuple[SourceTable, ...]:
     return tuple(t for t in TABLES if t.family == name)
 
 
+def ids(family_name: str | None = None) -> list[str]:
+    """Table ids of one family, or of the whole catalog."""
+    return [t.table_id for t in (TABLES if family_name is None else family(family_name))]
+
+
 def select(ids_or_families: Iterable[str] = ()) -> tuple[SourceTable, ...]:
     """Catalog entries for the given table ids and/or family names; all tables when empty."""
     wanted = list(ids_or_families)

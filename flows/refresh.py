@@ -2,6 +2,7 @@
 
     fetch_table (per catalog table, skipped when Modified is unchanged)
       -> read_landing (national benefits) -> validate_batch (critical failures stop here)
+      -> read_reference + read_landing (Gebieden) -> geography_tables (pure: cross-checks)
       -> national_series (pure transform) -> publish_warehouse (atomic swap)
 """
 
@@ -24,8 +25,19 @@ from flows import catalog, runlog
 from flows.cbs import time_dimension
 from flows.landing import current_landings, latest_landing
 from flows.settings import Settings
-from flows.tasks import fetch_table, find_landed, landing_record, live_source, publish_warehouse, read_landing, validate_batch
+from flows.tasks import (
+    LandedTable,
+    fetch_table,
+    find_landed,
+    landing_record,
+    live_source,
+    publish_warehouse,
+    read_landing,
+    read_reference,
+    validate_batch,
+)
 from transforms.metadata import build_info, source_tables, validation_results
+from transforms.regions import geography_tables, region_memberships
 from transforms.series import national_series
 
 
@@ -39,13 +51,14 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
 
     ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
     ``force``: download even when ``Modified`` is unchanged. ``offline``: fetch nothing and
-    build from what is already landed.
+    build from what is already landed (every landed table, or the named ones, which must be landed).
     """
     settings = Settings.from_env()
     entries = catalog.select(tables or ())
     with recorded_run(settings, "refresh", {"tables": tables, "force": force, "offline": offline}) as record:
         if offline:
-            futures = [find_landed.submit(settings, e.table_id) for e in entries]
+            wanted = [e.table_id for e in entries] if tables else [l.table_id for l in current_landings(settings.raw_dir, catalog.ids())]
+            futures = [find_landed.submit(settings, table_id) for table_id in wanted]
         else:
             source = live_source(settings)
             futures = [fetch_table.submit(source, settings, e.table_id, force) for e in entries]
@@ -55,28 +68,52 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         landing = latest_landing(settings.raw_dir, national.table_id)
         if landing is None:
             raise RefreshFailed(f"{national.table_id} ({national.title}) has never been landed: refresh it first")
-        dimension = time_dimension(landing.read_properties())
-        data, periods = read_landing(landing, dimension)
+        benefits = read_landing(landing)
+        dimension = time_dimension(benefits.properties)
         batch = f"{landing.table_id}@{landing.modified}"
-        report = validate_batch(data, national_benefits_suite(list(national.series.values())), batch)
+        report = validate_batch(benefits.data, national_benefits_suite(list(national.series.values())), batch)
         record["validation"] = report.to_rows()
         report.raise_for_critical()
+
+        reference = read_reference()
+        gebieden = [read_landing(item) for item in current_landings(settings.raw_dir, catalog.ids(catalog.REGIONS))]
+        membership = region_memberships(_editions(gebieden))
+        geography = geography_tables(reference["municipal_changes"], reference["municipalities"], membership)
 
         run_id = record["run_id"]
         frames = {
             "build_info": build_info(run_id, "refresh", datetime.now(UTC), settings.cbs_url, version("werkregio")),
             "source_tables": source_tables(
-                [asdict(item) for item in current_landings(settings.raw_dir, [e.table_id for e in catalog.TABLES])],
+                [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
                 {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
             ),
             "national_series": national_series(
-                data, periods, series=national.series, unit=national.unit, table_id=national.table_id, time_dimension=dimension
+                benefits.data,
+                benefits.dimensions[dimension],
+                series=national.series,
+                unit=national.unit,
+                table_id=national.table_id,
+                time_dimension=dimension,
             ),
+            **geography,
             "validation_results": validation_results(run_id, record["validation"]),
         }
         published = publish_warehouse(settings, frames)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
         return record
+
+
+def _editions(tables: list[LandedTable]) -> list[dict[str, Any]]:
+    """'Gebieden in Nederland' landings with their classification year from the catalog."""
+    return [
+        {
+            "year": catalog.table(t.landing.table_id).geography_year,
+            "table_id": t.landing.table_id,
+            "data": t.data,
+            "properties": t.properties,
+        }
+        for t in tables
+    ]
 
 
 def _results(futures: list) -> list:

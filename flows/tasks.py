@@ -7,7 +7,8 @@ makes fetching idempotent.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -15,10 +16,24 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from expectations.runner import Suite, ValidationReport, validate
-from flows.cbs import CbsSource, LiveCbs
+from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.settings import Settings
+from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
+from transforms.regions import MUNICIPALITIES_SCHEMA
 from warehouse.store import PublishResult, publish
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+
+
+@dataclass(frozen=True)
+class LandedTable:
+    """A landing read back: data rows, dimension tables by key, DataProperties records."""
+
+    landing: Landing
+    data: pl.DataFrame
+    dimensions: dict[str, pl.DataFrame]
+    properties: list[dict[str, Any]]
 
 
 def live_source(settings: Settings) -> LiveCbs:
@@ -54,9 +69,24 @@ def find_landed(settings: Settings, table_id: str) -> LandResult:
 
 
 @task(name="read_landing", cache_policy=NO_CACHE, task_run_name="read {landing.table_id}")
-def read_landing(landing: Landing, dimension: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The landed data rows and one dimension table of a landing."""
-    return landing.read_data(), landing.read_dimension(dimension)
+def read_landing(landing: Landing) -> LandedTable:
+    """The landed data rows, every dimension table and the DataProperties of a landing."""
+    properties = landing.read_properties()
+    return LandedTable(
+        landing=landing,
+        data=landing.read_data(),
+        dimensions={name: landing.read_dimension(name) for name in dimension_keys(properties)},
+        properties=properties,
+    )
+
+
+@task(name="read_reference", cache_policy=NO_CACHE)
+def read_reference() -> dict[str, pl.DataFrame]:
+    """The project's checked-in reference tables (``flows/reference/``)."""
+    return {
+        "municipal_changes": pl.read_csv(REFERENCE_DIR / "municipal_changes.csv", schema=MUNICIPAL_CHANGES_SCHEMA),
+        "municipalities": pl.read_csv(REFERENCE_DIR / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA),
+    }
 
 
 @task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {suite.name}")

@@ -116,7 +116,65 @@ VALIDATION_RESULTS = Table(
     ("run_id", "dataset", "batch", "check_index"),
 )
 
-TABLES: tuple[Table, ...] = (BUILD_INFO, SOURCE_TABLES, NATIONAL_SERIES, VALIDATION_RESULTS)
+MUNICIPALITIES = Table(
+    "municipalities",
+    "Municipality codes with the years they were valid on 1 January (project reference, checked "
+    "against CBS 'Gebieden in Nederland'). Key (gm_code, valid_from_year).",
+    (
+        Column("gm_code", "VARCHAR", "CBS municipality code, 4 digits with leading zeros (CBS writes GM0363)", False),
+        Column("name", "VARCHAR", "name in the last year of validity (one spelling; join on codes)"),
+        Column("valid_from_year", "INTEGER", "first year whose 1 January list includes the code", False),
+        Column("valid_to_year", "INTEGER", "last such year; NULL = still valid"),
+        Column("source", "VARCHAR", "where the list comes from", False),
+    ),
+    ("gm_code", "valid_from_year"),
+)
+
+MUNICIPAL_CHANGES = Table(
+    "municipal_changes",
+    "Changes of municipality codes (mergers, splits, partial transfers, renames) with the share of the "
+    "old municipality that goes to each new one. Key (boundary_year, old_code, new_code). "
+    "See docs/geography.md for the mid-year rule.",
+    (
+        Column("date", "DATE", "the day the change took effect", False),
+        Column("boundary_year", "BIGINT", "first year whose 1 January boundaries include the change", False),
+        Column("old_code", "VARCHAR", "municipality before the change", False),
+        Column("old_name", "VARCHAR", "its name"),
+        Column("new_code", "VARCHAR", "municipality receiving this part (= old_code for what a donor keeps)", False),
+        Column("new_name", "VARCHAR", "its name"),
+        Column("kind", "VARCHAR", "merger | split | partial_transfer | rename", False),
+        Column("share", "DOUBLE", "fraction of the old municipality's counts allocated to new_code", False),
+        Column("share_basis", "VARCHAR", "what the share was measured on (whole, addresses, inhabitants, ...)"),
+        Column("share_status", "VARCHAR", "exact | approximate (estimated by the project; flagged wherever used)", False),
+        Column("source", "VARCHAR", "source of the row", False),
+    ),
+    ("boundary_year", "old_code", "new_code"),
+)
+
+REGION_MEMBERSHIP = Table(
+    "region_membership",
+    "Labour-market region (arbeidsmarktregio) of each municipality valid on 1 January of a year, as CBS "
+    "assigns it in 'Gebieden in Nederland' of that year. Key (year, gm_code).",
+    (
+        Column("year", "INTEGER", "classification year (1 January)", False),
+        Column("gm_code", "VARCHAR", "municipality code, 4 digits", False),
+        Column("gm_name", "VARCHAR", "municipality name as CBS writes it that year"),
+        Column("region_code", "VARCHAR", "labour-market region code, e.g. AM01 (AM99 = not assignable, 2019-2020)", False),
+        Column("region_name", "VARCHAR", "region name as CBS writes it that year"),
+        Column("source_table", "VARCHAR", "the 'Gebieden in Nederland' table id", False),
+    ),
+    ("year", "gm_code"),
+)
+
+TABLES: tuple[Table, ...] = (
+    BUILD_INFO,
+    SOURCE_TABLES,
+    NATIONAL_SERIES,
+    MUNICIPALITIES,
+    MUNICIPAL_CHANGES,
+    REGION_MEMBERSHIP,
+    VALIDATION_RESULTS,
+)
 BY_NAME = {t.name: t for t in TABLES}
 
 

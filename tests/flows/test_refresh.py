@@ -147,3 +147,39 @@ def test_whole_catalog_lands_from_the_mirror(home, mirror):
     sources = query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM source_tables")
     assert sources["n"][0] == len(catalog.TABLES)
     assert isinstance(pl.read_parquet(Path(landed["83450NED"]["path"]) / "TypedDataSet.parquet"), pl.DataFrame)
+
+
+def test_refresh_publishes_municipalities_and_region_membership_per_year(home, mirror):
+    run_refresh(tables=[NATIONAL.table_id, catalog.REGIONS])
+    warehouse = Settings.from_env().warehouse_path
+    counts = query(warehouse, "SELECT year, count(*) AS n FROM region_membership GROUP BY year ORDER BY year")
+    assert dict(counts.iter_rows()) == {
+        2014: 403, 2015: 393, 2016: 390, 2017: 388, 2018: 380, 2019: 355,
+        2020: 355, 2021: 352, 2022: 345, 2023: 342, 2024: 342, 2025: 342,
+    }
+    valid_2009 = query(
+        warehouse,
+        "SELECT count(*) AS n FROM municipalities WHERE valid_from_year <= 2009 AND coalesce(valid_to_year, 9999) >= 2009",
+    )
+    assert valid_2009["n"][0] == 441
+    assert query(warehouse, "SELECT count(*) AS n FROM municipal_changes")["n"][0] >= 152
+
+
+def test_cbs_list_disagreeing_with_the_reference_fails_naming_code_and_year(home, mirror, statline_root, tmp_path):
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    edited = tmp_path / "edited"
+    shutil.copytree(statline_root / NATIONAL.table_id, edited / NATIONAL.table_id)
+    shutil.copytree(statline_root / "85067NED", edited / "85067NED")
+    data = json.loads((edited / "85067NED" / "TypedDataSet.json").read_text())
+    data["value"] = [row for row in data["value"] if row["RegioS"].strip() != "GM0457"]
+    (edited / "85067NED" / "TypedDataSet.json").write_text(json.dumps(data))
+    with StatLineMirror(edited) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", server.base_url)
+        with pytest.raises(Exception) as caught:
+            run_refresh(tables=["85067NED"])
+    message = str(caught.value)
+    assert "2022: only in CBS's list [], only in the reference ['0457']" in message
+    assert "flows/reference/municipalities.csv" in message
+    assert sha(warehouse) == before

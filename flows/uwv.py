@@ -1,0 +1,1094 @@
+"""Intake of UWV register files from the drop folder ``$WERKREGIO_HOME/inbox/uwv/``.
+
+UWV delivers files, not an API: vacancies per labour-market region, WWB recipients registered
+as job seeker per municipality, and municipalities' access to the UWV portal. Each file in the
+inbox is checked for a safe name and type, read (CSV or XLSX, bounded in size), parsed and
+checked (``transforms.uwv.uwv_table``), validated (``expectations.uwv``), and then either
+
+- **accepted**: moved to ``archive/uwv/<sha256[:2]>/<sha256>/<name>`` with the normalised
+  table as ``normalised.parquet`` and ``report.json`` beside it;
+- **a duplicate**: content already archived (same sha256, any name); nothing is loaded, the copy
+  in the inbox is removed (its bytes are in the archive already);
+- **rejected**: moved to ``quarantine/uwv/<timestamp>_<name>`` with ``<timestamp>_<name>.report.json``
+  and ``.report.txt`` beside it; nothing of it is archived or loaded.
+
+Moves are ``os.replace`` within ``$WERKREGIO_HOME`` (one filesystem), so a file is always in
+exactly one of inbox, archive or quarantine, also after a crash. ``archived_frames`` rebuilds
+the three tables from the archive. The file contract is docs/uwv-files.md.
+
+Plain functions, no Prefect: the refresh flow wraps ``intake_inbox`` in a task.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import unicodedata
+import uuid
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from expectations.runner import ValidationReport
+from expectations.uwv import validate_uwv
+from transforms import uwv
+from transforms.geography import normalise_gm_code
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+"""Largest file accepted (16 MiB). A real UWV file is far smaller (all municipalities for every
+month of 20 years is about 4 MB as CSV), so a larger file is a wrong export or an attack. Larger
+files are rejected from their size alone, without being read; smaller ones are read into memory
+whole, which bounds memory at a small multiple of this limit."""
+
+DEFAULT_MAX_ROWS = 250_000
+"""Most data rows accepted: an XLSX of 16 MiB can unpack to far more rows than a CSV of 16 MiB."""
+
+MAX_UNPACKED_FACTOR = 16
+"""An XLSX may unpack to at most this many times ``max_bytes`` (a guard against ZIP bombs)."""
+
+MAX_COLUMNS = 64
+HEADER_SCAN_ROWS = 20
+CHUNK_ROWS = 50_000
+REPORT_PROBLEMS = 1_000
+TEXT_PROBLEMS = 50
+MESSAGE_PROBLEMS = 3
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+XLSX_SUFFIXES = (".xlsx",)
+IGNORED_PREFIXES = (".", "~$")
+IGNORED_SUFFIXES = ("~", ".tmp", ".part", ".partial", ".crdownload")
+NORMALISED = "normalised.parquet"
+REPORT = "report.json"
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_MOJIBAKE = re.compile(
+    "[\u00c2\u00c3][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+_DELIMITERS = (";", ",", "\t")
+_OTHER_DELIMITERS = ("|", ":", "^", "~", "#", " ")
+
+
+class IntakeBusy(RuntimeError):
+    """Another intake holds the lock on the same archive."""
+
+
+class _Rejected(Exception):
+    """A problem that ends the reading of a file; the message goes into its report."""
+
+
+@dataclass(frozen=True)
+class UwvFolders:
+    """Where UWV files are dropped, archived and quarantined; all under one home directory."""
+
+    inbox: Path
+    archive: Path
+    quarantine: Path
+
+    @classmethod
+    def at(cls, home: Path) -> UwvFolders:
+        home = Path(home)
+        return cls(home / "inbox" / "uwv", home / "archive" / "uwv", home / "quarantine" / "uwv")
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A file read, parsed and validated, before anything is moved.
+
+    ``table`` is None when the file could not be read as a table; ``problems`` holds every
+    problem (reading and parsing, ``transforms.uwv.PROBLEM_SCHEMA``); ``validation`` is the GX
+    report, run when the table has rows. ``details``: format, encoding, delimiter, sheet,
+    header_row, rows.
+    """
+
+    table: uwv.UwvTable | None
+    problems: pl.DataFrame
+    validation: ValidationReport | None
+    details: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.table is not None
+            and self.table.dataset is not None
+            and self.problems.height == 0
+            and self.validation is not None
+            and self.validation.passed
+        )
+
+    @property
+    def dataset(self) -> str | None:
+        return None if self.table is None else self.table.dataset
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What happened to one file of the inbox.
+
+    ``frame`` is the normalised table (schema ``transforms.uwv.SCHEMAS[dataset]``) of an accepted
+    file, None otherwise: a rejected file loads nothing, a duplicate nothing new. ``path`` is
+    where the file is now (None for a duplicate, which is removed from the inbox), ``report`` its
+    report.json. ``message`` is one line for logs.
+    """
+
+    file: str
+    status: Status
+    message: str
+    dataset: str | None = None
+    sha256: str | None = None
+    frame: pl.DataFrame | None = None
+    problems: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=uwv.PROBLEM_SCHEMA))
+    validation: ValidationReport | None = None
+    path: Path | None = None
+    report: Path | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def validation_rows(self) -> list[dict[str, Any]]:
+        """One row per expectation checked, as ``ValidationReport.to_rows`` (empty if none ran)."""
+        return [] if self.validation is None else self.validation.to_rows()
+
+
+def intake_inbox(
+    home: Path,
+    *,
+    valid_municipalities: Mapping[int, Collection[str]],
+    regions: Mapping[int, Mapping[str, str]],
+    today: dt.date,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> list[IntakeResult]:
+    """Take in every file in ``home/inbox/uwv``; one result per file, oldest file first.
+
+    ``valid_municipalities``: year -> municipality codes valid on 1 January of that year.
+    ``regions``: year -> {region code: region name as CBS spells it}. ``today``: the last
+    acceptable reference date. Files whose names start with '.' or '~$' or end in '~', '.tmp',
+    '.part', '.partial' or '.crdownload' are still being written and are left alone.
+
+    Raises IntakeBusy when another intake on the same home is running.
+    """
+    folders = UwvFolders.at(home)
+    for folder in (folders.inbox, folders.archive, folders.quarantine):
+        folder.mkdir(parents=True, exist_ok=True)
+    with _intake_lock(folders):
+        _recover_staging(folders)
+        results = []
+        for name in _inbox_names(folders.inbox):
+            result = _intake_file(
+                folders,
+                name,
+                valid_municipalities=valid_municipalities,
+                regions=regions,
+                today=today,
+                max_bytes=max_bytes,
+                max_rows=max_rows,
+                clock=clock,
+            )
+            if result is not None:
+                results.append(result)
+        return results
+
+
+def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
+    """The three UWV tables rebuilt from every accepted file in ``archive_dir`` (archive/uwv).
+
+    Merged on each table's key (``transforms.uwv.KEYS``): when several accepted files hold the
+    same key, the file accepted last wins, so a corrected file replaces earlier figures for the
+    dates and codes it covers and leaves the others. Each table has its fixed schema and is
+    sorted by key; a table without files is empty.
+    """
+    entries = []
+    for report_path in Path(archive_dir).glob(f"??/*/{REPORT}"):
+        record = json.loads(report_path.read_text(encoding="utf-8"))
+        entries.append((record["accepted_at"], record["sha256"], record["dataset"], report_path.parent))
+    frames: dict[str, list[pl.DataFrame]] = {dataset: [] for dataset in uwv.DATASETS}
+    for _, _, dataset, folder in sorted(entries):
+        frames[dataset].append(pl.read_parquet(folder / NORMALISED).cast(uwv.SCHEMAS[dataset]))
+    tables = {}
+    for dataset, parts in frames.items():
+        keys = list(uwv.KEYS[dataset])
+        if parts:
+            table = pl.concat(parts).unique(subset=keys, keep="last", maintain_order=True)
+        else:
+            table = pl.DataFrame(schema=uwv.SCHEMAS[dataset])
+        tables[dataset] = table.sort(keys)
+    return tables
+
+
+def load_valid_municipalities(path: Path) -> dict[int, set[str]]:
+    """year -> codes from a CSV with ``year`` and ``gemeentecode`` (or ``code``/``gm_code``) columns,
+    such as ``gemeenten_valid_on_1_january_2009_2026.csv`` in the shared reference data."""
+    frame = pl.read_csv(path, infer_schema=False)
+    column = next((c for c in ("gemeentecode", "code", "gm_code") if c in frame.columns), None)
+    if "year" not in frame.columns or column is None:
+        raise ValueError(f"{path}: needs a 'year' and a 'gemeentecode' column, has {frame.columns}")
+    valid: dict[int, set[str]] = {}
+    for year, code in frame.select("year", column).iter_rows():
+        valid.setdefault(int(year), set()).add(normalise_gm_code(code))
+    return valid
+
+
+def check_file(
+    data: bytes,
+    name: str,
+    *,
+    valid_municipalities: Mapping[int, Collection[str]],
+    regions: Mapping[int, Mapping[str, str]],
+    today: dt.date,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    batch: str | None = None,
+) -> FileCheck:
+    """Read ``data`` (the bytes of a file called ``name``) as a UWV file, parse and validate it.
+
+    Moves nothing; ``intake_inbox`` uses it, and so can a benchmark or a one-off check.
+    """
+    details: dict[str, Any] = {"format": "xlsx" if name.lower().endswith(XLSX_SUFFIXES) else "csv"}
+    try:
+        raw = _read_xlsx(data, max_rows) if details["format"] == "xlsx" else _read_csv(data, max_rows)
+    except _Rejected as err:
+        return FileCheck(None, _problem_frame([(None, None, None, str(err))]), None, details)
+    details.update(raw.details)
+    table = uwv.uwv_table(
+        raw.headers,
+        raw.cells,
+        today=today,
+        valid_municipalities=valid_municipalities,
+        regions=regions,
+        row_numbers=raw.row_numbers,
+    )
+    problems = pl.concat([_problem_frame(raw.problems), table.problems]).with_row_index("order").sort(
+        pl.col("row").is_not_null(), "row", "order"
+    ).drop("order")
+    details["dataset"] = table.dataset
+    details["rows"] = table.frame.height
+    validation = None
+    if table.dataset is not None and table.frame.height:
+        validation = validate_uwv(
+            table.frame,
+            table.dataset,
+            batch or name,
+            valid_municipalities=valid_municipalities,
+            regions=regions,
+            today=today,
+        )
+    return FileCheck(table, problems, validation, details)
+
+
+def _intake_file(
+    folders: UwvFolders,
+    name: str,
+    *,
+    valid_municipalities: Mapping[int, Collection[str]],
+    regions: Mapping[int, Mapping[str, str]],
+    today: dt.date,
+    max_bytes: int,
+    max_rows: int,
+    clock: Callable[[], dt.datetime],
+) -> IntakeResult | None:
+    path = folders.inbox / name
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None  # removed since the listing
+    now = clock()
+    details: dict[str, Any] = {"size_bytes": info.st_size}
+
+    def reject(message: str, **extra: Any) -> IntakeResult:
+        check = extra.pop("check", None)
+        return _quarantine(folders, name, path, message, now, {**details, **extra}, check)
+
+    name_problem = _name_problem(name)
+    if name_problem is not None:
+        return reject(name_problem)
+    if stat.S_ISLNK(info.st_mode):
+        return reject(_symlink_problem(folders.inbox, path))
+    if stat.S_ISDIR(info.st_mode):
+        return reject("is a directory, not a file: drop files into the inbox, not folders")
+    if not stat.S_ISREG(info.st_mode):
+        return reject("not a regular file (a FIFO, socket or device): it is not read")
+    suffix = Path(name).suffix.lower()
+    if suffix == ".xls":
+        return reject("old Excel .xls workbooks are not accepted: save the file as .xlsx or CSV")
+    if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:
+        return reject(
+            f"unsupported file type {suffix or '(no extension)'!r}: UWV files are CSV "
+            f"({', '.join(CSV_SUFFIXES)}) or XLSX (.xlsx)"
+        )
+    if info.st_size > max_bytes:
+        return reject(_too_large(info.st_size, max_bytes))
+    try:
+        data, sha256 = _read_bounded(path, info, max_bytes)
+    except _Rejected as err:
+        return reject(str(err))
+    details["sha256"] = sha256
+    entry = folders.archive / sha256[:2] / sha256
+    if (entry / REPORT).is_file():
+        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+        os.unlink(path)
+        _fsync_dir(folders.inbox)
+        return IntakeResult(
+            file=name,
+            status="duplicate",
+            message=(
+                f"duplicate: {name!r} has the same content (sha256 {sha256[:12]}) as {record['file']!r}, "
+                f"accepted {record['accepted_at']} as {record['dataset']}; nothing loaded, the copy "
+                f"in the inbox was removed"
+            ),
+            dataset=record["dataset"],
+            sha256=sha256,
+            path=None,
+            report=entry / REPORT,
+            details={**details, "duplicate_of": str(entry / record["file"])},
+        )
+    check = check_file(
+        data,
+        name,
+        valid_municipalities=valid_municipalities,
+        regions=regions,
+        today=today,
+        max_rows=max_rows,
+        batch=f"{name}@{sha256[:12]}",
+    )
+    del data
+    details.update(check.details)
+    if not check.passed:
+        return reject(_rejection_message(name, check), check=check)
+    return _archive(folders, name, path, sha256, check, now, today, details)
+
+
+def _archive(
+    folders: UwvFolders,
+    name: str,
+    path: Path,
+    sha256: str,
+    check: FileCheck,
+    now: dt.datetime,
+    today: dt.date,
+    details: dict[str, Any],
+) -> IntakeResult:
+    """Move an accepted file into its archive entry, with its normalised table and report.
+
+    The entry is assembled in a staging folder and renamed into place; a crash leaves either the
+    file in the inbox or in a staging folder, which the next intake moves back to the inbox.
+    """
+    assert check.table is not None and check.validation is not None
+    table = check.table
+    frame = table.frame
+    entry = folders.archive / sha256[:2] / sha256
+    warnings = [r.message for r in check.validation.warnings]
+    message = _accepted_message(name, table, details, len(warnings))
+    record = {
+        "file": name,
+        "status": "accepted",
+        "dataset": table.dataset,
+        "sha256": sha256,
+        "accepted_at": now.isoformat(timespec="microseconds"),
+        "today": today.isoformat(),
+        "message": message,
+        "details": details,
+        "headers": table.headers,
+        "warnings": warnings,
+        "validation": check.validation.to_rows(),
+        "problems": [],
+        "problem_count": 0,
+    }
+    staging = folders.archive / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    frame.write_parquet(staging / NORMALISED)
+    _write_json(staging / REPORT, record)
+    _fsync_file(staging / NORMALISED)
+    os.replace(path, staging / name)
+    _fsync_dir(staging)
+    entry.parent.mkdir(exist_ok=True)
+    os.replace(staging, entry)
+    _fsync_dir(entry.parent)
+    _fsync_dir(folders.inbox)
+    return IntakeResult(
+        file=name,
+        status="accepted",
+        message=message,
+        dataset=table.dataset,
+        sha256=sha256,
+        frame=frame,
+        problems=check.problems,
+        validation=check.validation,
+        path=entry / name,
+        report=entry / REPORT,
+        details=details,
+    )
+
+
+def _quarantine(
+    folders: UwvFolders,
+    name: str,
+    path: Path,
+    message: str,
+    now: dt.datetime,
+    details: dict[str, Any],
+    check: FileCheck | None,
+) -> IntakeResult:
+    """Move a rejected file (or link, or folder) to the quarantine with its reports beside it."""
+    problems = check.problems if check is not None else _problem_frame([(None, None, None, message)])
+    validation = None if check is None else check.validation
+    dataset = None if check is None else check.dataset
+    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folders.quarantine / f"{stamp}_{_safe_name(name)}"
+    while os.path.lexists(target) or target.with_name(target.name + ".report.json").exists():
+        target = target.with_name(f"{stamp}_{uuid.uuid4().hex[:6]}_{_safe_name(name)}")
+    one_line = message if check is not None else f"rejected {name!r}: {message}"
+    record = {
+        "file": name,
+        "status": "rejected",
+        "dataset": dataset,
+        "sha256": details.get("sha256"),
+        "rejected_at": now.isoformat(timespec="microseconds"),
+        "message": one_line,
+        "details": details,
+        "problems": problems.head(REPORT_PROBLEMS).to_dicts(),
+        "problem_count": problems.height,
+        "validation": [] if validation is None else validation.to_rows(),
+    }
+    report_json = target.with_name(target.name + ".report.json")
+    report_txt = target.with_name(target.name + ".report.txt")
+    _write_json(report_json, record)
+    _write_text(report_txt, _report_text(name, target, one_line, problems, validation, details, now))
+    os.replace(path, target)
+    _fsync_dir(folders.quarantine)
+    _fsync_dir(folders.inbox)
+    return IntakeResult(
+        file=name,
+        status="rejected",
+        message=one_line,
+        dataset=dataset,
+        sha256=details.get("sha256"),
+        frame=None,
+        problems=problems,
+        validation=validation,
+        path=target,
+        report=report_json,
+        details=details,
+    )
+
+
+def _inbox_names(inbox: Path) -> list[str]:
+    """Names in the inbox that are not still being written, oldest first (then by name)."""
+    names = []
+    for entry in os.scandir(inbox):
+        name = entry.name
+        if _name_problem(name) is None and (
+            name.startswith(IGNORED_PREFIXES) or name.endswith(IGNORED_SUFFIXES)
+        ):
+            continue
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime_ns
+        except FileNotFoundError:
+            continue
+        names.append((mtime, name))
+    return [name for _, name in sorted(names)]
+
+
+def _name_problem(name: str) -> str | None:
+    reasons = []
+    if "/" in name or "\\" in name:
+        reasons.append("a path separator")
+    if ".." in name:
+        reasons.append("'..'")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        reasons.append("control or invisible characters (or bytes that are not UTF-8)")
+    if not name.strip():
+        reasons.append("no visible characters")
+    if not reasons:
+        return None
+    return (
+        f"unsafe file name {name!r}: it contains {' and '.join(reasons)}; names may not contain "
+        "'/', '\\', '..' or control characters, so that no file can point outside the inbox"
+    )
+
+
+def _symlink_problem(inbox: Path, path: Path) -> str:
+    target = os.readlink(path)
+    resolved = Path(os.path.realpath(path))
+    inside = resolved.is_relative_to(Path(os.path.realpath(inbox)))
+    where = "inside the inbox" if inside else "outside the inbox"
+    return (
+        f"symbolic link to {target!r} ({where}): links are never followed; copy the file itself "
+        "into the inbox"
+    )
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"file too large: {size:,} bytes, more than the limit of {max_bytes:,} bytes; it was not "
+        "read. Real UWV files are far smaller; split the file or raise max_bytes"
+    )
+
+
+def _read_bounded(path: Path, info: os.stat_result, max_bytes: int) -> tuple[bytes, str]:
+    """The file's bytes and sha256, never reading more than ``max_bytes`` + 1 bytes.
+
+    Opened without following links and checked to be the file that was listed, so a file
+    swapped for a link or a FIFO in the meantime is not read.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise _Rejected("became a symbolic link while being read; links are never followed") from err
+        raise _Rejected(f"cannot be opened: {err.strerror}") from err
+    with os.fdopen(fd, "rb") as stream:
+        opened = os.fstat(stream.fileno())
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            raise _Rejected("changed into another file while being read; drop it again")
+        digest = hashlib.sha256()
+        chunks = []
+        size = 0
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise _Rejected(_too_large(size, max_bytes) + " (it grew while being read)")
+            digest.update(chunk)
+            chunks.append(chunk)
+    return b"".join(chunks), digest.hexdigest()
+
+
+@dataclass
+class _Raw:
+    headers: list[str]
+    cells: pl.DataFrame
+    row_numbers: list[int]
+    problems: list[tuple[int | None, str | None, str | None, str]]
+    details: dict[str, Any]
+
+
+def _read_csv(data: bytes, max_rows: int) -> _Raw:
+    text, encoding = _decode(data)
+    delimiter, header_line, offset = _find_csv_header(text)
+    n_lines_before = header_line - 1
+    reader = csv.reader(io.StringIO(text[offset:], newline=""), delimiter=delimiter, strict=True)
+    problems: list[tuple[int | None, str | None, str | None, str]] = []
+    try:
+        headers = [cell.strip() for cell in next(reader)]
+    except csv.Error as err:
+        raise _Rejected(f"malformed header on line {header_line}: {err}") from err
+    if len(headers) > MAX_COLUMNS:
+        raise _Rejected(f"the header on line {header_line} has {len(headers)} columns; at most {MAX_COLUMNS} are read")
+    width = len(headers)
+    empty_tail = width - len(_rstrip_empty(headers))
+    columns: list[list[str]] = [[] for _ in range(width)]
+    chunks: list[pl.DataFrame] = []
+    row_numbers: list[int] = []
+    last: tuple[int, int] | None = None
+    start = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                problems.append((start + n_lines_before, None, None,
+                                 f"truncated file: a quoted field that starts on line {start + n_lines_before} "
+                                 "is not closed at the end of the file; the file looks cut off"))
+            else:
+                problems.append((reader.line_num + n_lines_before, None, None,
+                                 f"malformed CSV on line {reader.line_num + n_lines_before}: {err}; "
+                                 "the rest of the file is not read"))
+            break
+        line = start + n_lines_before
+        start = reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        last = (line, len(record))
+        if len(record) > width and not any(cell.strip() for cell in record[width:]):
+            record = record[:width]
+        elif width - empty_tail <= len(record) < width:
+            record = record + [""] * (width - len(record))
+        if len(record) != width:
+            shown = delimiter.join(record)
+            problems.append((line, None, shown[:80],
+                             f"row has {len(record)} fields where the header has {width}"))
+            continue
+        if len(row_numbers) >= max_rows:
+            raise _Rejected(f"more than {max_rows:,} data rows; at most {max_rows:,} are accepted")
+        for column, cell in zip(columns, record):
+            column.append(cell)
+        row_numbers.append(line)
+        if len(columns[0]) >= CHUNK_ROWS:
+            chunks.append(_string_frame(columns))
+            columns = [[] for _ in range(width)]
+    if columns and columns[0]:
+        chunks.append(_string_frame(columns))
+    if last is not None and not text.endswith(("\n", "\r")) and last[1] < width - empty_tail:
+        line, fields = last
+        problems = [p for p in problems if p[0] != line]
+        problems.append((line, None, None,
+                         f"truncated file: the last line (line {line}) has {fields} of {width} fields "
+                         "and does not end with a line break; the file looks cut off"))
+    cells = pl.concat(chunks) if chunks else pl.DataFrame(
+        {f"column_{i}": [] for i in range(width)}, schema={f"column_{i}": pl.String for i in range(width)}
+    )
+    shown = {";": ";", ",": ",", "\t": "tab"}[delimiter]
+    return _Raw(headers, cells, row_numbers, problems,
+                {"encoding": encoding, "delimiter": shown, "header_row": header_line})
+
+
+def _string_frame(columns: list[list[str]]) -> pl.DataFrame:
+    return pl.DataFrame({f"column_{i}": values for i, values in enumerate(columns)},
+                        schema={f"column_{i}": pl.String for i in range(len(columns))})
+
+
+def _rstrip_empty(cells: Sequence[object]) -> list[object]:
+    cells = list(cells)
+    while cells and (cells[-1] is None or str(cells[-1]).strip() == ""):
+        cells.pop()
+    return cells
+
+
+def _line_of(data: bytes | str, offset: int) -> int:
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    return data.count(newline, 0, offset) + 1
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read with (UTF-8, else Windows-1252).
+
+    Rejects empty files, binary data, UTF-16/32, ZIP or old Excel files named .csv, files that
+    mix UTF-8 with another encoding, bytes Windows-1252 does not define, and text that was
+    encoded as UTF-8 twice.
+    """
+    if not data:
+        raise _Rejected("the file is empty (0 bytes)")
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if data.startswith(bom):
+            raise _Rejected(f"wrong encoding: the file is {name} text; save it as UTF-8 (or Windows-1252)")
+    if data.startswith(_ZIP_MAGIC):
+        raise _Rejected("the file is a ZIP archive (an XLSX workbook?) but is named as CSV; "
+                        "rename it to .xlsx or save it as CSV")
+    if data.startswith(_OLE_MAGIC):
+        raise _Rejected("the file is an old Excel (.xls) workbook named as CSV; save it as .xlsx or CSV")
+    head = data[:65536]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+            raise _Rejected("wrong encoding: the file looks like UTF-16 text without a byte-order mark; "
+                            "save it as UTF-8 (or Windows-1252)")
+        raise _Rejected(f"binary data, not text: a NUL byte at offset {nul} (line {_line_of(data, nul)})")
+    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
+    if controls > max(2, len(head) // 100):
+        raise _Rejected(f"binary data, not text: {controls} control bytes in the first {len(head):,} bytes")
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[len(codecs.BOM_UTF8):] if bom else data
+    try:
+        text = body.decode("utf-8")
+        encoding = "utf-8 with BOM" if bom else "utf-8"
+    except UnicodeDecodeError as err:
+        position = err.start + (len(codecs.BOM_UTF8) if bom else 0)
+        bad = f"byte 0x{data[position]:02X} on line {_line_of(data, position)}"
+        multibyte = _UTF8_MULTIBYTE.search(data)
+        if bom or multibyte is not None:
+            seen = ("a UTF-8 byte-order mark" if bom else
+                    f"UTF-8 text ({multibyte.group().decode('utf-8')!r} on line {_line_of(data, multibyte.start())})")
+            raise _Rejected(f"mixed encodings: the file has {seen} but {bad} is not UTF-8; "
+                            "save the whole file as UTF-8") from err
+        try:
+            text = data.decode("cp1252")
+            encoding = "windows-1252"
+        except UnicodeDecodeError as err1252:
+            offset = err1252.start
+            raise _Rejected(
+                f"wrong encoding: neither UTF-8 nor Windows-1252 (byte 0x{data[offset]:02X} on line "
+                f"{_line_of(data, offset)} is not a character in either); save the file as UTF-8"
+            ) from err1252
+    if not text.strip():
+        raise _Rejected("the file is empty (only whitespace)")
+    mojibake = _MOJIBAKE.search(text)
+    if mojibake is not None:
+        raise _Rejected(
+            f"wrong encoding: {mojibake.group()!r} on line {_line_of(text, mojibake.start())} is UTF-8 text "
+            "read as Windows-1252 and saved again (double-encoded); save the original as UTF-8 once"
+        )
+    return text, encoding
+
+
+def _find_csv_header(text: str) -> tuple[str, int, int]:
+    """(delimiter, line number of the header, offset of that line in ``text``)."""
+    lines = []
+    offset = 0
+    for raw_line in text[: 1 << 16].split("\n")[:HEADER_SCAN_ROWS]:
+        lines.append((offset, raw_line.rstrip("\r")))
+        offset += len(raw_line) + 1
+    for number, (start, line) in enumerate(lines, start=1):
+        scores = []
+        for delimiter in _DELIMITERS:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            scores.append((uwv.header_score(cells), len(cells), delimiter))
+        best = max(scores, key=lambda s: (s[0], s[1]))
+        if best[0] >= 2:
+            return best[2], number, start
+    for number, (_, line) in enumerate(lines, start=1):
+        for delimiter in _OTHER_DELIMITERS:
+            if uwv.header_score(line.split(delimiter)) >= 2:
+                raise _Rejected(
+                    f"unknown delimiter {delimiter!r} on line {number} ({line[:60]!r}): "
+                    "columns must be separated by ';', ',' or a tab"
+                )
+    first = next((line for _, line in lines if line.strip()), "")
+    raise _Rejected(
+        f"no header row found: none of the first {HEADER_SCAN_ROWS} lines has two or more known column "
+        f"names separated by ';', ',' or a tab (first line: {first[:80]!r}); accepted headers are listed "
+        "in docs/uwv-files.md"
+    )
+
+
+def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    if not data:
+        raise _Rejected("the file is empty (0 bytes)")
+    if data.startswith(_OLE_MAGIC):
+        raise _Rejected("the file is an old Excel (.xls) workbook named .xlsx; save it as .xlsx or CSV")
+    if not data.startswith(_ZIP_MAGIC):
+        raise _Rejected("not an XLSX workbook: an .xlsx file is a ZIP archive and this one does not "
+                        "start like one (binary data or text named .xlsx?)")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise _Rejected(f"truncated or damaged XLSX file: the ZIP archive cannot be read ({err})") from err
+    limit = MAX_UNPACKED_FACTOR * max(len(data), 1 << 20)
+    if unpacked > limit:
+        raise _Rejected(f"the XLSX unpacks to {unpacked:,} bytes, more than {limit:,}; it is not read")
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many kinds of errors on damaged workbooks
+        raise _Rejected(f"truncated or damaged XLSX file: {type(err).__name__}: {err}") from err
+    try:
+        found = []
+        for sheet in workbook.worksheets:
+            head = [
+                list(row)
+                for row in sheet.iter_rows(min_row=1, max_row=HEADER_SCAN_ROWS, max_col=MAX_COLUMNS + 1, values_only=True)
+            ]
+            index = uwv.find_header_row(head, HEADER_SCAN_ROWS)
+            if index is not None:
+                found.append((sheet, index + 1))
+        if not found:
+            names = ", ".join(repr(s.title) for s in workbook.worksheets)
+            raise _Rejected(
+                f"no header row found in the first {HEADER_SCAN_ROWS} rows of any sheet ({names}): no row has "
+                "two or more known column names (title rows above the header are fine, merged or not); "
+                "accepted headers are listed in docs/uwv-files.md"
+            )
+        if len(found) > 1:
+            raise _Rejected(
+                "several sheets hold a table ("
+                + ", ".join(repr(s.title) for s, _ in found)
+                + "); one file holds one table"
+            )
+        sheet, header_row = found[0]
+        problems: list[tuple[int | None, str | None, str | None, str]] = []
+        for ref in _merged_ranges(workbook, sheet):
+            min_col, min_row, max_col, max_row = _range_boundaries(ref)
+            if max_row >= header_row:
+                where = "the header row" if min_row <= header_row else "the data"
+                problems.append((max(min_row, header_row), None, ref,
+                                 f"merged cells {ref} in {where} (row {header_row} is the header): give every "
+                                 "column its own header cell and every row its own values"))
+        rows = sheet.iter_rows(min_row=header_row, max_col=MAX_COLUMNS + 1, values_only=True)
+        header_cells = _rstrip_empty(next(rows))
+        if len(header_cells) > MAX_COLUMNS:
+            raise _Rejected(f"the header in row {header_row} has more than {MAX_COLUMNS} columns")
+        headers = ["" if cell is None else str(cell).strip() for cell in header_cells]
+        width = len(headers)
+        values: list[list[Any]] = [[] for _ in range(width)]
+        chunks: list[pl.DataFrame] = []
+        row_numbers: list[int] = []
+        for number, row in enumerate(rows, start=header_row + 1):
+            row = list(row)
+            if all(_blank(cell) for cell in row):
+                continue
+            extra = [i for i, cell in enumerate(row[width:], start=width) if not _blank(cell)]
+            if extra:
+                letter = get_column_letter(extra[0] + 1)
+                problems.append((number, None, _cell_text(row[extra[0]]),
+                                 f"value in column {letter}, which has no header"))
+                continue
+            if len(row_numbers) >= max_rows:
+                raise _Rejected(f"more than {max_rows:,} data rows; at most {max_rows:,} are accepted")
+            row = row[:width] + [None] * (width - len(row))
+            for column, cell in zip(values, row):
+                column.append(None if _blank(cell) else cell)
+            row_numbers.append(number)
+            if len(values[0]) >= CHUNK_ROWS:
+                chunks.append(_typed_frame(values))
+                values = [[] for _ in range(width)]
+        if width and values[0]:
+            chunks.append(_typed_frame(values))
+    except _Rejected:
+        raise
+    except (zipfile.BadZipFile, EOFError, ET.ParseError, KeyError, ValueError, OSError) as err:
+        raise _Rejected(f"truncated or damaged XLSX file: {type(err).__name__}: {err}") from err
+    finally:
+        workbook.close()
+    cells = _concat_typed(chunks, width)
+    return _Raw(headers, cells, row_numbers, problems, {"sheet": sheet.title, "header_row": header_row})
+
+
+def _merged_ranges(workbook: Any, sheet: Any) -> list[str]:
+    """The merged ranges of a read-only sheet (openpyxl does not parse them in read-only mode)."""
+    path = getattr(sheet, "_worksheet_path", None)
+    archive = getattr(workbook, "_archive", None)
+    if path is None or archive is None:
+        return []
+    refs = []
+    sheet_data = None
+    with archive.open(path) as source:
+        for event, element in ET.iterparse(source, events=("start", "end")):
+            if event == "start":
+                if element.tag.endswith("}sheetData"):
+                    sheet_data = element
+                continue
+            if element.tag.endswith("}mergeCell") and element.get("ref"):
+                refs.append(element.get("ref"))
+            elif element.tag.endswith("}row") and sheet_data is not None:
+                sheet_data.clear()  # the cells were read already; keep memory flat
+    return refs
+
+
+def _range_boundaries(ref: str) -> tuple[int, int, int, int]:
+    from openpyxl.utils.cell import range_boundaries
+
+    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    return min_col, min_row, max_col or min_col, max_row or min_row
+
+
+def _blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _typed_frame(values: list[list[Any]]) -> pl.DataFrame:
+    """Spreadsheet columns typed where every filled cell has one type (dates, whole numbers,
+    numbers, booleans); any other column as text."""
+    return pl.DataFrame([_typed_series(f"column_{i}", column) for i, column in enumerate(values)])
+
+
+def _typed_series(name: str, values: list[Any]) -> pl.Series:
+    kinds = {type(v) for v in values if v is not None}
+    try:
+        if kinds and kinds <= {dt.datetime, dt.date}:
+            dates = [v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v for v in values]
+            if all(v is None or type(v) is dt.date for v in dates):
+                return pl.Series(name, dates, dtype=pl.Date)
+            return pl.Series(name, [_as_datetime(v) for v in values], dtype=pl.Datetime("us"))
+        if kinds and kinds <= {int}:
+            return pl.Series(name, values, dtype=pl.Int64)
+        if kinds and kinds <= {int, float}:
+            return pl.Series(name, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+        if kinds == {bool}:
+            return pl.Series(name, values, dtype=pl.Boolean)
+    except (OverflowError, TypeError, ValueError, pl.exceptions.PolarsError):
+        pass
+    return pl.Series(name, [None if v is None else _cell_text(v) for v in values], dtype=pl.String)
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime(value.year, value.month, value.day)
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text the parser reads (numbers with a decimal comma)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 9e18:
+            return str(int(value))
+        return repr(value).replace(".", ",")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _concat_typed(chunks: list[pl.DataFrame], width: int) -> pl.DataFrame:
+    """Chunks of one sheet as one frame; a column typed differently in two chunks becomes text."""
+    if not chunks:
+        return pl.DataFrame(schema={f"column_{i}": pl.String for i in range(width)})
+    if len(chunks) == 1:
+        return chunks[0]
+    unified = []
+    for name in chunks[0].columns:
+        dtypes = {chunk.schema[name] for chunk in chunks} - {pl.Null}
+        unified.append((name, dtypes.pop() if len(dtypes) == 1 else None))
+    fixed = []
+    for chunk in chunks:
+        fixed.append(chunk.with_columns(
+            pl.col(name).cast(dtype) if dtype is not None
+            else pl.Series(name, [None if v is None else _cell_text(v) for v in chunk[name].to_list()], dtype=pl.String)
+            for name, dtype in unified
+        ))
+    return pl.concat(fixed)
+
+
+def _problem_frame(problems: Sequence[tuple[int | None, str | None, str | None, str]]) -> pl.DataFrame:
+    return pl.DataFrame(list(problems), schema=uwv.PROBLEM_SCHEMA, orient="row")
+
+
+def _rejection_message(name: str, check: FileCheck) -> str:
+    """One line: the file, its dataset, the first problems and failed critical expectations."""
+    parts = []
+    if check.problems.height:
+        lines = uwv.problem_lines(check.problems, MESSAGE_PROBLEMS)
+        parts.append(f"{check.problems.height} problem(s): " + "; ".join(lines))
+    if check.validation is not None and check.validation.critical_failures:
+        failures = check.validation.critical_failures
+        shown = "; ".join(f"{r.dataset}: {r.message}" for r in failures[:MESSAGE_PROBLEMS])
+        more = f"; ... and {len(failures) - MESSAGE_PROBLEMS} more" if len(failures) > MESSAGE_PROBLEMS else ""
+        parts.append(f"{len(failures)} failed critical expectation(s): {shown}{more}")
+    dataset = f" ({check.dataset})" if check.dataset else ""
+    return f"rejected {name!r}{dataset}: " + " | ".join(parts or ["no table could be read"])
+
+
+def _accepted_message(name: str, table: uwv.UwvTable, details: dict[str, Any], warnings: int) -> str:
+    dates = table.frame["reference_date"]
+    how = [details.get("format")]
+    if details.get("encoding"):
+        how += [details["encoding"], f"delimiter {details['delimiter']}"]
+    if details.get("sheet"):
+        how.append(f"sheet {details['sheet']!r}")
+    return (
+        f"accepted {name!r} as {table.dataset}: {table.frame.height} rows, reference dates "
+        f"{dates.min()} to {dates.max()} ({', '.join(how)}); {warnings} warning(s)"
+    )
+
+
+def _report_text(
+    name: str,
+    target: Path,
+    message: str,
+    problems: pl.DataFrame,
+    validation: ValidationReport | None,
+    details: dict[str, Any],
+    now: dt.datetime,
+) -> str:
+    lines = [
+        f"UWV file rejected: {name!r}",
+        f"Received:  {now.isoformat(timespec='seconds')}",
+        f"Now at:    {target}",
+        f"Why:       {message}",
+        "",
+    ]
+    facts = {k: v for k, v in details.items() if v is not None}
+    if facts:
+        lines.append("File: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
+        lines.append("")
+    if problems.height:
+        lines.append(f"Problems ({problems.height}{', first ' + str(TEXT_PROBLEMS) + ' shown' if problems.height > TEXT_PROBLEMS else ''}):")
+        lines += [f"  - {line}" for line in uwv.problem_lines(problems, TEXT_PROBLEMS)]
+        lines.append("")
+    if validation is not None:
+        failed = [r for r in validation.records if not r.success]
+        if failed:
+            lines.append(f"Failed expectations ({len(failed)}):")
+            lines += [f"  - [{r.severity}] {r.dataset}: {r.message}" for r in failed]
+            lines.append("")
+    lines.append("Nothing from this file was loaded. Fix it and drop it into inbox/uwv again; the "
+                 "file contract is docs/uwv-files.md.")
+    return "\n".join(lines) + "\n"
+
+
+def _safe_name(name: str) -> str:
+    """``name`` reduced to characters that are safe in a file name, for the quarantine."""
+    cleaned = re.sub(r"[^\w.\- ]", "_", name.encode("utf-8", "replace").decode("utf-8")).replace("..", "__")
+    cleaned = cleaned.lstrip(". ") or "unnamed"
+    return cleaned[:150]
+
+
+def _write_json(path: Path, record: Mapping[str, Any]) -> None:
+    _write_text(path, json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file beside it, fsync, rename."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(temporary, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _intake_lock(folders: UwvFolders) -> Iterator[None]:
+    """Hold an exclusive lock on the archive for one intake; released by the OS if we die."""
+    with open(folders.archive / ".intake.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise IntakeBusy(
+                f"another UWV intake is running on {folders.archive}; try again when it has finished"
+            ) from err
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _recover_staging(folders: UwvFolders) -> None:
+    """Undo archive entries a crash left half-built: the dropped file goes back to the inbox."""
+    for staging in folders.archive.glob(".staging-*"):
+        for item in staging.iterdir():
+            if item.name in (NORMALISED, REPORT) or item.name.startswith("."):
+                continue
+            back = folders.inbox / item.name
+            if not os.path.lexists(back):
+                os.replace(item, back)
+            else:
+                os.replace(item, folders.quarantine / f"recovered-{uuid.uuid4().hex[:8]}_{_safe_name(item.name)}")
+        shutil.rmtree(staging)
