@@ -12,6 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.frames import geography_frames
+
 from flows import runlog
 from flows.cli import main
 from flows.settings import Settings
@@ -177,6 +179,7 @@ def published_home(home) -> Path:
                  "82496NED": {"title": "Gebieden in Nederland 2014", "family": "regions"}},
             ),
             "national_series": series_rows(),
+            **geography_frames(),
             "validation_results": validation_results("run-ok", CHECKS),
         },
     )

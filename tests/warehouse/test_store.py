@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+
+from tests.frames import geography_frames
 from polars.testing import assert_frame_equal
 
 from transforms.metadata import build_info, source_tables, validation_results
@@ -75,6 +77,7 @@ def build(run_id: str = "run-1", ww_january: float = 449.0) -> dict[str, pl.Data
         "build_info": build_info(run_id, "refresh", BUILT_AT, "https://opendata.cbs.nl", "0.1.0"),
         "source_tables": sources(),
         "national_series": national(ww_january),
+        **geography_frames(),
         "validation_results": checks(run_id),
     }
 
@@ -128,7 +131,10 @@ def test_every_table_is_loaded_with_replace_semantics():
 def test_table_counts_and_query_read_back_what_was_published(warehouse):
     assert table_counts(warehouse) == {
         "build_info": 1,
+        "municipal_changes": 1,
+        "municipalities": 2,
         "national_series": 4,
+        "region_membership": 2,
         "source_tables": 1,
         "validation_results": 2,
     }
