@@ -41,11 +41,14 @@ class SourceTable:
     series: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     geography_year: int | None = None
     note: str = ""
+    region_dimension: str | None = None
+    totals: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"{self.table_id}: unknown family {self.family!r}")
         object.__setattr__(self, "series", MappingProxyType(dict(self.series)))
+        object.__setattr__(self, "totals", MappingProxyType(dict(self.totals)))
 
 
 def _labour_force(table_id: str, year: int, first_year: int) -> SourceTable:
@@ -59,6 +62,8 @@ def _labour_force(table_id: str, year: int, first_year: int) -> SourceTable:
         year,
         {"labour_force": "Beroepsbevolking_2"},
         geography_year=year,
+        region_dimension="RegioS",
+        totals={"Persoonskenmerken": "T009002"},
     )
 
 
@@ -97,6 +102,9 @@ TABLES: tuple[SourceTable, ...] = (
         1998,
         2015,
         {"ww": "WWUitkeringenEindeVanDePeriode_9"},
+        note="benefits at the end of each quarter",
+        region_dimension="RegioS",
+        totals={"Geslacht": "T001038", "Leeftijd": "10000"},
     ),
     SourceTable(
         "80794ned",
@@ -106,8 +114,9 @@ TABLES: tuple[SourceTable, ...] = (
         "aantal",
         2007,
         None,
-        {"ww": "Werkloosheid_4", "wwb": "BijstandTotDeAOWLeeftijd_7"},
-        note="persons with a benefit, not benefits",
+        {"ww": "Werkloosheid_4", "bijstand_persons": "BijstandTotDeAOWLeeftijd_7"},
+        note="persons with a benefit (WW: about one benefit per person); bijstand persons kept apart from WWB benefits",
+        region_dimension="RegioS",
     ),
     SourceTable(
         "80725ned",
@@ -118,6 +127,8 @@ TABLES: tuple[SourceTable, ...] = (
         1998,
         2011,
         {"wwb": "TotaalAantalWWBUitkeringen_1"},
+        region_dimension="RegioS",
+        totals={"Geslacht": "T001038", "Leeftijd": "10000"},
     ),
     SourceTable(
         "80724ned",
@@ -128,6 +139,8 @@ TABLES: tuple[SourceTable, ...] = (
         1998,
         2012,
         {"wwb": "TotaalAantalWWBUitkeringen_1"},
+        region_dimension="RegioS",
+        totals={"Geslacht": "T001038", "Leeftijd": "10000"},
     ),
     SourceTable(
         "82015NED",
@@ -138,6 +151,8 @@ TABLES: tuple[SourceTable, ...] = (
         2011,
         None,
         {"wwb": "AantalBijstandsuitkeringen_1"},
+        region_dimension="RegioS",
+        totals={"UitkeringenInRelatieMetDeAOW": "X000001"},
     ),
     SourceTable(
         "83450NED",
@@ -149,6 +164,8 @@ TABLES: tuple[SourceTable, ...] = (
         2015,
         {"wwb_recipients": "Bijstandontvangers_2"},
         geography_year=2015,
+        region_dimension="RegioS",
+        totals={"Leeftijd": "20150"},
     ),
     SourceTable(
         "83747NED",
@@ -160,6 +177,8 @@ TABLES: tuple[SourceTable, ...] = (
         2016,
         {"wwb_recipients": "Bijstandontvangers_2"},
         geography_year=2016,
+        region_dimension="Regiokenmerken",
+        totals={"Leeftijd": "20150"},
     ),
     SourceTable(
         "84066NED",
@@ -171,6 +190,8 @@ TABLES: tuple[SourceTable, ...] = (
         2017,
         {"wwb_recipients": "Bijstandsontvangers_2"},
         geography_year=2017,
+        region_dimension="Regiokenmerken",
+        totals={"Leeftijd": "20150"},
     ),
     _labour_force("82208NED", 2014, 2003),
     _labour_force("83360NED", 2015, 2003),
@@ -189,7 +210,7 @@ TABLES: tuple[SourceTable, ...] = (
         1987,
         2014,
         {"labour_force": "TotaalBeroepsbevolking_2"},
-        note="national and provinces only",
+        note="national and provinces only; not a regional fact table (its 2001 revision keys 2001JJ01/JJ02 are no CBS year keys)",
     ),
     SourceTable(
         "80472ned",
@@ -201,6 +222,7 @@ TABLES: tuple[SourceTable, ...] = (
         None,
         {"open_vacancies": "OpenstaandeVacatures_1"},
         note="national, by industry; not UWV registrations",
+        totals={"Bedrijfskenmerken": "T001081"},
     ),
     _regions("82496NED", 2014),
     _regions("82949NED", 2015),
@@ -256,6 +278,20 @@ def select(ids_or_families: Iterable[str] = ()) -> tuple[SourceTable, ...]:
     return tuple(chosen.values())
 
 
+def regional_tables() -> tuple[SourceTable, ...]:
+    """Tables that hold figures per municipality and/or labour-market region."""
+    return tuple(t for t in TABLES if t.region_dimension and t.series)
+
+
 def national_benefits() -> SourceTable:
     (entry,) = family(NATIONAL_BENEFITS)
     return entry
+
+
+def national_tables() -> tuple[SourceTable, ...]:
+    """Tables with national series only: benefits by type and CBS open vacancies."""
+    return family(NATIONAL_BENEFITS) + family(VACANCIES)
+
+
+#: Municipal tables per benefit series, in precedence order (newer tables first: they carry revisions).
+BENEFIT_SOURCES = {"ww": ("80794ned",), "wwb": ("82015NED", "80724ned", "80725ned")}

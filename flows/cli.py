@@ -41,6 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged")
     mode.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
 
+    indicators = commands.add_parser(
+        "indicators",
+        help="recalculate the indicator marts for a reference year and view from loaded facts",
+        description="Rebuild the indicator marts from the facts in the published warehouse (no download) for the "
+        "given reference year and view, keeping the other scenarios, and publish atomically.",
+    )
+    indicators.add_argument("--reference-year", type=int, metavar="YEAR", help="boundaries to harmonise to (default: latest region composition)")
+    indicators.add_argument("--view", choices=("harmonised", "as_published"), default="harmonised", help="default harmonised")
+
+    export = commands.add_parser(
+        "export",
+        help="export the published warehouse's views and tables to Parquet",
+        description="Write one Parquet file per warehouse view (or table with --tables) into a folder, read-only.",
+    )
+    export.add_argument("output", type=Path, help="folder to write the Parquet files into")
+    export.add_argument("--tables", action="store_true", help="export the tables instead of the views")
+
     status = commands.add_parser(
         "status",
         help="show recent runs, the published tables and the validation outcome",
@@ -78,16 +95,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = status_report(settings, runs=args.runs)
         print(json.dumps(report, indent=2, default=str) if args.json else render(report))
         return 0
-    prepare_prefect_environment(settings)
-    from flows.refresh import refresh
+    if args.command == "export":
+        from warehouse.store import WarehouseError, export_parquet
 
+        try:
+            written = export_parquet(settings.warehouse_path, args.output, views=not args.tables)
+        except WarehouseError as err:
+            print(f"werkregio: {err}", file=sys.stderr)
+            return 1
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    prepare_prefect_environment(settings)
     try:
-        refresh(tables=args.tables, force=args.force, offline=args.offline)
+        if args.command == "indicators":
+            from flows.indicators import recalculate_indicators
+
+            recalculate_indicators(reference_year=args.reference_year, view=args.view)
+        else:
+            from flows.refresh import refresh
+
+            refresh(tables=args.tables, force=args.force, offline=args.offline)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
-        print(f"\nwerkregio refresh failed: {err}", file=sys.stderr)
+        print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
         print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
         return 1
-    print(f"\nwerkregio refresh done: {settings.warehouse_path}")
+    print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
     return 0
 
 

@@ -1,9 +1,10 @@
-"""The ``refresh`` flow: fetch, validate, transform, publish.
+"""The ``refresh`` flow: fetch, validate, transform, compute indicators, publish.
 
-    fetch_table (per catalog table, skipped when Modified is unchanged)
-      -> read_landing (national benefits) -> validate_batch (critical failures stop here)
-      -> read_reference + read_landing (Gebieden) -> geography_tables (pure: cross-checks)
-      -> national_series (pure transform) -> publish_warehouse (atomic swap)
+    fetch_table (per catalog table; one metadata request when Modified is unchanged)
+      -> read_landing + validate_batch (critical failures stop here)
+      -> facts: national_series, regional_series, geography (pure transforms, cross-checked)
+      -> indicators for every (reference year, view) already published plus the default
+      -> publish_warehouse (atomic swap)
 """
 
 from __future__ import annotations
@@ -16,29 +17,24 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
+import polars as pl
 from prefect import flow
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
-from expectations.national_benefits import national_benefits_suite
 from flows import catalog, runlog
-from flows.cbs import time_dimension
-from flows.landing import current_landings, latest_landing
+from flows.build import build_facts, compute_marts, default_reference_year, scenarios
+from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
-    LandedTable,
     fetch_table,
     find_landed,
     landing_record,
     live_source,
     publish_warehouse,
-    read_landing,
-    read_reference,
-    validate_batch,
+    read_published_table,
 )
 from transforms.metadata import build_info, source_tables, validation_results
-from transforms.regions import geography_tables, region_memberships
-from transforms.series import national_series
 
 
 class RefreshFailed(RuntimeError):
@@ -64,56 +60,29 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             futures = [fetch_table.submit(source, settings, e.table_id, force) for e in entries]
         record["tables"] = [landing_record(r) for r in _results(futures)]
 
-        national = catalog.national_benefits()
-        landing = latest_landing(settings.raw_dir, national.table_id)
-        if landing is None:
-            raise RefreshFailed(f"{national.table_id} ({national.title}) has never been landed: refresh it first")
-        benefits = read_landing(landing)
-        dimension = time_dimension(benefits.properties)
-        batch = f"{landing.table_id}@{landing.modified}"
-        report = validate_batch(benefits.data, national_benefits_suite(list(national.series.values())), batch)
-        record["validation"] = report.to_rows()
-        report.raise_for_critical()
-
-        reference = read_reference()
-        gebieden = [read_landing(item) for item in current_landings(settings.raw_dir, catalog.ids(catalog.REGIONS))]
-        membership = region_memberships(_editions(gebieden))
-        geography = geography_tables(reference["municipal_changes"], reference["municipalities"], membership)
-
-        run_id = record["run_id"]
+        facts, record["validation"] = build_facts(settings)
+        previous = read_published_table(settings, "indicators")
+        marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
         frames = {
-            "build_info": build_info(run_id, "refresh", datetime.now(UTC), settings.cbs_url, version("werkregio")),
-            "source_tables": source_tables(
-                [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
-                {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
-            ),
-            "national_series": national_series(
-                benefits.data,
-                benefits.dimensions[dimension],
-                series=national.series,
-                unit=national.unit,
-                table_id=national.table_id,
-                time_dimension=dimension,
-            ),
-            **geography,
-            "validation_results": validation_results(run_id, record["validation"]),
+            **facts,
+            **marts,
+            **build_metadata(settings, record["run_id"], "refresh"),
+            "validation_results": validation_results(record["run_id"], record["validation"]),
         }
         published = publish_warehouse(settings, frames)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
         return record
 
 
-def _editions(tables: list[LandedTable]) -> list[dict[str, Any]]:
-    """'Gebieden in Nederland' landings with their classification year from the catalog."""
-    return [
-        {
-            "year": catalog.table(t.landing.table_id).geography_year,
-            "table_id": t.landing.table_id,
-            "data": t.data,
-            "properties": t.properties,
-        }
-        for t in tables
-    ]
+def build_metadata(settings: Settings, run_id: str, flow_name: str) -> dict[str, pl.DataFrame]:
+    """``build_info`` and ``source_tables`` of a build."""
+    return {
+        "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio")),
+        "source_tables": source_tables(
+            [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
+            {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
+        ),
+    }
 
 
 def _results(futures: list) -> list:
@@ -132,7 +101,7 @@ def _results(futures: list) -> list:
 
 @contextmanager
 def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Hold the refresh lock and log the run's start and its outcome to the run log."""
+    """Hold the data dir's lock and log the run's start and its outcome to the run log."""
     run_id = str(flow_run.get_id() or uuid.uuid4())
     record: dict[str, Any] = {"run_id": run_id, "flow": flow_name, "tables": [], "validation": [], "published": None}
     with runlog.exclusive(settings.home):

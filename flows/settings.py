@@ -42,6 +42,7 @@ class Settings:
     retries: int = 5
     backoff: float = 1.0
     concurrency: int = 4
+    reference_year: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +55,7 @@ class Settings:
             retries=_number(env, "WERKREGIO_RETRIES", 5, int),
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
+            reference_year=_number(env, "WERKREGIO_REFERENCE_YEAR", None, int),
         )
         settings.check()
         return settings
@@ -70,6 +72,8 @@ class Settings:
             raise SettingsError(f"WERKREGIO_RETRIES={self.retries} must be 0 or more")
         if not 0 <= self.backoff < float("inf"):
             raise SettingsError(f"WERKREGIO_BACKOFF={self.backoff} must be 0 or more seconds")
+        if self.reference_year is not None and not 2009 <= self.reference_year <= 2100:
+            raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 on")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
 

@@ -21,7 +21,8 @@ from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.settings import Settings
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 from transforms.regions import MUNICIPALITIES_SCHEMA
-from warehouse.store import PublishResult, publish
+from warehouse.schema import BY_NAME
+from warehouse.store import PublishResult, WarehouseError, publish, query
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
@@ -123,3 +124,17 @@ def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame]) -> Pu
 
 def landing_record(result: LandResult) -> dict[str, Any]:
     return {**asdict(result.landing), "action": result.action}
+
+
+@task(name="read_published_table", cache_policy=NO_CACHE, task_run_name="read published {name}")
+def read_published_table(settings: Settings, name: str) -> pl.DataFrame | None:
+    """A table of the published warehouse, or None when nothing is published yet."""
+    if name not in BY_NAME:
+        raise ValueError(f"{name!r} is not a warehouse table (warehouse/schema.py)")
+    if not settings.warehouse_path.is_file():
+        return None
+    try:
+        return query(settings.warehouse_path, f"SELECT * FROM {name}")
+    except WarehouseError as err:
+        get_run_logger().warning("the published warehouse has no readable %s (%s); starting without it", name, err)
+        return None

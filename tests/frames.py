@@ -37,3 +37,15 @@ def geography_frames() -> dict[str, pl.DataFrame]:
             schema=MEMBERSHIP_SCHEMA,
         ),
     }
+
+
+def mart_frames() -> dict[str, pl.DataFrame]:
+    """Empty, schema-correct frames for the fact and mart tables a test does not care about."""
+    from transforms.indicators import INDICATOR_SCHEMA, SPREAD_SCHEMA
+    from transforms.regional import REGIONAL_SCHEMA
+
+    return {
+        "regional_series": pl.DataFrame(schema=REGIONAL_SCHEMA),
+        "indicators": pl.DataFrame(schema=INDICATOR_SCHEMA),
+        "indicator_spread": pl.DataFrame(schema=SPREAD_SCHEMA),
+    }

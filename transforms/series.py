@@ -28,8 +28,12 @@ def national_series(
     unit: str,
     table_id: str,
     time_dimension: str = "Perioden",
+    totals: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """One row per series per period, from a CBS table with only a time dimension.
+    """One row per series per period, from a national CBS table.
+
+    Other dimensions are restricted to their total category ``totals[dimension]`` (for 80472ned
+    Bedrijfskenmerken T001081, all economic activities).
 
     Grain: (series, frequency, period_start). ``series`` maps a series name (``ww``) to the
     topic column holding it; ``value`` is the figure as CBS publishes it, in ``unit`` (for
@@ -40,6 +44,8 @@ def national_series(
     if missing:
         raise KeyError(f"{table_id}: topic column(s) {missing} not in the table (columns: {data.columns})")
     calendar = cbs_periods(periods, table_id=table_id)
+    for dimension, keep in (totals or {}).items():
+        data = data.filter(pl.col(dimension).str.strip_chars() == keep)
     long = (
         data.select(pl.col(time_dimension).str.strip_chars().alias("period_key"), *series.values())
         .unpivot(index="period_key", on=list(series.values()), variable_name="_topic", value_name="value")

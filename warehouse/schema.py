@@ -27,9 +27,14 @@ class Table:
     key: tuple[str, ...]
     load: str = "replace"
 
+    @property
+    def nullable_key(self) -> bool:
+        """A key column may be NULL (DuckDB primary keys cannot): uniqueness is checked before loading."""
+        return any(c.nullable for c in self.columns if c.name in self.key)
+
     def ddl(self) -> str:
         lines = [f"    {c.name} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
-        if self.key:
+        if self.key and not self.nullable_key:
             lines.append(f"    PRIMARY KEY ({', '.join(self.key)})")
         return f"CREATE TABLE {self.name} (\n" + ",\n".join(lines) + "\n)"
 
@@ -116,6 +121,26 @@ VALIDATION_RESULTS = Table(
     ("run_id", "dataset", "batch", "check_index"),
 )
 
+REGIONAL_SERIES = Table(
+    "regional_series",
+    "Tidy regional facts as CBS publishes them: one row per series per area per period per source table "
+    "(all-persons totals only). Key (series, area_type, area_code, frequency, period_start, source_table).",
+    (
+        Column("series", "VARCHAR", "ww | wwb | wwb_recipients | labour_force (see the source catalog)", False),
+        Column("area_type", "VARCHAR", "municipality | region | country", False),
+        Column("area_code", "VARCHAR", "municipality code (4 digits), region code (AMxx) or NL01", False),
+        Column("frequency", "VARCHAR", "month | quarter | year", False),
+        Column("period_start", "DATE", "first day of the period", False),
+        Column("period_key", "VARCHAR", "CBS period key", False),
+        Column("value", "DOUBLE", "the figure; NULL where CBS publishes none"),
+        Column("unit", "VARCHAR", "unit as CBS states it ('aantal', 'x 1 000')", False),
+        Column("provisional", "BOOLEAN", "CBS marks the figure provisional", False),
+        Column("geography_year", "INTEGER", "year whose 1 January boundaries the figure is on", False),
+        Column("source_table", "VARCHAR", "CBS table id", False),
+    ),
+    ("series", "area_type", "area_code", "frequency", "period_start", "source_table"),
+)
+
 MUNICIPALITIES = Table(
     "municipalities",
     "Municipality codes with the years they were valid on 1 January (project reference, checked "
@@ -166,16 +191,102 @@ REGION_MEMBERSHIP = Table(
     ("year", "gm_code"),
 )
 
+INDICATORS = Table(
+    "indicators",
+    "Region indicators of the 2015 SUWI evaluation: one row per indicator per area per year (and base year for "
+    "growth, category for banded counts) per view and geography year. A region figure is the region total only "
+    "where complete is true. See docs/indicators.md.",
+    (
+        Column("indicator", "VARCHAR", "indicator name (docs/indicators.md), e.g. ww_benefits, wwb_benefits_growth", False),
+        Column("area_type", "VARCHAR", "region | country | municipality", False),
+        Column("area_code", "VARCHAR", "AMxx, NL01 or a 4-digit municipality code", False),
+        Column("area_name", "VARCHAR", "name of the area in the geography year"),
+        Column("year", "INTEGER", "year the figure describes (for growth: the later year)", False),
+        Column("base_year", "INTEGER", "for growth indicators: the earlier year; NULL otherwise"),
+        Column("category", "VARCHAR", "band (tension, portal share) or the municipality at a min/max; NULL otherwise"),
+        Column("value", "DOUBLE", "the figure, in unit"),
+        Column("unit", "VARCHAR", "aantal | % | ratio | regions", False),
+        Column("view", "VARCHAR", "harmonised (all years on the boundaries of geography_year) | as_published", False),
+        Column("geography_year", "INTEGER", "year whose municipalities and region composition the figure is on", False),
+        Column("municipalities", "INTEGER", "municipalities in the region in the geography year"),
+        Column("reporting", "INTEGER", "municipalities that contributed a figure (minimum over the months)"),
+        Column("complete", "BOOLEAN", "every municipality (and month) reported: only then is value the region total", False),
+        Column("approximate", "BOOLEAN", "an approximate split share (docs/geography.md) contributed", False),
+        Column("method", "VARCHAR", "how the figure was computed", False),
+        Column("sources", "VARCHAR", "source table ids (CBS) or UWV register files", False),
+    ),
+    ("indicator", "area_type", "area_code", "year", "base_year", "category", "view", "geography_year"),
+)
+
+INDICATOR_SPREAD = Table(
+    "indicator_spread",
+    "Spread of every indicator across regions: minimum, mean, maximum and the regions at the extremes. "
+    "Key (indicator, year, base_year, category, view, geography_year).",
+    (
+        Column("indicator", "VARCHAR", "indicator name", False),
+        Column("year", "INTEGER", "year", False),
+        Column("base_year", "INTEGER", "base year of a growth indicator"),
+        Column("category", "VARCHAR", "category, where the indicator has one"),
+        Column("view", "VARCHAR", "harmonised | as_published", False),
+        Column("geography_year", "INTEGER", "geography year", False),
+        Column("regions", "INTEGER", "regions with a figure", False),
+        Column("complete_regions", "INTEGER", "regions whose figure is complete", False),
+        Column("min", "DOUBLE", "lowest region figure"),
+        Column("mean", "DOUBLE", "unweighted mean of the region figures"),
+        Column("max", "DOUBLE", "highest region figure"),
+        Column("min_regions", "VARCHAR", "region code(s) at the minimum"),
+        Column("max_regions", "VARCHAR", "region code(s) at the maximum"),
+    ),
+    ("indicator", "year", "base_year", "category", "view", "geography_year"),
+)
+
 TABLES: tuple[Table, ...] = (
     BUILD_INFO,
     SOURCE_TABLES,
     NATIONAL_SERIES,
+    REGIONAL_SERIES,
     MUNICIPALITIES,
     MUNICIPAL_CHANGES,
     REGION_MEMBERSHIP,
+    INDICATORS,
+    INDICATOR_SPREAD,
     VALIDATION_RESULTS,
 )
 BY_NAME = {t.name: t for t in TABLES}
+
+
+@dataclass(frozen=True)
+class View:
+    """A stable, documented view for downstream readers; its columns keep the table's comments."""
+
+    name: str
+    comment: str
+    table: Table
+    where: str = ""
+
+    def ddl(self) -> str:
+        where = f" WHERE {self.where}" if self.where else ""
+        return f"CREATE VIEW {self.name} AS SELECT {', '.join(self.table.column_names)} FROM {self.table.name}{where}"
+
+    def comments(self) -> list[str]:
+        statements = [f"COMMENT ON VIEW {self.name} IS {_quote(self.comment)}"]
+        statements += [f"COMMENT ON COLUMN {self.name}.{c.name} IS {_quote(c.comment)}" for c in self.table.columns]
+        return statements
+
+
+VIEWS: tuple[View, ...] = (
+    View("v_national_series", "National monthly and annual series (WW, WWB benefits; CBS open vacancies).", NATIONAL_SERIES),
+    View("v_regional_series", "Regional facts as CBS publishes them (municipalities, regions, country).", REGIONAL_SERIES),
+    View(
+        "v_region_indicators",
+        "Indicators per labour-market region and for the country. Use complete = true for region totals.",
+        INDICATORS,
+        "area_type IN ('region', 'country')",
+    ),
+    View("v_municipality_indicators", "Indicators per municipality (e.g. share of WWB recipients registered).", INDICATORS, "area_type = 'municipality'"),
+    View("v_indicator_spread", "Minimum, mean and maximum of every indicator across regions.", INDICATOR_SPREAD),
+    View("v_region_membership", "Labour-market region of each municipality per year (CBS).", REGION_MEMBERSHIP),
+)
 
 
 def markdown() -> str:
@@ -187,6 +298,10 @@ def markdown() -> str:
         "Every table is rebuilt in full by each build (load semantics: replace).",
         "",
     ]
+    out += ["## Views for downstream readers", "", "Stable names; columns and comments as in the table they read.", ""]
+    out += ["| view | reads | rows | meaning |", "|---|---|---|---|"]
+    out += [f"| `{v.name}` | `{v.table.name}` | {v.where or 'all'} | {v.comment} |" for v in VIEWS]
+    out.append("")
     for t in TABLES:
         out += [f"## `{t.name}`", "", t.comment, "", f"Key: `({', '.join(t.key)})`. Load: {t.load}.", ""]
         out += ["| column | type | null | meaning |", "|---|---|---|---|"]

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse.schema import TABLES, Table
+from warehouse.schema import TABLES, VIEWS, Table, View
 
 
 class WarehouseError(RuntimeError):
@@ -34,7 +34,9 @@ class PublishResult:
     size_bytes: int
 
 
-def publish(path: Path, frames: Mapping[str, pl.DataFrame], tables: Sequence[Table] = TABLES) -> PublishResult:
+def publish(
+    path: Path, frames: Mapping[str, pl.DataFrame], tables: Sequence[Table] = TABLES, views: Sequence[View] = VIEWS
+) -> PublishResult:
     """Build every declared table from ``frames`` into a new file and move it over ``path``.
 
     ``frames`` must hold exactly one frame per declared table, with at least the declared
@@ -52,6 +54,11 @@ def publish(path: Path, frames: Mapping[str, pl.DataFrame], tables: Sequence[Tab
         con = duckdb.connect(str(building))
         try:
             counts = {t.name: _load(con, t, frames[t.name], path) for t in tables}
+            for view in views:
+                if view.table.name in counts:
+                    con.execute(view.ddl())
+                    for statement in view.comments():
+                        con.execute(statement)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -69,6 +76,11 @@ def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, pat
     missing = [c for c in table.column_names if c not in frame.columns]
     if missing:
         raise WarehouseError(f"{path}: table {table.name} is missing column(s) {missing}")
+    if table.nullable_key:
+        duplicated = frame.filter(frame.select(table.key).is_duplicated())
+        if duplicated.height:
+            example = duplicated.select(table.key).head(3).to_dicts()
+            raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: duplicates such as {example}")
     con.execute(table.ddl())
     for statement in table.comments():
         con.execute(statement)
@@ -121,7 +133,10 @@ def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
     """Run one read-only query on the published warehouse and return a Polars frame."""
     with read_only(path) as con:
-        return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        try:
+            return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        except duckdb.Error as err:
+            raise WarehouseError(f"{path}: query failed: {err}") from err
 
 
 def table_counts(path: Path) -> dict[str, int]:
@@ -129,3 +144,24 @@ def table_counts(path: Path) -> dict[str, int]:
     with read_only(path) as con:
         names = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in names}
+
+
+def export_parquet(path: Path, output: Path, *, views: bool = True) -> list[Path]:
+    """Write every view (or table) of the published warehouse to ``output/<name>.parquet``.
+
+    Reads through a read-only connection, so it can run while a refresh publishes; each file is
+    written under a temporary name and renamed, so a reader never sees half a file.
+    """
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    with read_only(path) as con:
+        kind = "duckdb_views() WHERE NOT internal" if views else "duckdb_tables()"
+        names = [row[0] for row in con.execute(f"SELECT {'view_name' if views else 'table_name'} FROM {kind} ORDER BY 1").fetchall()]
+        for name in names:
+            target = output / f"{name}.parquet"
+            partial = output / f".{name}.parquet.partial"
+            literal = "'" + str(partial).replace("'", "''") + "'"
+            con.execute(f"COPY (SELECT * FROM {name}) TO {literal} (FORMAT parquet)")
+            os.replace(partial, target)
+            written.append(target)
+    return written

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.frames import geography_frames
+from tests.frames import geography_frames, mart_frames
 
 from flows import runlog
 from flows.cli import main
@@ -180,6 +180,7 @@ def published_home(home) -> Path:
             ),
             "national_series": series_rows(),
             **geography_frames(),
+        **mart_frames(),
             "validation_results": validation_results("run-ok", CHECKS),
         },
     )

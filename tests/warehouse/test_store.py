@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.frames import geography_frames
+from tests.frames import geography_frames, mart_frames
 from polars.testing import assert_frame_equal
 
 from transforms.metadata import build_info, source_tables, validation_results
@@ -78,6 +78,7 @@ def build(run_id: str = "run-1", ww_january: float = 449.0) -> dict[str, pl.Data
         "source_tables": sources(),
         "national_series": national(ww_january),
         **geography_frames(),
+        **mart_frames(),
         "validation_results": checks(run_id),
     }
 
@@ -114,27 +115,32 @@ def test_publish_builds_every_declared_table_with_columns_keys_and_comments(tmp_
             assert columns == [
                 (c.name, DUCKDB_TYPE.get(c.type, c.type), c.nullable, c.comment) for c in table.columns
             ], table.name
-            (key,) = con.execute(
+            keys = con.execute(
                 "SELECT constraint_column_names FROM duckdb_constraints() "
                 "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
                 [table.name],
             ).fetchall()
-            assert tuple(key[0]) == table.key, table.name
+            assert [tuple(k[0]) for k in keys] == ([] if table.nullable_key else [table.key]), table.name
 
 
 def test_every_table_is_loaded_with_replace_semantics():
     assert {t.load for t in schema.TABLES} == {"replace"}
     assert all(set(t.key) <= set(t.column_names) for t in schema.TABLES)
-    assert all(not c.nullable for t in schema.TABLES for c in t.columns if c.name in t.key)
+    enforced = [t for t in schema.TABLES if not t.nullable_key]
+    assert all(not c.nullable for t in enforced for c in t.columns if c.name in t.key)
+    assert {t.name for t in schema.TABLES if t.nullable_key} == {"indicators", "indicator_spread"}
 
 
 def test_table_counts_and_query_read_back_what_was_published(warehouse):
     assert table_counts(warehouse) == {
         "build_info": 1,
+        "indicator_spread": 0,
+        "indicators": 0,
         "municipal_changes": 1,
         "municipalities": 2,
         "national_series": 4,
         "region_membership": 2,
+        "regional_series": 0,
         "source_tables": 1,
         "validation_results": 2,
     }

@@ -1,0 +1,52 @@
+"""The ``recalculate_indicators`` flow: rebuild the marts from already-loaded facts, no download.
+
+    read_published_table (facts, previous marts, validation) -> compute_marts (pure)
+      -> publish_warehouse (atomic swap, like a refresh)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.build import FACT_TABLES, VIEWS, compute_marts, default_reference_year, scenarios
+from flows.refresh import build_metadata, recorded_run
+from flows.settings import Settings
+from flows.tasks import publish_warehouse, read_published_table
+from transforms.metadata import validation_results
+from warehouse.store import WarehouseError
+
+
+@flow(name="recalculate_indicators", description="Recompute the indicator marts for a reference year and view from loaded facts.")
+def recalculate_indicators(reference_year: int | None = None, view: str = "harmonised") -> dict[str, Any]:
+    """Add (or refresh) the indicators for ``reference_year`` and ``view``, keep the other scenarios.
+
+    Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
+    the validation results of the build that loaded the facts are carried over. Default reference year:
+    ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    settings = Settings.from_env()
+    with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
+        facts = {name: read_published_table(settings, name) for name in FACT_TABLES}
+        missing = [name for name, frame in facts.items() if frame is None]
+        if missing:
+            raise WarehouseError(
+                f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
+                "run `werkregio refresh` first"
+            )
+        year = reference_year if reference_year is not None else default_reference_year(facts, settings)
+        previous = read_published_table(settings, "indicators")
+        marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous, [(year, view)]))
+        validation = read_published_table(settings, "validation_results")
+        frames = {
+            **facts,
+            **marts,
+            **build_metadata(settings, record["run_id"], "indicators"),
+            "validation_results": validation if validation is not None else validation_results(record["run_id"], []),
+        }
+        published = publish_warehouse(settings, frames)
+        record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        return record
