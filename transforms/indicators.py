@@ -276,30 +276,56 @@ def labour_force(
     *,
     reference_year: int,
     view: str,
+    changes: pl.DataFrame | None = None,
+    valid_codes: Mapping[int, frozenset[str]] | None = None,
 ) -> pl.DataFrame:
     """Labour force per region and for the country per year, from CBS's regional editions.
 
     Each edition ('Arbeidsdeelname; regionale indeling G') gives every year up to G on the
-    boundaries of G. Harmonised: the edition of the reference year; as published: for year Y the
-    edition of Y. A region figure is CBS's own region row where the edition has one, otherwise
-    the sum of the edition's municipal figures with the composition of G.
+    boundaries of G. As published: for year Y the edition of Y. Harmonised to R: the edition of
+    R; without one, the latest earlier edition E, its municipal figures moved from E to R with
+    the change table. A region figure is CBS's own region row where the edition of R has one,
+    otherwise the sum of the municipal figures with the composition of R.
     """
     rows = regional.filter((pl.col("series") == "labour_force") & (pl.col("frequency") == "year"))
     editions = sorted(rows["geography_year"].unique().to_list())
+    if view == "harmonised":
+        earlier = [e for e in editions if e <= reference_year]
+        editions = earlier[-1:]
     out = []
-    for geography in editions:
-        if view == "harmonised" and geography != reference_year:
-            continue
-        edition = rows.filter(pl.col("geography_year") == geography).with_columns(
-            pl.col("period_start").dt.year().cast(pl.Int32).alias("year"), (pl.col("value") * pl.col("unit").replace_strict(THOUSANDS, return_dtype=pl.Float64)).alias("value")
+    for source_geography in editions:
+        geography = reference_year if view == "harmonised" else source_geography
+        edition = rows.filter(pl.col("geography_year") == source_geography).with_columns(
+            pl.col("period_start").dt.year().cast(pl.Int32).alias("year"),
+            (pl.col("value") * pl.col("unit").replace_strict(THOUSANDS, return_dtype=pl.Float64)).alias("value"),
         )
         if view == "as_published":
             edition = edition.filter(pl.col("year") == geography)
+        if edition.height == 0:
+            continue
+        if source_geography != geography:
+            if changes is None or valid_codes is None:
+                raise ValueError(f"labour force: moving edition {source_geography} to {geography} needs the change table")
+            crosswalk = municipality_crosswalk(changes, source_geography, geography, valid_codes=valid_codes)
+            moved = harmonise_counts(
+                edition.filter(pl.col("area_type") == "municipality").select(pl.col("area_code").alias("gm_code"), "year", "value"),
+                crosswalk,
+                by=["year"],
+            )
+            edition = pl.concat(
+                [
+                    edition.filter(pl.col("area_type") == "country"),
+                    moved.select(
+                        pl.lit("municipality").alias("area_type"), pl.col("gm_code").alias("area_code"), "year", "value", "approximate"
+                    ).with_columns(pl.lit(edition["source_table"][0]).alias("source_table")),
+                ],
+                how="diagonal",
+            )
         table = edition["source_table"][0]
         members = membership.filter(pl.col("year") == geography)
         names = members.select("region_code", "region_name").unique()
         regions = edition.filter(pl.col("area_type") == "region")
-        if regions.height:
+        if regions.height and source_geography == geography:
             counts = members.group_by("region_code").agg(pl.len().cast(pl.Int32).alias("municipalities"))
             region_rows = regions.join(names, left_on="area_code", right_on="region_code", how="left").join(
                 counts, left_on="area_code", right_on="region_code", how="left"
@@ -311,12 +337,13 @@ def labour_force(
             )
         elif members.height:
             municipal = edition.filter(pl.col("area_type") == "municipality").select(
-                pl.col("area_code").alias("gm_code"), "year", "value"
+                pl.col("area_code").alias("gm_code"), "year", "value", *(["approximate"] if "approximate" in edition.columns else [])
             )
+            moved_note = "" if source_geography == geography else f", edition {source_geography} moved to {geography}"
             region_rows = region_totals(municipal, members, view=view, geography_year=geography, by=["year"]).with_columns(
                 pl.col("region_code").alias("area_code"),
                 pl.col("region_name").alias("area_name"),
-                pl.lit("sum of the edition's municipal figures (each rounded to thousands)").alias("method"),
+                pl.lit(f"sum of the edition's municipal figures (each rounded to thousands){moved_note}").alias("method"),
             )
         else:
             region_rows = pl.DataFrame()
@@ -333,7 +360,7 @@ def labour_force(
                 pl.lit(view).alias("view"),
                 pl.lit(geography, pl.Int32).alias("geography_year"),
                 pl.lit(table).alias("sources"),
-                (pl.col("approximate") if "approximate" in part.columns else pl.lit(False)).alias("approximate"),
+                (pl.col("approximate").fill_null(False) if "approximate" in part.columns else pl.lit(False)).alias("approximate"),
             )
             for part in parts
         ]
@@ -445,7 +472,7 @@ def indicator_tables(
             base,
             growth(base, ["ww_benefits", "wwb_benefits", "ww_wwb_benefits"]),
             benefits_per_cbs_vacancy(base, national, source=national_sources.get("open_vacancies", "")),
-            labour_force(in_reference, membership, reference_year=reference_year, view=view),
+            labour_force(in_reference, membership, reference_year=reference_year, view=view, changes=changes, valid_codes=valid_codes),
             municipalities_per_region(membership, reference_year=reference_year, view=view, source=membership_sources),
         ]
         if uwv:

@@ -183,3 +183,50 @@ def test_cbs_list_disagreeing_with_the_reference_fails_naming_code_and_year(home
     assert "2022: only in CBS's list [], only in the reference ['0457']" in message
     assert "flows/reference/municipalities.csv" in message
     assert sha(warehouse) == before
+
+
+def test_refresh_computes_indicators_and_recalculation_adds_a_reference_year_without_downloading(home, mirror, tmp_path):
+    run_refresh(tables=[NATIONAL.table_id, catalog.REGIONS, catalog.LABOUR_FORCE, catalog.WWB_MUNICIPAL])
+    warehouse = Settings.from_env().warehouse_path
+    growth = query(
+        warehouse,
+        "SELECT indicator, value FROM indicators WHERE area_code = 'NL01' AND view = 'harmonised' "
+        "AND ((indicator = 'ww_benefits_growth' AND year = 2009 AND base_year = 2008) "
+        "OR (indicator = 'wwb_benefits_growth' AND year = 2014 AND base_year = 2009))",
+    )
+    assert {k: round(v) for k, v in growth.iter_rows()} == {"ww_benefits_growth": 29, "wwb_benefits_growth": 35}
+    assert set(query(warehouse, "SELECT DISTINCT geography_year FROM indicators WHERE view = 'harmonised'")["geography_year"]) == {2025}
+    regions = query(
+        warehouse,
+        "SELECT count(*) AS n FROM v_region_indicators WHERE indicator = 'labour_force' AND area_type = 'region' "
+        "AND view = 'harmonised' AND year = 2021",
+    )
+    assert regions["n"][0] == 35
+
+    from flows.indicators import recalculate_indicators
+
+    mirror.reset_log()
+    recalculate_indicators(reference_year=2016, view="harmonised")
+    assert mirror.requests_for() == []
+    years = set(query(warehouse, "SELECT DISTINCT geography_year FROM indicators WHERE view = 'harmonised'")["geography_year"])
+    assert years == {2016, 2025}
+    per_region = query(
+        warehouse,
+        "SELECT count(DISTINCT area_code) AS n FROM indicators WHERE indicator = 'municipalities' AND geography_year = 2016 "
+        "AND view = 'harmonised'",
+    )
+    assert per_region["n"][0] == 35
+    last = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert last.flow == "indicators" and last.status == "finished"
+
+    # a later refresh keeps the 2016 scenario, computed from the new facts
+    run_refresh(tables=[NATIONAL.table_id], offline=True)
+    years = set(query(warehouse, "SELECT DISTINCT geography_year FROM indicators WHERE view = 'harmonised'")["geography_year"])
+    assert years == {2016, 2025}
+
+    from warehouse.store import export_parquet
+
+    written = export_parquet(warehouse, tmp_path / "export")
+    assert {p.name for p in written} >= {"v_region_indicators.parquet", "v_national_series.parquet"}
+    exported = pl.read_parquet(tmp_path / "export" / "v_region_indicators.parquet")
+    assert exported.height == query(warehouse, "SELECT count(*) AS n FROM v_region_indicators")["n"][0]
