@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import polars as pl
+from prefect import get_run_logger
 
 from expectations.national_benefits import national_benefits_suite
 from flows import catalog
@@ -44,6 +45,8 @@ def build_facts(settings: Settings) -> tuple[dict[str, pl.DataFrame], list[dict[
         benefits.data,
         national_benefits_suite(list(national_entry.series.values())),
         f"{benefits.landing.table_id}@{benefits.landing.modified}",
+        settings=settings,
+        fingerprint=benefits.landing.sha256,
     )
     validation = report.to_rows()
     report.raise_for_critical()
@@ -101,18 +104,23 @@ def _regional(entry: catalog.SourceTable, table: LandedTable) -> pl.DataFrame:
     )
 
 
-def default_reference_year(facts: Mapping[str, pl.DataFrame], settings: Settings) -> int:
-    """``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition."""
+def default_reference_year(facts: Mapping[str, pl.DataFrame], settings: Settings) -> int | None:
+    """``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition (None: none landed)."""
     if settings.reference_year is not None:
         return settings.reference_year
     years = facts["region_membership"]["year"]
-    if years.len() == 0:
-        raise MissingSource("no 'Gebieden in Nederland' table is landed: refresh the 'regions' family first")
-    return int(years.max())
+    return int(years.max()) if years.len() else None
 
 
-def scenarios(default_year: int, previous: pl.DataFrame | None, extra: Iterable[tuple[int, str]] = ()) -> list[tuple[int, str]]:
-    """The (reference year, view) pairs to compute: the default, those already published, and ``extra``."""
+def scenarios(
+    default_year: int | None, previous: pl.DataFrame | None, extra: Iterable[tuple[int, str]] = ()
+) -> list[tuple[int, str]]:
+    """The (reference year, view) pairs to compute: the default, those already published, and ``extra``.
+
+    Without any region composition landed (``default_year`` None) there is nothing to compute.
+    """
+    if default_year is None:
+        return []
     chosen = {(default_year, "harmonised"), (default_year, "as_published")}
     if previous is not None and previous.height:
         harmonised = previous.filter(previous["view"] == "harmonised")
@@ -127,6 +135,8 @@ def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int,
     first = int(municipalities["valid_from_year"].min())
     last = max(int(municipalities["valid_from_year"].max()), int(facts["municipal_changes"]["boundary_year"].max()))
     chosen = list(chosen)
+    if not chosen:
+        get_run_logger().warning("no 'Gebieden in Nederland' table is landed: indicators need the 'regions' family")
     last = max([last, *(year for year, _ in chosen)])
     return indicator_tables(
         national=facts["national_series"],

@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect import flow
 
-from flows.build import FACT_TABLES, VIEWS, compute_marts, default_reference_year, scenarios
+from flows.build import FACT_TABLES, VIEWS, MissingSource, compute_marts, default_reference_year, scenarios
 from flows.refresh import build_metadata, recorded_run
 from flows.settings import Settings
 from flows.tasks import publish_warehouse, read_published_table
@@ -37,9 +37,12 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
                 f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
                 "run `werkregio refresh` first"
             )
-        year = reference_year if reference_year is not None else default_reference_year(facts, settings)
+        default = default_reference_year(facts, settings)
+        year = reference_year if reference_year is not None else default
+        if year is None:
+            raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
         previous = read_published_table(settings, "indicators")
-        marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous, [(year, view)]))
+        marts = compute_marts(facts, scenarios(default, previous, [(year, view)]))
         validation = read_published_table(settings, "validation_results")
         frames = {
             **facts,

@@ -22,6 +22,7 @@ from prefect import flow
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
+from expectations.runner import ValidationFailed
 from flows import catalog, runlog
 from flows.build import build_facts, compute_marts, default_reference_year, scenarios
 from flows.landing import current_landings
@@ -109,6 +110,8 @@ def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any])
         try:
             yield record
         except BaseException as err:
+            if isinstance(err, ValidationFailed):
+                record["validation"] = err.report.to_rows()
             runlog.append(settings.run_log_path, {**record, "event": "failed", "error": f"{type(err).__name__}: {err}"})
             raise
         runlog.append(settings.run_log_path, {**record, "event": "finished"})

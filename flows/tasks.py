@@ -7,6 +7,9 @@ makes fetching idempotent.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from expectations.runner import Suite, ValidationReport, validate
+from expectations.runner import CheckResult, Suite, ValidationReport, validate
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.settings import Settings
@@ -91,10 +94,24 @@ def read_reference() -> dict[str, pl.DataFrame]:
 
 
 @task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {suite.name}")
-def validate_batch(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
-    """Run a Great Expectations suite on a frame; critical failures are left to the caller."""
-    report = validate(frame, suite, batch)
+def validate_batch(
+    frame: pl.DataFrame, suite: Suite, batch: str, *, settings: Settings | None = None, fingerprint: str | None = None
+) -> ValidationReport:
+    """Run a Great Expectations suite on a frame; critical failures are left to the caller.
+
+    With ``settings`` and a ``fingerprint`` of the data (the landing's sha256), the report is kept
+    under ``$WERKREGIO_HOME/validated/`` and a rerun on the same data with the same suite reuses
+    it instead of validating again.
+    """
     logger = get_run_logger()
+    cache = _report_path(settings, suite, batch, fingerprint)
+    if cache is not None and cache.is_file():
+        report = _read_report(cache)
+        logger.info("%s (%s): validated before with this suite, reusing %s", suite.name, batch, cache.name)
+    else:
+        report = validate(frame, suite, batch)
+        if cache is not None:
+            _write_report(cache, report)
     for record in report.records:
         if not record.success:
             (logger.error if record.severity == "critical" else logger.warning)("%s", record.message)
@@ -107,6 +124,35 @@ def validate_batch(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationR
         len(report.warnings),
     )
     return report
+
+
+def suite_fingerprint(suite: Suite) -> str:
+    """Changes whenever a check, its parameters or its severity change."""
+    checks = [[c.expectation.configuration.to_json_dict(), c.severity] for c in suite.checks]
+    return hashlib.sha256(json.dumps([suite.name, checks], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _report_path(settings: Settings | None, suite: Suite, batch: str, fingerprint: str | None) -> Path | None:
+    if settings is None or fingerprint is None:
+        return None
+    key = hashlib.sha256(f"{suite_fingerprint(suite)}|{batch}|{fingerprint}".encode()).hexdigest()
+    return settings.home / "validated" / suite.name / f"{key}.json"
+
+
+def _write_report(path: Path, report: ValidationReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    body = {"dataset": report.dataset, "batch": report.batch, "records": [asdict(r) for r in report.records]}
+    partial.write_text(json.dumps(body, default=str), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _read_report(path: Path) -> ValidationReport:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    records = tuple(
+        CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"]
+    )
+    return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
 
 
 @task(name="publish_warehouse", cache_policy=NO_CACHE)

@@ -230,3 +230,44 @@ def test_refresh_computes_indicators_and_recalculation_adds_a_reference_year_wit
     assert {p.name for p in written} >= {"v_region_indicators.parquet", "v_national_series.parquet"}
     exported = pl.read_parquet(tmp_path / "export" / "v_region_indicators.parquet")
     assert exported.height == query(warehouse, "SELECT count(*) AS n FROM v_region_indicators")["n"][0]
+
+
+def published_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+    names = ["national_series", "regional_series", "region_membership", "indicators", "indicator_spread", "source_tables"]
+    drop = {"source_tables": ["fetched_at", "raw_path"]}
+    return {n: query(warehouse, f"SELECT * FROM {n} ORDER BY ALL").drop(drop.get(n, [])) for n in names}
+
+
+def test_rerun_after_a_failed_run_resumes_and_equals_a_clean_run(home, mirror, tmp_path, monkeypatch):
+    wanted = [NATIONAL.table_id, "82496NED", "85067NED"]
+    mirror.add_fault("status", status=503, table="85067NED", endpoint="TypedDataSet", times=None)
+    with pytest.raises(Exception, match="85067NED"):
+        run_refresh(tables=wanted)
+    failed = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert failed.status == "failed"
+
+    mirror.clear_faults()
+    mirror.reset_log()
+    result = run_refresh(tables=wanted)
+    actions = {t["table_id"]: t["action"] for t in result["tables"]}
+    assert actions == {"37789ksz": "unchanged", "82496NED": "unchanged", "85067NED": "downloaded"}
+    assert mirror.data_rows_served("37789ksz") == 0 and mirror.data_rows_served("82496NED") == 0
+    resumed = published_tables(Settings.from_env().warehouse_path)
+
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "clean"))
+    run_refresh(tables=wanted)
+    clean = published_tables(Settings.from_env().warehouse_path)
+    for name, frame in clean.items():
+        assert resumed[name].equals(frame), name
+
+
+def test_a_rerun_on_the_same_data_does_not_validate_again(home, mirror, monkeypatch):
+    first = run_refresh(tables=[NATIONAL.table_id])
+    assert len(list((home / "validated").rglob("*.json"))) == 1
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr("flows.tasks.validate", must_not_run)
+    second = run_refresh(tables=[NATIONAL.table_id], offline=True)
+    assert second["validation"] == first["validation"]
