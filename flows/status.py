@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from flows import runlog
+from flows import catalog, runlog
+from flows.landing import current_landings
 from flows.settings import Settings
 from warehouse.store import WarehouseError, query
 
@@ -18,6 +19,7 @@ def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
         "warehouse": str(settings.warehouse_path),
         "runs": [asdict(run) for run in reversed(runlog.runs(settings.run_log_path)[-runs:])],
         "published": None,
+        "rerun": rerun_plan(settings),
     }
     try:
         build = query(settings.warehouse_path, "SELECT run_id, built_at FROM build_info").to_dicts()
@@ -41,6 +43,15 @@ def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
     return report
 
 
+def rerun_plan(settings: Settings) -> dict[str, list[str]]:
+    """What ``werkregio refresh`` would do now, table by table, from the landing zone alone."""
+    landed = {landing.table_id: landing for landing in current_landings(settings.raw_dir, catalog.ids())}
+    return {
+        "download": [t for t in catalog.ids() if t not in landed],
+        "check_modified": [f"{t} (landed Modified {landed[t].modified})" for t in catalog.ids() if t in landed],
+    }
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [f"werkregio data dir: {report['home']}", ""]
     lines.append("Recent runs (newest first):")
@@ -62,7 +73,13 @@ def render(report: dict[str, Any]) -> str:
             for i, part in enumerate(str(run["error"]).splitlines()[:8]):
                 lines.append(("      error: " if i == 0 else "             ") + part)
         if run["status"] == "failed":
-            lines.append("      a rerun (`werkregio refresh`) skips tables already landed and republishes")
+            plan = report["rerun"]
+            lines.append(
+                f"      a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
+                + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
+                + f", asks {len(plan['check_modified'])} landed table(s) for their Modified (one request each, "
+                "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
+            )
     lines.append("")
     published = report["published"]
     if published is None:
