@@ -66,6 +66,7 @@ TENSION_BANDS = ((0.25, "zeer ruim"), (0.67, "ruim"), (1.5, "gemiddeld"), (4.0, 
 PORTAL_BANDS = ("0%", "1-25%", "26-50%", "51-75%", "76-99%", "100%")
 
 THOUSANDS = {"x 1 000": 1000.0, "aantal": 1.0}
+UWV_SOURCE = "UWV register file"
 
 
 def _scale(unit: str) -> float:
@@ -79,6 +80,22 @@ def _finish(frame: pl.DataFrame) -> pl.DataFrame:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype).alias(column))
     return frame.select(list(INDICATOR_SCHEMA)).cast(INDICATOR_SCHEMA)
+
+
+def _region_rows(frame: pl.DataFrame, indicator: str, *, unit: str, method: str, sources: str | pl.Expr, **columns: pl.Expr) -> pl.DataFrame:
+    """Label rows keyed by ``region_code``/``region_name`` as region rows of ``indicator``."""
+    return _finish(
+        frame.with_columns(
+            pl.lit(indicator).alias("indicator"),
+            pl.lit("region").alias("area_type"),
+            pl.col("region_code").alias("area_code"),
+            pl.col("region_name").alias("area_name"),
+            pl.lit(unit).alias("unit"),
+            pl.lit(method).alias("method"),
+            (sources if isinstance(sources, pl.Expr) else pl.lit(sources)).alias("sources"),
+            **columns,
+        )
+    )
 
 
 def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str], frequency: str = "month") -> pl.DataFrame:
@@ -178,17 +195,12 @@ def benefit_averages(
             if monthly.height:
                 used = ",".join(sorted(municipal["source_table"].unique()))
                 out.append(
-                    yearly_average(monthly).with_columns(
-                        pl.lit(f"{series}_benefits").alias("indicator"),
-                        pl.lit("region").alias("area_type"),
-                        pl.col("region_code").alias("area_code"),
-                        pl.col("region_name").alias("area_name"),
-                        pl.lit("aantal").alias("unit"),
-                        pl.lit(
-                            f"monthly average per year of the sum of municipal figures ({view}, "
-                            f"composition of the geography year)"
-                        ).alias("method"),
-                        pl.lit(used).alias("sources"),
+                    _region_rows(
+                        yearly_average(monthly),
+                        f"{series}_benefits",
+                        unit="aantal",
+                        method=f"monthly average per year of the sum of municipal figures ({view}, composition of the geography year)",
+                        sources=used,
                     )
                 )
         country = national.filter((pl.col("series") == series) & (pl.col("frequency") == "month"))
@@ -371,22 +383,18 @@ def municipalities_per_region(membership: pl.DataFrame, *, reference_year: int, 
     """Number of municipalities per region: per year as published, or in the reference year."""
     members = membership if view == "as_published" else membership.filter(pl.col("year") == reference_year)
     counted = members.group_by("year", "region_code", "region_name").agg(pl.len().cast(pl.Float64).alias("value"))
-    return _finish(
-        counted.with_columns(
-            pl.lit("municipalities").alias("indicator"),
-            pl.lit("region").alias("area_type"),
-            pl.col("region_code").alias("area_code"),
-            pl.col("region_name").alias("area_name"),
-            pl.lit("aantal").alias("unit"),
-            pl.lit(view).alias("view"),
-            pl.col("year").alias("geography_year"),
-            pl.col("value").cast(pl.Int32).alias("municipalities"),
-            pl.col("value").cast(pl.Int32).alias("reporting"),
-            pl.lit(True).alias("complete"),
-            pl.lit(False).alias("approximate"),
-            pl.lit("count of municipalities CBS assigns to the region on 1 January").alias("method"),
-            pl.col("year").replace_strict(source, default="", return_dtype=pl.String).alias("sources"),
-        )
+    return _region_rows(
+        counted,
+        "municipalities",
+        unit="aantal",
+        method="count of municipalities CBS assigns to the region on 1 January",
+        sources=pl.col("year").replace_strict(source, default="", return_dtype=pl.String),
+        view=pl.lit(view),
+        geography_year=pl.col("year"),
+        municipalities=pl.col("value").cast(pl.Int32),
+        reporting=pl.col("value").cast(pl.Int32),
+        complete=pl.lit(True),
+        approximate=pl.lit(False),
     )
 
 
@@ -530,20 +538,17 @@ def _uwv_vacancy_indicators(
         )
         .join(_region_names(membership), on=["year", "region_code"], how="left")
     )
-    regions = average.with_columns(
-        pl.lit("uwv_vacancies").alias("indicator"),
-        pl.lit("region").alias("area_type"),
-        pl.col("region_code").alias("area_code"),
-        pl.col("region_name").alias("area_name"),
-        pl.lit("aantal").alias("unit"),
-        pl.lit(view).alias("view"),
-        pl.col("year").alias("geography_year"),
-        pl.col("municipalities").alias("reporting"),
-        pl.lit(False).alias("approximate"),
-        pl.lit("open vacancies registered at UWV: average of the January and December reference dates").alias("method"),
-        pl.lit("UWV register file").alias("sources"),
+    regions = _region_rows(
+        average,
+        "uwv_vacancies",
+        unit="aantal",
+        method="open vacancies registered at UWV: average of the January and December reference dates",
+        sources=UWV_SOURCE,
+        view=pl.lit(view),
+        geography_year=pl.col("year"),
+        reporting=pl.col("municipalities"),
+        approximate=pl.lit(False),
     )
-    regions = _finish(regions)
     region_benefits = benefits.filter(pl.col("area_type") == "region").select(
         "area_code", "year", "indicator", pl.col("value").alias("_benefits"), pl.col("complete").alias("_complete")
     )
@@ -599,21 +604,17 @@ def _portal_indicators(portal: pl.DataFrame | None, membership: pl.DataFrame, ye
         pl.len().cast(pl.Int32).alias("municipalities"),
         pl.col("connected").is_not_null().sum().cast(pl.Int32).alias("reporting"),
     )
-    regions = regions.with_columns(
-        pl.lit("portal_share").alias("indicator"),
-        pl.lit("region").alias("area_type"),
-        pl.col("region_code").alias("area_code"),
-        pl.col("region_name").alias("area_name"),
-        pl.lit("%").alias("unit"),
-        pl.lit(view).alias("view"),
-        pl.col("year").alias("geography_year"),
-        (pl.col("reporting") == pl.col("municipalities")).alias("complete"),
-        pl.lit(False).alias("approximate"),
-        pl.lit("share of the region's municipalities connected to the UWV portal (latest reference date of the year)").alias(
-            "method"
-        ),
-        pl.lit("UWV register file").alias("sources"),
-        _portal_band(pl.col("value")).alias("category"),
+    regions = _region_rows(
+        regions,
+        "portal_share",
+        unit="%",
+        method="share of the region's municipalities connected to the UWV portal (latest reference date of the year)",
+        sources=UWV_SOURCE,
+        view=pl.lit(view),
+        geography_year=pl.col("year"),
+        complete=pl.col("reporting") == pl.col("municipalities"),
+        approximate=pl.lit(False),
+        category=_portal_band(pl.col("value")),
     )
     bands = pl.DataFrame({"category": list(PORTAL_BANDS)}).join(regions.select("year").unique(), how="cross")
     counted = bands.join(
@@ -632,9 +633,9 @@ def _portal_indicators(portal: pl.DataFrame | None, membership: pl.DataFrame, ye
         pl.col("year").alias("geography_year"),
         pl.lit(False).alias("approximate"),
         pl.lit("number of regions per band of portal_share (the 2015 evaluation's table 1)").alias("method"),
-        pl.lit("UWV register file").alias("sources"),
+        pl.lit(UWV_SOURCE).alias("sources"),
     )
-    return pl.concat([_finish(regions), _finish(counted)])
+    return pl.concat([regions, _finish(counted)])
 
 
 def _portal_band(share: pl.Expr) -> pl.Expr:
@@ -666,7 +667,7 @@ def _registration_indicators(
         "view": pl.lit(view),
         "geography_year": pl.col("year"),
         "approximate": pl.lit(False),
-        "sources": pl.lit("UWV register file"),
+        "sources": pl.lit(UWV_SOURCE),
     }
     municipal = rows.with_columns(
         pl.lit("wwb_registered_share").alias("indicator"),
@@ -701,16 +702,18 @@ def _registration_indicators(
         ("wwb_registered_share_max", "_max_at", "highest municipal share in the region; category = the municipality code(s)"),
     ):
         region_parts.append(
-            regions.with_columns(
-                pl.lit(name).alias("indicator"),
-                pl.lit("region").alias("area_type"),
-                pl.col("region_code").alias("area_code"),
-                pl.col("region_name").alias("area_name"),
-                pl.col(name).alias("value"),
-                (pl.col(category) if category else pl.lit(None, pl.String)).alias("category"),
-                (pl.col("reporting") == pl.col("municipalities")).alias("complete"),
-                pl.lit(method).alias("method"),
-                **common,
+            _region_rows(
+                regions,
+                name,
+                unit="%",
+                method=method,
+                sources=UWV_SOURCE,
+                value=pl.col(name),
+                category=pl.col(category) if category else pl.lit(None, pl.String),
+                complete=pl.col("reporting") == pl.col("municipalities"),
+                view=pl.lit(view),
+                geography_year=pl.col("year"),
+                approximate=pl.lit(False),
             )
         )
-    return pl.concat([_finish(municipal), *(_finish(p) for p in region_parts)])
+    return pl.concat([_finish(municipal), *region_parts])
