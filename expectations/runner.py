@@ -101,6 +101,10 @@ class Check:
         column_list = getattr(self.expectation, "column_list", None)
         if column_list:
             return ", ".join(map(str, column_list))
+        # column-pair expectations (expect_column_pair_values_*) name their columns A and B
+        pair = [getattr(self.expectation, name, None) for name in ("column_A", "column_B")]
+        if all(column is not None for column in pair):
+            return ", ".join(map(str, pair))
         return None
 
 

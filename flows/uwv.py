@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from openpyxl import load_workbook
+from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from expectations.runner import ValidationReport
 from expectations.uwv import validate_uwv
@@ -188,7 +190,8 @@ def intake_inbox(
     ``valid_municipalities``: year -> municipality codes valid on 1 January of that year.
     ``regions``: year -> {region code: region name as CBS spells it}. ``today``: the last
     acceptable reference date. Files whose names start with '.' or '~$' or end in '~', '.tmp',
-    '.part', '.partial' or '.crdownload' are still being written and are left alone.
+    '.part', '.partial' or '.crdownload' are still being written and are left alone, and so is a
+    file that changes while it is checked (it is taken in by the next intake).
 
     Raises IntakeBusy when another intake on the same home is running.
     """
@@ -349,10 +352,12 @@ def _intake_file(
     entry = folders.archive / sha256[:2] / sha256
     if (entry / REPORT).is_file():
         record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+        if not _unchanged(path, info):
+            return None
         os.unlink(path)
         _fsync_dir(folders.inbox)
         return IntakeResult(
-            file=name,
+            file=_printable(name),
             status="duplicate",
             message=(
                 f"duplicate: {name!r} has the same content (sha256 {sha256[:12]}) as {record['file']!r}, "
@@ -376,6 +381,8 @@ def _intake_file(
     )
     del data
     details.update(check.details)
+    if not _unchanged(path, info):
+        return None  # being rewritten: what was checked is not what would be moved
     if not check.passed:
         return reject(_rejection_message(name, check), check=check)
     return _archive(folders, name, path, sha256, check, now, today, details)
@@ -403,7 +410,7 @@ def _archive(
     warnings = [r.message for r in check.validation.warnings]
     message = _accepted_message(name, table, details, len(warnings))
     record = {
-        "file": name,
+        "file": _printable(name),
         "status": "accepted",
         "dataset": table.dataset,
         "sha256": sha256,
@@ -429,7 +436,7 @@ def _archive(
     _fsync_dir(entry.parent)
     _fsync_dir(folders.inbox)
     return IntakeResult(
-        file=name,
+        file=_printable(name),
         status="accepted",
         message=message,
         dataset=table.dataset,
@@ -462,7 +469,7 @@ def _quarantine(
         target = target.with_name(f"{stamp}_{uuid.uuid4().hex[:6]}_{_safe_name(name)}")
     one_line = message if check is not None else f"rejected {name!r}: {message}"
     record = {
-        "file": name,
+        "file": _printable(name),
         "status": "rejected",
         "dataset": dataset,
         "sha256": details.get("sha256"),
@@ -481,7 +488,7 @@ def _quarantine(
     _fsync_dir(folders.quarantine)
     _fsync_dir(folders.inbox)
     return IntakeResult(
-        file=name,
+        file=_printable(name),
         status="rejected",
         message=one_line,
         dataset=dataset,
@@ -510,6 +517,17 @@ def _inbox_names(inbox: Path) -> list[str]:
             continue
         names.append((mtime, name))
     return [name for _, name in sorted(names)]
+
+
+def _unchanged(path: Path, info: os.stat_result) -> bool:
+    """Whether ``path`` is still the file ``info`` describes (same inode, size and mtime)."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+        info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+    )
 
 
 def _name_problem(name: str) -> str | None:
@@ -768,9 +786,6 @@ def _find_csv_header(text: str) -> tuple[str, int, int]:
 
 
 def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
-    import openpyxl
-    from openpyxl.utils.cell import get_column_letter
-
     if not data:
         raise _Rejected("the file is empty (0 bytes)")
     if data.startswith(_OLE_MAGIC):
@@ -787,7 +802,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
     if unpacked > limit:
         raise _Rejected(f"the XLSX unpacks to {unpacked:,} bytes, more than {limit:,}; it is not read")
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds of errors on damaged workbooks
         raise _Rejected(f"truncated or damaged XLSX file: {type(err).__name__}: {err}") from err
     try:
@@ -795,7 +810,9 @@ def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
         for sheet in workbook.worksheets:
             head = [
                 list(row)
-                for row in sheet.iter_rows(min_row=1, max_row=HEADER_SCAN_ROWS, max_col=MAX_COLUMNS + 1, values_only=True)
+                for row in sheet.iter_rows(
+                    min_row=1, max_row=HEADER_SCAN_ROWS, max_col=MAX_COLUMNS + 1, values_only=True
+                )
             ]
             index = uwv.find_header_row(head, HEADER_SCAN_ROWS)
             if index is not None:
@@ -884,8 +901,6 @@ def _merged_ranges(workbook: Any, sheet: Any) -> list[str]:
 
 
 def _range_boundaries(ref: str) -> tuple[int, int, int, int]:
-    from openpyxl.utils.cell import range_boundaries
-
     min_col, min_row, max_col, max_row = range_boundaries(ref)
     return min_col, min_row, max_col or min_col, max_row or min_row
 
@@ -1013,7 +1028,8 @@ def _report_text(
         lines.append("File: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
         lines.append("")
     if problems.height:
-        lines.append(f"Problems ({problems.height}{', first ' + str(TEXT_PROBLEMS) + ' shown' if problems.height > TEXT_PROBLEMS else ''}):")
+        shown = f", first {TEXT_PROBLEMS} shown" if problems.height > TEXT_PROBLEMS else ""
+        lines.append(f"Problems ({problems.height}{shown}):")
         lines += [f"  - {line}" for line in uwv.problem_lines(problems, TEXT_PROBLEMS)]
         lines.append("")
     if validation is not None:
@@ -1025,6 +1041,11 @@ def _report_text(
     lines.append("Nothing from this file was loaded. Fix it and drop it into inbox/uwv again; the "
                  "file contract is docs/uwv-files.md.")
     return "\n".join(lines) + "\n"
+
+
+def _printable(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 (kept by Python as surrogates) shown as U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _safe_name(name: str) -> str:
