@@ -7,6 +7,8 @@ by the pure transforms they call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -17,13 +19,21 @@ from flows import catalog
 from flows.cbs import time_dimension
 from flows.landing import current_landings
 from flows.settings import Settings
-from flows.tasks import LandedTable, read_landing, read_reference, validate_batch
+from flows.tasks import LandedTable, intake_uwv, read_landing, read_reference, read_uwv_archive, validate_batch
+from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.regional import combine_regional, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
 from transforms.series import national_series
 
-FACT_TABLES = ("national_series", "regional_series", "municipalities", "municipal_changes", "region_membership")
+FACT_TABLES = (
+    "national_series",
+    "regional_series",
+    "municipalities",
+    "municipal_changes",
+    "region_membership",
+    *uwv.DATASETS,
+)
 VIEWS = ("harmonised", "as_published")
 
 
@@ -31,10 +41,20 @@ class MissingSource(RuntimeError):
     """A table the build needs has never been landed."""
 
 
-def build_facts(settings: Settings) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]]]:
-    """Every fact table from the current landings, and the validation records of the batches checked.
+@dataclass
+class Facts:
+    """The fact tables of a build, the validation records behind them and the UWV files taken in."""
 
-    Critical validation failures raise before anything is built further.
+    tables: dict[str, pl.DataFrame]
+    validation: list[dict[str, Any]]
+    uwv_files: list[dict[str, Any]]
+
+
+def build_facts(settings: Settings) -> Facts:
+    """Every fact table from the current landings and the UWV archive, with the validation records.
+
+    Critical validation failures of CBS batches raise before anything is built further; a UWV
+    file that fails is quarantined and left out (its outcome is in ``uwv_files``).
     """
     landed = {t.landing.table_id: t for t in _read_all(settings)}
     national_entry = catalog.national_benefits()
@@ -58,6 +78,16 @@ def build_facts(settings: Settings) -> tuple[dict[str, pl.DataFrame], list[dict[
         if t in landed
     )
     geography = geography_tables(reference["municipal_changes"], reference["municipalities"], membership)
+    municipalities = geography["municipalities"]
+    years = range(int(municipalities["valid_from_year"].min()), date.today().year + 1)
+    intake = intake_uwv(
+        settings,
+        valid_codes_by_year(municipalities, years),
+        {y: dict(membership.filter(pl.col("year") == y).select("region_code", "region_name").unique().iter_rows()) for y in membership["year"].unique()},
+    )
+    for result in intake:
+        if result.status == "accepted" and result.validation is not None:
+            validation += result.validation.to_rows()
     facts = {
         "national_series": pl.concat(
             [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
@@ -66,8 +96,13 @@ def build_facts(settings: Settings) -> tuple[dict[str, pl.DataFrame], list[dict[
             [_regional(entry, landed[entry.table_id]) for entry in catalog.regional_tables() if entry.table_id in landed]
         ),
         **geography,
+        **read_uwv_archive(settings),
     }
-    return facts, validation
+    uwv_files = [
+        {"file": r.file, "status": r.status, "dataset": r.dataset, "message": r.message, "report": str(r.report) if r.report else None}
+        for r in intake
+    ]
+    return Facts(facts, validation, uwv_files)
 
 
 def _read_all(settings: Settings) -> list[LandedTable]:
@@ -129,7 +164,7 @@ def scenarios(
     return sorted(chosen)
 
 
-def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int, str]], uwv: Mapping[str, pl.DataFrame] | None = None) -> dict[str, pl.DataFrame]:
+def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int, str]]) -> dict[str, pl.DataFrame]:
     """Indicator mart and spread from the fact tables, for every (reference year, view)."""
     municipalities = facts["municipalities"]
     first = int(municipalities["valid_from_year"].min())
@@ -146,8 +181,6 @@ def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int,
         valid_codes=valid_codes_by_year(municipalities, range(first, last + 1)),
         scenarios=chosen,
         benefit_sources=catalog.BENEFIT_SOURCES,
-        national_sources={
-            **{series: entry.table_id for entry in catalog.national_tables() for series in entry.series},
-        },
-        uwv=uwv,
+        national_sources={series: entry.table_id for entry in catalog.national_tables() for series in entry.series},
+        uwv={name: facts[name] for name in uwv.DATASETS},
     )

@@ -61,7 +61,9 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             futures = [fetch_table.submit(source, settings, e.table_id, force) for e in entries]
         record["tables"] = [landing_record(r) for r in _results(futures)]
 
-        facts, record["validation"] = build_facts(settings)
+        built = build_facts(settings)
+        record["validation"], record["uwv_files"] = built.validation, built.uwv_files
+        facts = built.tables
         previous = read_published_table(settings, "indicators")
         marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
         frames = {
@@ -104,7 +106,14 @@ def _results(futures: list) -> list:
 def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Hold the data dir's lock and log the run's start and its outcome to the run log."""
     run_id = str(flow_run.get_id() or uuid.uuid4())
-    record: dict[str, Any] = {"run_id": run_id, "flow": flow_name, "tables": [], "validation": [], "published": None}
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "flow": flow_name,
+        "tables": [],
+        "validation": [],
+        "uwv_files": [],
+        "published": None,
+    }
     with runlog.exclusive(settings.home):
         runlog.append(settings.run_log_path, {"run_id": run_id, "flow": flow_name, "event": "started", "parameters": parameters})
         try:

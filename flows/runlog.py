@@ -44,6 +44,7 @@ class Run:
     finished_at: str | None = None
     tables: list[dict[str, Any]] = field(default_factory=list)
     validation: list[dict[str, Any]] = field(default_factory=list)
+    uwv_files: list[dict[str, Any]] = field(default_factory=list)
     published: dict[str, Any] | None = None
     error: str | None = None
 
@@ -69,6 +70,7 @@ def runs(path: Path) -> list[Run]:
         run.status = record.get("event", "?")
         run.tables = record.get("tables", run.tables)
         run.validation = record.get("validation", run.validation)
+        run.uwv_files = record.get("uwv_files", run.uwv_files)
         run.published = record.get("published", run.published)
         run.error = record.get("error", run.error)
     return list(merged.values())

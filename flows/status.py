@@ -69,6 +69,10 @@ def render(report: dict[str, Any]) -> str:
             lines.append("      tables: " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
         if checks:
             lines.append(f"      validation: {len(checks)} checks, {critical} critical failures, {warnings} warnings")
+        for item in run.get("uwv_files", []):
+            lines.append(f"      UWV file {item['file']}: {item['status']}: {item['message']}")
+            if item["status"] == "rejected" and item.get("report"):
+                lines.append(f"        report: {item['report']}")
         if run["error"]:
             for i, part in enumerate(str(run["error"]).splitlines()[:8]):
                 lines.append(("      error: " if i == 0 else "             ") + part)

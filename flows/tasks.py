@@ -7,6 +7,7 @@ makes fetching idempotent.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from expectations.runner import CheckResult, Suite, ValidationReport, validate
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.settings import Settings
+from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 from transforms.regions import MUNICIPALITIES_SCHEMA
 from warehouse.schema import BY_NAME
@@ -184,3 +186,23 @@ def read_published_table(settings: Settings, name: str) -> pl.DataFrame | None:
     except WarehouseError as err:
         get_run_logger().warning("the published warehouse has no readable %s (%s); starting without it", name, err)
         return None
+
+
+@task(name="intake_uwv", cache_policy=NO_CACHE)
+def intake_uwv(
+    settings: Settings, valid_municipalities: dict[int, frozenset[str]], regions: dict[int, dict[str, str]]
+) -> list[IntakeResult]:
+    """Take in the UWV register files in ``$WERKREGIO_HOME/inbox/uwv`` (archive or quarantine each)."""
+    logger = get_run_logger()
+    results = intake_inbox(
+        settings.home, valid_municipalities=valid_municipalities, regions=regions, today=dt.date.today()
+    )
+    for result in results:
+        (logger.warning if result.status == "rejected" else logger.info)("UWV file %s: %s", result.file, result.message)
+    return results
+
+
+@task(name="read_uwv_archive", cache_policy=NO_CACHE)
+def read_uwv_archive(settings: Settings) -> dict[str, pl.DataFrame]:
+    """The three UWV tables rebuilt from every accepted file (a later file wins per key)."""
+    return archived_frames(UwvFolders.at(settings.home).archive)

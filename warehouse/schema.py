@@ -191,6 +191,44 @@ REGION_MEMBERSHIP = Table(
     ("year", "gm_code"),
 )
 
+UWV_VACANCIES = Table(
+    "uwv_vacancies",
+    "Open vacancies registered at UWV per labour-market region per reference date, from UWV register files "
+    "(docs/uwv-files.md). Key (region_code, reference_date); a later accepted file wins.",
+    (
+        Column("region_code", "VARCHAR", "labour-market region code valid on the reference date (AMxx)", False),
+        Column("reference_date", "DATE", "reference date (peildatum)", False),
+        Column("open_vacancies", "BIGINT", "open vacancies registered at UWV", False),
+    ),
+    ("region_code", "reference_date"),
+)
+
+UWV_WWB_REGISTRATIONS = Table(
+    "uwv_wwb_registrations",
+    "WWB/bijstand recipients per municipality and how many are registered as job seeker at UWV, from UWV "
+    "register files. Key (gm_code, reference_date); a later accepted file wins.",
+    (
+        Column("gm_code", "VARCHAR", "municipality code valid on the reference date, 4 digits", False),
+        Column("reference_date", "DATE", "reference date (peildatum)", False),
+        Column("wwb_recipients", "BIGINT", "WWB recipients", False),
+        Column("registered_job_seekers", "BIGINT", "of whom registered as job seeker at UWV (<= recipients)", False),
+    ),
+    ("gm_code", "reference_date"),
+)
+
+UWV_PORTAL_CONNECTIONS = Table(
+    "uwv_portal_connections",
+    "Whether a municipality is connected to the UWV portal (Sonar/WBS access) and since when, from UWV register "
+    "files. Key (gm_code, reference_date); a later accepted file wins.",
+    (
+        Column("gm_code", "VARCHAR", "municipality code valid on the reference date, 4 digits", False),
+        Column("reference_date", "DATE", "reference date (peildatum)", False),
+        Column("connected", "BOOLEAN", "connected to the UWV portal", False),
+        Column("connected_since", "DATE", "connected since; NULL when not connected"),
+    ),
+    ("gm_code", "reference_date"),
+)
+
 INDICATORS = Table(
     "indicators",
     "Region indicators of the 2015 SUWI evaluation: one row per indicator per area per year (and base year for "
@@ -248,6 +286,9 @@ TABLES: tuple[Table, ...] = (
     MUNICIPALITIES,
     MUNICIPAL_CHANGES,
     REGION_MEMBERSHIP,
+    UWV_VACANCIES,
+    UWV_WWB_REGISTRATIONS,
+    UWV_PORTAL_CONNECTIONS,
     INDICATORS,
     INDICATOR_SPREAD,
     VALIDATION_RESULTS,

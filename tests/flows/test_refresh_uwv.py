@@ -1,0 +1,104 @@
+"""UWV register files through the refresh flow: loaded into the warehouse and the indicators, or quarantined."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows import catalog, runlog
+from flows.settings import Settings
+from tests import uwv_files
+from tests.statline_mirror import StatLineMirror
+from transforms.uwv import PORTAL_CONNECTIONS, VACANCIES, WWB_REGISTRATIONS
+from warehouse.store import query
+
+pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("prefect_server")]
+
+GEBIEDEN_2016 = "83287NED"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WERKREGIO_REFERENCE_YEAR", "2016")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def mirror(statline_root, monkeypatch):
+    with StatLineMirror(statline_root) as server:
+        monkeypatch.setenv("WERKREGIO_CBS_URL", server.base_url)
+        yield server
+
+
+def members_2016(statline_root: Path) -> dict[str, tuple[str, str]]:
+    rows = json.loads((statline_root / GEBIEDEN_2016 / "TypedDataSet.json").read_text())["value"]
+    return {r["RegioS"].strip()[2:]: (r["Code_4"].strip(), r["Naam_5"].strip()) for r in rows}
+
+
+def run_refresh(**kwargs):
+    from flows.refresh import refresh
+
+    return refresh(**kwargs)
+
+
+def test_uwv_files_reach_the_warehouse_and_the_indicators_and_bad_ones_are_quarantined(home, mirror, statline_root):
+    members = members_2016(statline_root)
+    regions = {code: name for code, name in members.values()}
+    inbox = home / "inbox" / "uwv"
+    inbox.mkdir(parents=True)
+    days = [dt.date(2016, 1, 1), dt.date(2016, 12, 1)]
+    vacancy_rows = uwv_files.vacancies(days, regions)
+    uwv_files.write_csv(inbox / "vacatures_2016.csv", VACANCIES, vacancy_rows)
+    uwv_files.write_xlsx(inbox / "bijstand_2016.xlsx", WWB_REGISTRATIONS, uwv_files.wwb_registrations([dt.date(2016, 6, 1)], sorted(members)))
+    uwv_files.write_csv(inbox / "portaal_2016.csv", PORTAL_CONNECTIONS, uwv_files.portal_connections([dt.date(2016, 6, 1)], sorted(members)))
+    bad = uwv_files.wwb_registrations([dt.date(2016, 6, 1)], ["0363"])
+    bad[0]["registered_job_seekers"] = bad[0]["wwb_recipients"] + 5
+    uwv_files.write_csv(inbox / "bijstand_fout.csv", WWB_REGISTRATIONS, bad)
+
+    result = run_refresh(tables=[catalog.national_benefits().table_id, GEBIEDEN_2016])
+    outcome = {item["file"]: item["status"] for item in result["uwv_files"]}
+    assert outcome == {
+        "vacatures_2016.csv": "accepted",
+        "bijstand_2016.xlsx": "accepted",
+        "portaal_2016.csv": "accepted",
+        "bijstand_fout.csv": "rejected",
+    }
+    rejected = next(item for item in result["uwv_files"] if item["status"] == "rejected")
+    assert "registered" in rejected["message"].lower()
+    assert Path(rejected["report"]).is_file()
+    assert list(inbox.iterdir()) == []
+
+    warehouse = Settings.from_env().warehouse_path
+    assert query(warehouse, "SELECT count(*) AS n FROM uwv_vacancies")["n"][0] == len(vacancy_rows)
+    registrations = query(warehouse, "SELECT count(*) AS n FROM uwv_wwb_registrations")["n"][0]
+    assert registrations == len(members)  # the bad file's row for 0363 did not leak in
+    am = sorted(regions)[0]
+    expected = sum(r["open_vacancies"] for r in vacancy_rows if r["region_code"] == am) / 2
+    vacancies = query(
+        warehouse,
+        "SELECT value, complete FROM indicators WHERE indicator = 'uwv_vacancies' AND area_code = ? "
+        "AND view = 'harmonised' AND geography_year = 2016 AND year = 2016",
+        [am],
+    ).to_dicts()
+    assert vacancies == [{"value": expected, "complete": True}]
+    bands = query(
+        warehouse,
+        "SELECT sum(value) AS n FROM indicators WHERE indicator = 'regions_by_portal_share' AND view = 'as_published' AND year = 2016",
+    )
+    assert bands["n"][0] == len(regions)
+    shares = query(warehouse, "SELECT count(*) AS n FROM v_municipality_indicators WHERE indicator = 'wwb_registered_share'")
+    assert shares["n"][0] >= len(members)
+
+    # dropping the same file again is a no-op; the run log and status say what happened
+    before = query(warehouse, "SELECT * FROM uwv_vacancies ORDER BY ALL")
+    uwv_files.write_csv(inbox / "vacatures_2016_again.csv", VACANCIES, vacancy_rows)
+    again = run_refresh(tables=[catalog.national_benefits().table_id], offline=True)
+    assert [item["status"] for item in again["uwv_files"]] == ["duplicate"]
+    assert query(warehouse, "SELECT * FROM uwv_vacancies ORDER BY ALL").equals(before)
+    runs = runlog.runs(Settings.from_env().run_log_path)
+    assert any(item["status"] == "rejected" for run in runs for item in run.uwv_files)
