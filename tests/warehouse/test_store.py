@@ -142,6 +142,9 @@ def test_table_counts_and_query_read_back_what_was_published(warehouse):
         "region_membership": 2,
         "regional_series": 0,
         "source_tables": 1,
+        "uwv_portal_connections": 0,
+        "uwv_vacancies": 0,
+        "uwv_wwb_registrations": 0,
         "validation_results": 2,
     }
 
