@@ -114,7 +114,7 @@ def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any])
         "uwv_files": [],
         "published": None,
     }
-    with runlog.exclusive(settings.home):
+    with runlog.exclusive(settings.home, f"{flow_name} run {run_id}"):
         runlog.append(settings.run_log_path, {"run_id": run_id, "flow": flow_name, "event": "started", "parameters": parameters})
         try:
             yield record

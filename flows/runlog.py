@@ -76,19 +76,23 @@ def runs(path: Path) -> list[Run]:
     return list(merged.values())
 
 
-class RefreshRunning(RuntimeError):
-    """Another refresh holds the lock on this data dir."""
+class PipelineBusy(RuntimeError):
+    """Another run (refresh or recalculation) holds the lock on this data dir."""
+
+
+LOCK_NAME = ".pipeline.lock"
 
 
 @contextmanager
-def exclusive(home: Path, what: str = "refresh") -> Iterator[None]:
-    """Hold ``$WERKREGIO_HOME/.<what>.lock`` for the duration; refuse at once if taken.
+def exclusive(home: Path, owner: str) -> Iterator[None]:
+    """Hold ``$WERKREGIO_HOME/.pipeline.lock`` for the duration; refuse at once if it is taken.
 
-    The lock is an ``flock``: the operating system drops it when the process dies, so a
-    killed run never leaves a stale lock behind.
+    ``owner`` (e.g. ``refresh run <id>``) is written into the lock file so that a refused run
+    can say who holds it. The lock is an ``flock``: the operating system drops it when the
+    process dies, so a killed run never leaves a stale lock behind.
     """
     home.mkdir(parents=True, exist_ok=True)
-    lock_path = home / f".{what}.lock"
+    lock_path = home / LOCK_NAME
     handle = lock_path.open("a+")
     try:
         try:
@@ -96,12 +100,12 @@ def exclusive(home: Path, what: str = "refresh") -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise RefreshRunning(
-                f"another {what} is running on {home} ({holder}); wait for it to finish, then run again"
+            raise PipelineBusy(
+                f"another pipeline run is busy on {home} ({holder}); wait for it to finish, then run again"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {_now()}")
+        handle.write(f"{owner}, pid {os.getpid()}, since {_now()}")
         handle.flush()
         yield
     finally:

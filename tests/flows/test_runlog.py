@@ -1,0 +1,63 @@
+"""The run log and the data dir lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from flows import runlog
+
+
+def test_a_second_run_is_refused_with_the_holder_named_and_the_lock_is_released(tmp_path):
+    with runlog.exclusive(tmp_path, "refresh run r-1"):
+        with pytest.raises(runlog.PipelineBusy) as caught:
+            with runlog.exclusive(tmp_path, "indicators run r-2"):
+                pass
+    message = str(caught.value)
+    assert "refresh run r-1" in message and f"pid {os.getpid()}" in message and str(tmp_path) in message
+    with runlog.exclusive(tmp_path, "indicators run r-3"):
+        assert "indicators run r-3" in (tmp_path / runlog.LOCK_NAME).read_text()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from flows import runlog
+            with runlog.exclusive(Path({str(tmp_path)!r}), "refresh run killed"):
+                print("locked", flush=True)
+                time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(runlog.PipelineBusy, match="refresh run killed"):
+            with runlog.exclusive(tmp_path, "second"):
+                pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        with runlog.exclusive(tmp_path, "after the kill"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+def test_runs_merge_start_and_outcome_and_survive_a_torn_line(tmp_path):
+    log = tmp_path / "runs.jsonl"
+    runlog.append(log, {"run_id": "a", "flow": "refresh", "event": "started", "parameters": {"force": True}})
+    runlog.append(log, {"run_id": "a", "flow": "refresh", "event": "failed", "error": "CbsNotFound: 37789ksz"})
+    runlog.append(log, {"run_id": "b", "flow": "indicators", "event": "started", "parameters": {}})
+    with log.open("a") as handle:
+        handle.write('{"run_id": "b", "event": "fini')
+    runs = runlog.runs(log)
+    assert [(r.run_id, r.flow, r.status) for r in runs] == [("a", "refresh", "failed"), ("b", "indicators", "running or killed")]
+    assert runs[0].error == "CbsNotFound: 37789ksz" and runs[0].parameters == {"force": True}
