@@ -14,7 +14,9 @@ from typing import Any
 import polars as pl
 from prefect import get_run_logger
 
+from expectations.cbs_tables import suite_and_frame
 from expectations.national_benefits import national_benefits_suite
+from expectations.runner import Suite, ValidationFailed, ValidationReport
 from flows import catalog
 from flows.cbs import time_dimension
 from flows.landing import current_landings
@@ -24,6 +26,7 @@ from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.regional import combine_regional, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
+from transforms.validation_frames import region_codes_by_year
 from transforms.series import national_series
 
 FACT_TABLES = (
@@ -50,39 +53,58 @@ class Facts:
     uwv_files: list[dict[str, Any]]
 
 
+class ValidationStopped(RuntimeError):
+    """Critical expectations failed on one or more batches; nothing was published.
+
+    ``validation_rows`` holds every check of every batch validated in the run, so the run log
+    and the HTML report show all failures at once.
+    """
+
+    def __init__(self, failed: list[ValidationReport], rows: list[dict[str, Any]]) -> None:
+        super().__init__("\n".join(str(ValidationFailed(report)) for report in failed))
+        self.validation_rows = rows
+
+
 def build_facts(settings: Settings) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
-    Critical validation failures of CBS batches raise before anything is built further; a UWV
-    file that fails is quarantined and left out (its outcome is in ``uwv_files``).
+    Every landed CBS batch is validated first (reports are reused for unchanged batches); any
+    critical failure stops the build with all failures listed. A UWV file that fails is
+    quarantined and left out (its outcome is in ``uwv_files``).
     """
     landed = {t.landing.table_id: t for t in _read_all(settings)}
     national_entry = catalog.national_benefits()
     if national_entry.table_id not in landed:
         raise MissingSource(f"{national_entry.table_id} ({national_entry.title}) has never been landed: refresh it first")
-    benefits = landed[national_entry.table_id]
-    report = validate_batch(
-        benefits.data,
-        national_benefits_suite(list(national_entry.series.values())),
-        f"{benefits.landing.table_id}@{benefits.landing.modified}",
-        settings=settings,
-        fingerprint=benefits.landing.sha256,
-    )
-    validation = report.to_rows()
-    report.raise_for_critical()
-
     reference = read_reference()
+    municipalities = reference["municipalities"]
+    valid_codes = valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), date.today().year + 1))
+
+    def check(entry: catalog.SourceTable, suite: Suite, frame: pl.DataFrame) -> ValidationReport:
+        table = landed[entry.table_id]
+        batch = f"{entry.table_id}@{table.landing.modified}"
+        return validate_batch(frame, suite, batch, settings=settings, fingerprint=table.landing.sha256)
+
+    benefits = landed[national_entry.table_id]
+    reports = [check(national_entry, national_benefits_suite(list(national_entry.series.values())), benefits.data)]
+    gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
+    reports += [check(e, *_suite(e, landed[e.table_id], valid_codes, None)) for e in gebieden]
     membership = region_memberships(
-        {"year": catalog.table(t).geography_year, "table_id": t, "data": landed[t].data, "properties": landed[t].properties}
-        for t in catalog.ids(catalog.REGIONS)
-        if t in landed
+        {"year": e.geography_year, "table_id": e.table_id, "data": landed[e.table_id].data, "properties": landed[e.table_id].properties}
+        for e in gebieden
     )
-    geography = geography_tables(reference["municipal_changes"], reference["municipalities"], membership)
-    municipalities = geography["municipalities"]
-    years = range(int(municipalities["valid_from_year"].min()), date.today().year + 1)
+    region_codes = region_codes_by_year(membership)
+    others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in (catalog.NATIONAL_BENEFITS, catalog.REGIONS)]
+    reports += [check(e, *_suite(e, landed[e.table_id], valid_codes, region_codes)) for e in others]
+    validation = [row for report in reports for row in report.to_rows()]
+    failed = [report for report in reports if not report.passed]
+    if failed:
+        raise ValidationStopped(failed, validation)
+
+    geography = geography_tables(reference["municipal_changes"], municipalities, membership)
     intake = intake_uwv(
         settings,
-        valid_codes_by_year(municipalities, years),
+        valid_codes,
         {y: dict(membership.filter(pl.col("year") == y).select("region_code", "region_name").unique().iter_rows()) for y in membership["year"].unique()},
     )
     for result in intake:
@@ -103,6 +125,15 @@ def build_facts(settings: Settings) -> Facts:
         for r in intake
     ]
     return Facts(facts, validation, uwv_files)
+
+
+def _suite(
+    entry: catalog.SourceTable,
+    table: LandedTable,
+    valid_codes: Mapping[int, frozenset[str]],
+    region_codes: Mapping[int, frozenset[str]] | None,
+) -> tuple[Suite, pl.DataFrame]:
+    return suite_and_frame(entry, table.data, valid_codes=valid_codes, region_codes=region_codes, properties=table.properties)
 
 
 def _read_all(settings: Settings) -> list[LandedTable]:

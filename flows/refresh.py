@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from prefect import flow
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
+from expectations.report import html_report
 from expectations.runner import ValidationFailed
 from flows import catalog, runlog
 from flows.build import build_facts, compute_marts, default_reference_year, scenarios
@@ -121,6 +123,23 @@ def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any])
         except BaseException as err:
             if isinstance(err, ValidationFailed):
                 record["validation"] = err.report.to_rows()
+            elif hasattr(err, "validation_rows"):
+                record["validation"] = err.validation_rows
+            record["report"] = write_validation_report(settings, record, "failed")
             runlog.append(settings.run_log_path, {**record, "event": "failed", "error": f"{type(err).__name__}: {err}"})
             raise
+        record["report"] = write_validation_report(settings, record, "finished")
         runlog.append(settings.run_log_path, {**record, "event": "finished"})
+
+
+def write_validation_report(settings: Settings, record: dict[str, Any], outcome: str) -> str | None:
+    """Write the run's HTML validation report under ``$WERKREGIO_HOME/reports/``; None if nothing was validated."""
+    if not record["validation"] and not record["uwv_files"]:
+        return None
+    folder = settings.home / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"validation-{record['run_id']}.html"
+    partial = path.with_suffix(".partial")
+    partial.write_text(html_report(record["run_id"], outcome, record["validation"], record["uwv_files"]), encoding="utf-8")
+    os.replace(partial, path)
+    return str(path)

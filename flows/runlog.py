@@ -46,6 +46,7 @@ class Run:
     validation: list[dict[str, Any]] = field(default_factory=list)
     uwv_files: list[dict[str, Any]] = field(default_factory=list)
     published: dict[str, Any] | None = None
+    report: str | None = None
     error: str | None = None
 
 
@@ -71,6 +72,7 @@ def runs(path: Path) -> list[Run]:
         run.tables = record.get("tables", run.tables)
         run.validation = record.get("validation", run.validation)
         run.uwv_files = record.get("uwv_files", run.uwv_files)
+        run.report = record.get("report", run.report)
         run.published = record.get("published", run.published)
         run.error = record.get("error", run.error)
     return list(merged.values())

@@ -69,6 +69,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append("      tables: " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
         if checks:
             lines.append(f"      validation: {len(checks)} checks, {critical} critical failures, {warnings} warnings")
+        if run.get("report"):
+            lines.append(f"      report: {run['report']}")
         for item in run.get("uwv_files", []):
             lines.append(f"      UWV file {item['file']}: {item['status']}: {item['message']}")
             if item["status"] == "rejected" and item.get("report"):

@@ -126,6 +126,8 @@ def test_critical_validation_failure_stops_before_publishing(home, mirror, statl
     last = runlog.runs(Settings.from_env().run_log_path)[-1]
     assert last.status == "failed"
     assert any(not c["success"] and c["column"] == "TotaalBijstandsuitkeringen_11" for c in last.validation)
+    report = Path(last.report).read_text()
+    assert "FAILED" in report and "TotaalBijstandsuitkeringen_11" in report and "-4.0" in report
 
 
 def test_offline_rebuild_uses_landed_data_only(home, mirror):
