@@ -174,6 +174,9 @@ def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
 def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime) -> LandResult:
     table_dir = raw_dir / meta.table_id
     table_dir.mkdir(parents=True, exist_ok=True)
+    for stale in table_dir.glob(".staging-*"):
+        # left by a download that was killed; landings never overlap (the pipeline lock)
+        shutil.rmtree(stale, ignore_errors=True)
     staging = table_dir / f".staging-{uuid.uuid4().hex}"
     staging.mkdir()
     try:

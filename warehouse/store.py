@@ -41,6 +41,8 @@ def publish(
 
     ``frames`` must hold exactly one frame per declared table, with at least the declared
     columns. Keys are enforced by DuckDB primary keys; a duplicate key fails the build.
+    Callers must not publish to the same path concurrently (the flows hold the pipeline lock):
+    building files left by a killed build are removed first.
     """
     expected = {t.name for t in tables}
     if set(frames) != expected:
@@ -49,6 +51,9 @@ def publish(
             f"missing {sorted(expected - set(frames))}, unexpected {sorted(set(frames) - expected)}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.building-*"):
+        # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead
+        stale.unlink(missing_ok=True)
     building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:12]}")
     try:
         con = duckdb.connect(str(building))

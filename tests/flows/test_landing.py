@@ -118,3 +118,13 @@ def test_failed_download_leaves_no_partial_landing(tmp_path):
             land_table(LiveCbs(mirror.base_url, retries=1, backoff=0), TABLE, tmp_path / "raw")
     assert landings(tmp_path / "raw", TABLE) == []
     assert not any((tmp_path / "raw").rglob("*.parquet"))
+
+
+def test_a_staging_folder_left_by_a_killed_download_is_removed(tmp_path):
+    make_table(tmp_path / "src")
+    stale = tmp_path / "raw" / TABLE / ".staging-killed"
+    stale.mkdir(parents=True)
+    (stale / DATA_FILE).write_bytes(b"partial")
+    land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
+    assert not stale.exists()
+    assert len(landings(tmp_path / "raw", TABLE)) == 1

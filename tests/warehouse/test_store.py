@@ -289,3 +289,11 @@ def test_comments_with_quotes_are_escaped_in_the_ddl(tmp_path):
             ("id", "the note's id"),
             ("text", "it's text"),
         ]
+
+
+def test_a_building_file_left_by_a_killed_build_is_removed_by_the_next_publish(warehouse):
+    stale = warehouse.with_name(f".{warehouse.name}.building-deadbeef0000")
+    stale.write_bytes(b"half a database")
+    publish(warehouse, build("run-3"))
+    assert not stale.exists()
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
