@@ -82,11 +82,21 @@ class LandResult:
 
 
 def landings(raw_dir: Path, table_id: str | None = None) -> list[Landing]:
-    """Every complete landing (optionally of one table), oldest first."""
-    pattern = f"{table_id}/*/{MANIFEST}" if table_id else f"*/*/{MANIFEST}"
+    """Every complete landing (optionally of one table), oldest first.
+
+    Folders whose names start with a dot are staging folders of downloads in progress (or
+    killed): never landings, whatever they hold.
+    """
+    pattern = f"{table_id}/[!.]*/{MANIFEST}" if table_id else f"[!.]*/[!.]*/{MANIFEST}"
     found = []
     for path in raw_dir.glob(pattern) if raw_dir.is_dir() else ():
-        record = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise CbsBadResponse(
+                f"landing manifest {path} is not readable JSON ({err}); a landing folder is only ever renamed into "
+                "place complete, so the file was changed afterwards: move that folder away and refresh again"
+            ) from err
         record["path"] = str(path.parent)
         found.append(Landing(**record))
     return sorted(found, key=lambda landing: (landing.fetched_at, landing.path))

@@ -128,3 +128,15 @@ def test_a_staging_folder_left_by_a_killed_download_is_removed(tmp_path):
     land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
     assert not stale.exists()
     assert len(landings(tmp_path / "raw", TABLE)) == 1
+
+
+def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_path):
+    make_table(tmp_path / "src")
+    landed = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    staging = tmp_path / "raw" / TABLE / ".staging-killed"
+    staging.mkdir()
+    (staging / "manifest.json").write_text("")
+    assert landings(tmp_path / "raw", TABLE) == [landed]
+    (landed.folder / "manifest.json").write_text("{")
+    with pytest.raises(CbsBadResponse, match=r"manifest\.json is not readable JSON"):
+        landings(tmp_path / "raw")
