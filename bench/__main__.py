@@ -1,0 +1,186 @@
+"""``python -m bench [--scales 1 10 100] [--reps N] [--quick]``: run every benchmark, write docs/benchmarks.md.
+
+Everything (mirror folders, data dirs, Prefect state, logs) lives in one temporary folder that
+is removed at the end; nothing is written into the repository but ``docs/benchmarks.md``.
+Every measured run is a fresh process (``bench.child``, ``bench.pandas_baseline``), so that its
+peak memory is its own; repetitions of different modes are interleaved, and the median is kept.
+
+Per scale: generate and land the tables (``bench.generate``), build cold (new process, Prefect's
+temporary server), warm (a ``prefect server start`` already running) and direct (no Prefect),
+then the Polars transforms against the pandas baseline (both checked against the published
+indicators). At 1x also GX validation per check against one call per suite (``bench.validation``),
+the recalculation for another reference year and the unchanged nightly refresh; extraction on
+the largest WWB table up to 10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import requests
+
+from bench import extraction, report
+from bench.mirror import MirrorProcess
+from bench.pandas_baseline import check_equal, load_inputs
+from flows.settings import QUIET_ENVIRONMENT, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_YEAR = 2015
+LARGE_SCALE = 100  # from this scale on each mode runs once, and the cold build is left out
+
+
+class Runner:
+    """Starts measured child processes with a clean environment and logs their stderr under ``tmp``."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.cold_prefect_home = tmp / "prefect-cold"
+        self.base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WERKREGIO_", "PREFECT_"))}
+        self.base_env |= QUIET_ENVIRONMENT | {"PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_HOME": str(tmp / "prefect-client")}
+
+    def run(self, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+        """Run ``python -m ARGS``; return its JSON line plus ``wall`` (spawn to exit) and ``spawned_at``."""
+        log = self.tmp / "logs" / f"{time.time_ns()}-{args[0]}.log"
+        log.parent.mkdir(exist_ok=True)
+        spawned_at = time.time()
+        start = time.perf_counter()
+        with log.open("w") as stderr:
+            done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=self.base_env | env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        wall = time.perf_counter() - start
+        print(f"{time.strftime('%H:%M:%S')} {' '.join(args[:2])} {Path(env.get('WERKREGIO_HOME', '-')).name}: {wall:.1f} s", file=sys.stderr, flush=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed (exit {done.returncode}); end of {log}:\n{log.read_text()[-3000:]}")
+        return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall, "spawned_at": spawned_at}
+
+    def child(self, mode: str, home: Path, *, api_url: str | None = None, argument: str | None = None, **env: str) -> dict[str, Any]:
+        """One ``bench.child`` run on data dir ``home``: with ``api_url`` against that server, else Prefect's temporary one."""
+        prefect = {"PREFECT_API_URL": api_url} if api_url else {"PREFECT_HOME": str(self.cold_prefect_home)}
+        result = self.run(["bench.child", mode, *([argument] if argument else [])], {"WERKREGIO_HOME": str(home), **prefect, **env})
+        result["python_start"] = result["started_at"] - result["spawned_at"]
+        return result
+
+
+@contextmanager
+def prefect_server(runner: Runner) -> Iterator[str]:
+    """A ``prefect server start`` on a free port for the warm runs; yields its API URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = runner.base_env | {"PREFECT_HOME": str(runner.tmp / "prefect-server")}
+    log = (runner.tmp / "prefect-server.log").open("w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(360):
+            try:
+                if requests.get(f"{url}/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"the Prefect server did not start; see {log.name}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+
+
+def bench_scale(runner: Runner, scale: int, reps: int, api_url: str, extraction_table: bool) -> dict[str, Any]:
+    mirror, home = runner.tmp / f"mirror-{scale}", runner.tmp / f"home-{scale}"
+    result: dict[str, Any] = {"reps": reps, "sizes": runner.run(["bench.generate", str(scale), str(mirror), "--home", str(home)], {})}
+    modes = {"warm": ("build", api_url), "direct": ("build-direct", None)}
+    if scale < LARGE_SCALE:
+        modes = {"cold": ("build", None), **modes}
+    runs: dict[str, list] = {name: [] for name in modes}
+    for _ in range(reps):
+        for name, (mode, url) in modes.items():
+            runs[name].append(runner.child(mode, home, api_url=url))
+    result["builds"] = runs
+    settings = Settings(home=home)
+    scenarios = load_inputs(settings).scenarios
+    transforms: dict[str, list] = {"polars": [], "pandas": []}
+    for _ in range(reps):
+        for implementation, outputs in transforms.items():
+            out = runner.tmp / f"{implementation}.parquet"
+            outputs.append(runner.run(["bench.pandas_baseline", implementation, str(out)], {"WERKREGIO_HOME": str(home)}))
+            outputs[-1]["checked_rows"] = check_equal(pl.read_parquet(out), settings, scenarios)
+    result["transforms"] = transforms
+    if scale == 1:
+        result["validation"] = [runner.run(["bench.validation", "80794ned"], {"WERKREGIO_HOME": str(home)}) for _ in range(reps)]
+        result["recalculate"] = {
+            "warm": [runner.child("recalculate", home, api_url=api_url, argument=str(REFERENCE_YEAR)) for _ in range(reps)],
+            "direct": [runner.child("recalculate-direct", home, argument=str(REFERENCE_YEAR)) for _ in range(reps)],
+        }
+    if extraction_table:
+        result["extraction"] = {
+            "table": extraction.TABLE,
+            "rows": result["sizes"]["rows"][extraction.TABLE],
+            "page_costs": extraction.page_costs(mirror, extraction.TABLE),
+            "clients": extraction.extraction(mirror, extraction.TABLE, reps),
+        }
+    shutil.rmtree(mirror)
+    shutil.rmtree(home)
+    return result
+
+
+def nightly(runner: Runner, api_url: str, reps: int) -> dict[str, Any]:
+    """Whole catalog at 1x: a first refresh lands everything, then unchanged refreshes are measured."""
+    mirror, home = runner.tmp / "mirror-nightly", runner.tmp / "home-nightly"
+    runner.run(["bench.generate", "1", str(mirror), "--whole-catalog"], {})
+    with MirrorProcess(mirror, extraction.LATENCY) as server:
+        first = runner.child("refresh", home, api_url=api_url, WERKREGIO_CBS_URL=server.base_url)
+        first["requests"] = len(server.take_log())
+        unchanged = []
+        for _ in range(reps):
+            run = runner.child("refresh", home, api_url=api_url, WERKREGIO_CBS_URL=server.base_url)
+            run["log"] = server.take_log()
+            unchanged.append(run)
+    return {"first": first, "unchanged": unchanged}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100], help="scale factors (default 1 10 100)")
+    parser.add_argument("--reps", type=int, default=3, help=f"repetitions per measurement (default 3; 1 from {LARGE_SCALE}x on)")
+    parser.add_argument("--quick", action="store_true", help="1x only")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    scales = [1] if args.quick else sorted(set(args.scales))
+    results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv), "load_before": os.getloadavg()}
+    results["started"] = time.strftime("%Y-%m-%d %H:%M %Z")
+    extraction_scale = max(s for s in scales if s <= 10) if any(s <= 10 for s in scales) else None
+    with tempfile.TemporaryDirectory(prefix="werkregio-bench-") as tmp:
+        runner = Runner(Path(tmp))
+        prefect_database = [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"]
+        subprocess.run(prefect_database, env=runner.base_env | {"PREFECT_HOME": str(runner.cold_prefect_home)}, check=True, capture_output=True)
+        with prefect_server(runner) as api_url:
+            results["scales"] = {
+                scale: bench_scale(runner, scale, args.reps if scale < LARGE_SCALE else 1, api_url, scale == extraction_scale)
+                for scale in scales
+            }
+            results["nightly"] = nightly(runner, api_url, args.reps)
+    results["load_after"] = os.getloadavg()
+    args.output.write_text(report.render(results), encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""One measured run in a fresh process: ``python -m bench.child MODE``; prints one JSON line.
+
+The data dir is ``WERKREGIO_HOME``; Prefect talks to ``PREFECT_API_URL`` when set, else starts
+its temporary server. Modes:
+
+* ``build``: ``refresh(offline=True)`` under Prefect. The validation cache and the published
+  warehouse are removed first, so that every run validates every batch and computes the same
+  scenarios (the first build of newly landed data). ``validation`` is the time spent in
+  ``expectations.runner.validate`` (GX), ``validation_peak_rss_mb`` the peak memory when the
+  last batch was validated;
+* ``build-direct``: the same flow body with Prefect's task and flow machinery replaced by plain
+  calls (:func:`without_prefect`): the work alone;
+* ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
+  the direct one also timing ``compute_marts`` on its own;
+* ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
+  time until the build starts (every table downloaded or found unchanged).
+
+Output: ``started_at``/``finished_at`` (epoch seconds, for the parent's startup and exit
+times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
+import: Polars, GX, DuckDB, pandas), ``run`` (the flow call), ``peak_rss_mb`` (this process;
+a temporary Prefect server runs in a process of its own and is not included).
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED_AT = time.time()
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+from typing import Any  # noqa: E402
+from unittest import mock  # noqa: E402
+
+
+@contextmanager
+def without_prefect() -> Iterator[None]:
+    """Tasks run as plain function calls, ``.submit`` returns a finished future, loggers are plain loggers."""
+    logger = logging.getLogger("werkregio")
+    plain = {
+        "prefect.tasks.Task.__call__": lambda self, *args, **kwargs: self.fn(*args, **kwargs),
+        "prefect.tasks.Task.submit": lambda self, *args, **kwargs: _finished(self.fn(*args, **kwargs)),
+        "flows.refresh.wait": lambda futures: None,
+        "flows.tasks.get_run_logger": lambda: logger,
+        "flows.build.get_run_logger": lambda: logger,
+    }
+    with ExitStack() as stack:
+        for target, replacement in plain.items():
+            stack.enter_context(mock.patch(target, replacement))
+        yield
+
+
+def _finished(value: Any) -> SimpleNamespace:
+    return SimpleNamespace(result=lambda: value)
+
+
+def _timed(target: str, function: Callable, timings: dict[str, float], name: str, *, at_start: bool = False) -> Any:
+    """Patch ``target`` to add its durations to ``timings[name]`` (or, ``at_start``, to record when it was first entered).
+
+    Also records ``timings[name + "_peak_rss_mb"]``: this process's peak memory when the last call returned.
+    """
+
+    def wrapper(*args, **kwargs):
+        begin = time.perf_counter()
+        if at_start:
+            timings.setdefault(name, begin)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if not at_start:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - begin
+                timings[name + "_peak_rss_mb"] = _peak_rss_mb()
+
+    return mock.patch(target, wrapper)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(mode: str, argument: str | None = None) -> dict[str, Any]:
+    begin_imports = time.perf_counter()
+    import prefect  # noqa: F401  (timed on its own)
+
+    imported_prefect = time.perf_counter()
+    import flows.indicators
+    import flows.refresh
+    import flows.tasks
+    from flows.settings import Settings
+
+    imported = time.perf_counter()
+    home = Settings.from_env().home
+    if mode.startswith("build"):
+        shutil.rmtree(home / "validated", ignore_errors=True)
+        (home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
+    direct = mode.endswith("-direct")
+    timings: dict[str, float] = {}
+    with ExitStack() as stack:
+        if direct:
+            stack.enter_context(without_prefect())
+        if mode == "recalculate-direct":
+            stack.enter_context(_timed("flows.indicators.compute_marts", flows.indicators.compute_marts, timings, "compute_marts"))
+        if mode.startswith("build"):
+            stack.enter_context(_timed("flows.tasks.validate", flows.tasks.validate, timings, "validation"))
+        if mode == "refresh":
+            stack.enter_context(_timed("flows.refresh.build_facts", flows.refresh.build_facts, timings, "build_started", at_start=True))
+        flows_by_mode = {
+            "build": lambda flow: flow(offline=True),
+            "recalculate": lambda flow: flow(reference_year=int(argument)),
+            "refresh": lambda flow: flow(),
+        }
+        flow = flows.indicators.recalculate_indicators if mode.startswith("recalculate") else flows.refresh.refresh
+        begin = time.perf_counter()
+        record = flows_by_mode[mode.removesuffix("-direct")](flow.fn if direct else flow)
+        finished = time.perf_counter()
+    result = {
+        "mode": mode,
+        "import_prefect": imported_prefect - begin_imports,
+        "import_rest": imported - imported_prefect,
+        "run": finished - begin,
+        "peak_rss_mb": _peak_rss_mb(),
+        "published_rows": record["published"]["rows"],
+        "actions": sorted({table["action"] for table in record["tables"]}),
+    }
+    if "build_started" in timings:
+        timings["fetched"] = timings.pop("build_started") - begin
+    return {**result, **timings, "started_at": STARTED_AT, "finished_at": time.time()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*sys.argv[1:])))

@@ -1,0 +1,115 @@
+"""Extraction: one large table through the mirror, in a process of its own, with 30 ms added to every request.
+
+The table is downloaded by plain ``cbsodata.get_data`` (its metadata and every
+page, one after another, a new connection per request) and by the pipeline's client
+(``LiveCbs.table_meta`` plus every ``data_pages`` page, at several ``WERKREGIO_CONCURRENCY``
+values), and landed by ``land_table`` (typed frames and Parquet included). Requests are counted
+by the mirror; the most requests in flight at once by wrapping ``requests.Session.send``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+from urllib.parse import urlsplit
+
+import cbsodata
+import polars as pl
+import requests
+
+from bench.mirror import MirrorProcess
+from flows.cbs import LiveCbs
+from flows.landing import land_table
+
+LATENCY = 0.03
+CONCURRENCIES = (1, 2, 4, 8)
+TABLE = "82015NED"  # the generated table that grows with the scale
+PAGE = 10_000  # rows per page, as CBS pages
+
+
+def page_costs(root: Path, table_id: str) -> dict[str, float]:
+    """CPU seconds per page of ``table_id``: the mirror rendering it as JSON, a client parsing it (median of 5)."""
+    body = {"odata.metadata": "", "value": pl.read_parquet(root / table_id / "TypedDataSet.parquet").head(PAGE).to_dicts()}
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    work = {"render": lambda: json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), "parse": lambda: json.loads(text)}
+    costs = {}
+    for name, step in work.items():
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        costs[name] = statistics.median(times)
+    return costs
+
+
+@contextmanager
+def in_flight() -> Iterator[dict[str, int]]:
+    """Track the most HTTP requests (``requests`` library) in flight at once in this process."""
+    counts = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    send = requests.Session.send
+
+    def counted(self, *args, **kwargs):
+        with lock:
+            counts["now"] += 1
+            counts["max"] = max(counts["max"], counts["now"])
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            with lock:
+                counts["now"] -= 1
+
+    with mock.patch.object(requests.Session, "send", counted):
+        yield counts
+
+
+def extraction(root: Path, table_id: str, reps: int) -> list[dict]:
+    """Median wall time, requests, rows and peak in-flight requests per client, over ``reps`` rounds."""
+    with MirrorProcess(root, LATENCY) as mirror:
+        clients: dict[str, Callable[[], int]] = {"cbsodata.get_data": lambda: _cbsodata(mirror.base_url, table_id)}
+        for concurrency in CONCURRENCIES:
+            clients[f"LiveCbs, concurrency {concurrency}"] = lambda c=concurrency: _live(mirror.base_url, table_id, c)
+        clients["land_table (LiveCbs, concurrency 4)"] = lambda: _land(mirror.base_url, table_id)
+        _live(mirror.base_url, table_id, 4)  # the mirror parses a table on its first request: not timed
+        mirror.take_log()
+        runs: dict[str, list[dict]] = {name: [] for name in clients}
+        for _ in range(reps):
+            for name, client in clients.items():
+                with in_flight() as counts:
+                    start = time.perf_counter()
+                    rows = client()
+                    seconds = time.perf_counter() - start
+                log = mirror.take_log()
+                runs[name].append({"seconds": seconds, "requests": len(log), "rows": rows, "max_in_flight": counts["max"]})
+    return [
+        {
+            "client": name,
+            "seconds": statistics.median(r["seconds"] for r in results),
+            **{key: max(r[key] for r in results) for key in ("requests", "rows", "max_in_flight")},
+        }
+        for name, results in runs.items()
+    ]
+
+
+def _cbsodata(base_url: str, table_id: str) -> int:
+    cbsodata.options.use_https = False
+    return len(cbsodata.get_data(table_id, catalog_url=urlsplit(base_url).netloc))
+
+
+def _live(base_url: str, table_id: str, concurrency: int) -> int:
+    source = LiveCbs(base_url, concurrency=concurrency)
+    source.table_meta(table_id)
+    return sum(len(page) for page in source.data_pages(table_id))
+
+
+def _land(base_url: str, table_id: str) -> int:
+    with tempfile.TemporaryDirectory(prefix="werkregio-bench-raw-") as raw:
+        return land_table(LiveCbs(base_url, concurrency=4), table_id, Path(raw)).landing.rows

@@ -1,0 +1,52 @@
+"""The StatLine mirror (``tests/statline_mirror.py``) in a process of its own.
+
+A remote CBS does not share the client's interpreter; a mirror in the same process would
+(its page rendering would hold the client's GIL). ``python -m bench.mirror ROOT LATENCY``
+prints the base URL, then answers every ``log`` line on stdin with one JSON line: the requests
+served since the previous ``log`` (table, endpoint, rows). End of stdin stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.statline_mirror import StatLineMirror
+
+
+class MirrorProcess:
+    """Context manager: a mirror of ``root`` with ``latency`` seconds added to every request."""
+
+    def __init__(self, root: Path, latency: float) -> None:
+        self.command = [sys.executable, "-m", "bench.mirror", str(root), str(latency)]
+
+    def __enter__(self) -> MirrorProcess:
+        self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.base_url = self._process.stdout.readline().strip()
+        return self
+
+    def take_log(self) -> list[dict]:
+        """Requests served since the previous call (the log is then cleared)."""
+        self._process.stdin.write("log\n")
+        self._process.stdin.flush()
+        return json.loads(self._process.stdout.readline())
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
+def serve(root: Path, latency: float) -> None:
+    with StatLineMirror(root) as mirror:  # CBS's page size: 10,000 rows
+        mirror.latency(latency)
+        print(mirror.base_url, flush=True)
+        for _ in sys.stdin:
+            records = mirror.requests_for()
+            mirror.reset_log()
+            print(json.dumps([{"table": r.table_id, "endpoint": r.endpoint, "rows": r.rows} for r in records]), flush=True)
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), float(sys.argv[2]))
