@@ -133,7 +133,6 @@ def bench_scale(runner: Runner, scale: int, reps: int, api_url: str, extraction_
         result["extraction"] = {
             "table": extraction.TABLE,
             "rows": result["sizes"]["rows"][extraction.TABLE],
-            "page_costs": extraction.page_costs(mirror, extraction.TABLE),
             "clients": extraction.extraction(mirror, extraction.TABLE, reps),
         }
     shutil.rmtree(mirror)
@@ -147,11 +146,11 @@ def nightly(runner: Runner, api_url: str, reps: int) -> dict[str, Any]:
     runner.run(["bench.generate", "1", str(mirror), "--whole-catalog"], {})
     with MirrorProcess(mirror, extraction.LATENCY) as server:
         first = runner.child("refresh", home, api_url=api_url, WERKREGIO_CBS_URL=server.base_url)
-        first["requests"] = len(server.take_log())
+        first["requests"] = len(server.take_log()["requests"])
         unchanged = []
         for _ in range(reps):
             run = runner.child("refresh", home, api_url=api_url, WERKREGIO_CBS_URL=server.base_url)
-            run["log"] = server.take_log()
+            run["log"] = server.take_log()["requests"]
             unchanged.append(run)
     return {"first": first, "unchanged": unchanged}
 

@@ -11,14 +11,16 @@ its temporary server. Modes:
 * ``build-direct``: the same flow body with Prefect's task and flow machinery replaced by plain
   calls (:func:`without_prefect`): the work alone;
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
-  the direct one also timing ``compute_marts`` on its own;
+  the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (every
+  ``municipality_crosswalk`` call);
 * ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
   time until the build starts (every table downloaded or found unchanged).
 
 Output: ``started_at``/``finished_at`` (epoch seconds, for the parent's startup and exit
 times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
-import: Polars, GX, DuckDB, pandas), ``run`` (the flow call), ``peak_rss_mb`` (this process;
-a temporary Prefect server runs in a process of its own and is not included).
+import: Polars, GX, DuckDB, pandas), ``import_gx`` (the GX part of it), ``run`` (the flow
+call), ``peak_rss_mb`` (this process; a temporary Prefect server runs in a process of its own
+and is not included).
 """
 
 from __future__ import annotations
@@ -89,9 +91,13 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     import prefect  # noqa: F401  (timed on its own)
 
     imported_prefect = time.perf_counter()
+    import great_expectations  # noqa: F401  (timed on its own)
+
+    imported_gx = time.perf_counter()
     import flows.indicators
     import flows.refresh
     import flows.tasks
+    import transforms.indicators
     from flows.settings import Settings
 
     imported = time.perf_counter()
@@ -106,6 +112,8 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
             stack.enter_context(without_prefect())
         if mode == "recalculate-direct":
             stack.enter_context(_timed("flows.indicators.compute_marts", flows.indicators.compute_marts, timings, "compute_marts"))
+            crosswalk = transforms.indicators.municipality_crosswalk
+            stack.enter_context(_timed("transforms.indicators.municipality_crosswalk", crosswalk, timings, "crosswalks"))
         if mode.startswith("build"):
             stack.enter_context(_timed("flows.tasks.validate", flows.tasks.validate, timings, "validation"))
         if mode == "refresh":
@@ -122,6 +130,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     result = {
         "mode": mode,
         "import_prefect": imported_prefect - begin_imports,
+        "import_gx": imported_gx - imported_prefect,
         "import_rest": imported - imported_prefect,
         "run": finished - begin,
         "peak_rss_mb": _peak_rss_mb(),

@@ -3,13 +3,13 @@
 The table is downloaded by plain ``cbsodata.get_data`` (its metadata and every
 page, one after another, a new connection per request) and by the pipeline's client
 (``LiveCbs.table_meta`` plus every ``data_pages`` page, at several ``WERKREGIO_CONCURRENCY``
-values), and landed by ``land_table`` (typed frames and Parquet included). Requests are counted
-by the mirror; the most requests in flight at once by wrapping ``requests.Session.send``.
+values), and landed by ``land_table`` (typed frames and Parquet included). Requests and the
+mirror's CPU time are counted by the mirror, the client's CPU time with ``time.process_time``,
+the most requests in flight at once by wrapping ``requests.Session.send``.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import threading
@@ -21,7 +21,6 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import cbsodata
-import polars as pl
 import requests
 
 from bench.mirror import MirrorProcess
@@ -31,23 +30,6 @@ from flows.landing import land_table
 LATENCY = 0.03
 CONCURRENCIES = (1, 2, 4, 8)
 TABLE = "82015NED"  # the generated table that grows with the scale
-PAGE = 10_000  # rows per page, as CBS pages
-
-
-def page_costs(root: Path, table_id: str) -> dict[str, float]:
-    """CPU seconds per page of ``table_id``: the mirror rendering it as JSON, a client parsing it (median of 5)."""
-    body = {"odata.metadata": "", "value": pl.read_parquet(root / table_id / "TypedDataSet.parquet").head(PAGE).to_dicts()}
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    work = {"render": lambda: json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), "parse": lambda: json.loads(text)}
-    costs = {}
-    for name, step in work.items():
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        costs[name] = statistics.median(times)
-    return costs
 
 
 @contextmanager
@@ -84,15 +66,16 @@ def extraction(root: Path, table_id: str, reps: int) -> list[dict]:
         for _ in range(reps):
             for name, client in clients.items():
                 with in_flight() as counts:
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     rows = client()
-                    seconds = time.perf_counter() - start
+                    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
                 log = mirror.take_log()
-                runs[name].append({"seconds": seconds, "requests": len(log), "rows": rows, "max_in_flight": counts["max"]})
+                runs[name].append({"seconds": seconds, "client_cpu": cpu, "mirror_cpu": log["cpu"], "requests": len(log["requests"]),
+                                   "rows": rows, "max_in_flight": counts["max"]})  # fmt: skip
     return [
         {
             "client": name,
-            "seconds": statistics.median(r["seconds"] for r in results),
+            **{key: statistics.median(r[key] for r in results) for key in ("seconds", "client_cpu", "mirror_cpu")},
             **{key: max(r[key] for r in results) for key in ("requests", "rows", "max_in_flight")},
         }
         for name, results in runs.items()

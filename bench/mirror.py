@@ -3,7 +3,8 @@
 A remote CBS does not share the client's interpreter; a mirror in the same process would
 (its page rendering would hold the client's GIL). ``python -m bench.mirror ROOT LATENCY``
 prints the base URL, then answers every ``log`` line on stdin with one JSON line: the requests
-served since the previous ``log`` (table, endpoint, rows). End of stdin stops it.
+served since the previous ``log`` (table, endpoint, rows) and the CPU seconds the mirror used
+meanwhile. End of stdin stops it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.statline_mirror import StatLineMirror
@@ -27,8 +29,8 @@ class MirrorProcess:
         self.base_url = self._process.stdout.readline().strip()
         return self
 
-    def take_log(self) -> list[dict]:
-        """Requests served since the previous call (the log is then cleared)."""
+    def take_log(self) -> dict:
+        """``requests`` served and ``cpu`` seconds used since the previous call (the log is then cleared)."""
         self._process.stdin.write("log\n")
         self._process.stdin.flush()
         return json.loads(self._process.stdout.readline())
@@ -42,10 +44,13 @@ def serve(root: Path, latency: float) -> None:
     with StatLineMirror(root) as mirror:  # CBS's page size: 10,000 rows
         mirror.latency(latency)
         print(mirror.base_url, flush=True)
+        cpu = time.process_time()
         for _ in sys.stdin:
             records = mirror.requests_for()
             mirror.reset_log()
-            print(json.dumps([{"table": r.table_id, "endpoint": r.endpoint, "rows": r.rows} for r in records]), flush=True)
+            used, cpu = time.process_time() - cpu, time.process_time()
+            requests = [{"table": r.table_id, "endpoint": r.endpoint, "rows": r.rows} for r in records]
+            print(json.dumps({"requests": requests, "cpu": used}), flush=True)
 
 
 if __name__ == "__main__":
