@@ -1,8 +1,10 @@
 """Run a dataset's expectations on a Polars frame and turn the GX results into our report.
 
 A :class:`Suite` is a dataset name plus a tuple of :class:`Check` (a GX expectation and a
-severity). :func:`validate` runs every check on one batch and returns a
-:class:`ValidationReport` with one :class:`CheckResult` per check; the flow stores
+severity). :func:`validate` runs every check on one batch, in one GX suite run (metrics
+that checks share are computed once), and returns a :class:`ValidationReport` with one
+:class:`CheckResult` per check; a check that errors is rerun on its own, so its error is its
+own. The flow stores
 ``report.to_rows()`` and calls ``report.raise_for_critical()`` before anything is published.
 
 GX runs in one ephemeral context per process, built on first use: a pandas data source with
@@ -206,15 +208,52 @@ def validate(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
                     for check in suite.checks
                 ),
             )
+        results = _validate_together(gx_batch, suite)
         records = []
-        for check in suite.checks:
-            try:
-                result = gx_batch.validate(check.expectation, result_format=dict(_RESULT_FORMAT))
-            except Exception as exc:
-                records.append(_error_record(suite.name, batch, check, frame, _describe(exc)))
-            else:
-                records.append(_record(suite.name, batch, check, result, frame))
+        for index, check in enumerate(suite.checks):
+            result = results.get(index)
+            if result is None or _gx_error(result.exception_info) is not None:
+                # not attributable, or an error: run the check on its own, so that its error
+                # (a missing column, a type) is its own and not one of a neighbour's metrics
+                try:
+                    result = gx_batch.validate(
+                        check.expectation, result_format=dict(_RESULT_FORMAT)
+                    )
+                except Exception as exc:
+                    records.append(_error_record(suite.name, batch, check, frame, _describe(exc)))
+                    continue
+            records.append(_record(suite.name, batch, check, result, frame))
     return ValidationReport(suite.name, batch, tuple(records))
+
+
+_CHECK_KEY = "werkregio_check"
+
+
+def _validate_together(gx_batch: Any, suite: Suite) -> dict[int, ExpectationValidationResult]:
+    """Every check of ``suite`` in one GX suite run (GX resolves shared metrics once).
+
+    Returns the result per check index. Each check runs as a copy tagged with its index in
+    ``meta``, since GX reorders a suite's results (by column) and would drop equal
+    expectations. Checks whose result cannot be told apart are missing from the answer and run
+    on their own by :func:`validate`; so is everything when the suite run itself raises.
+    """
+    expectations = []
+    for index, check in enumerate(suite.checks):
+        meta = dict(check.expectation.meta or {})
+        meta[_CHECK_KEY] = index
+        expectations.append(check.expectation.copy(update={"meta": meta, "id": None}))
+    try:
+        gx_suite = gx.ExpectationSuite(name=f"werkregio-{suite.name}", expectations=expectations)
+        outcome = gx_batch.validate(gx_suite, result_format=dict(_RESULT_FORMAT))
+    except Exception:
+        return {}
+    results: dict[int, ExpectationValidationResult] = {}
+    for result in outcome.results:
+        config = result.expectation_config
+        index = (config.meta or {}).get(_CHECK_KEY) if config is not None else None
+        if isinstance(index, int) and index not in results:
+            results[index] = result
+    return results
 
 
 def build_context() -> EphemeralDataContext:

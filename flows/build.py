@@ -21,7 +21,7 @@ from flows import catalog
 from flows.cbs import time_dimension
 from flows.landing import current_landings
 from flows.settings import Settings
-from flows.tasks import LandedTable, intake_uwv, read_landing, read_reference, read_uwv_archive, validate_batch
+from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
 from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.regional import combine_regional, regional_series
@@ -137,7 +137,7 @@ def _suite(
 
 
 def _read_all(settings: Settings) -> list[LandedTable]:
-    return [read_landing(landing) for landing in current_landings(settings.raw_dir, catalog.ids())]
+    return read_landings(current_landings(settings.raw_dir, catalog.ids()))
 
 
 def _national(entry: catalog.SourceTable, table: LandedTable) -> pl.DataFrame:

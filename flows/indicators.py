@@ -1,6 +1,6 @@
 """The ``recalculate_indicators`` flow: rebuild the marts from already-loaded facts, no download.
 
-    read_published_table (facts, previous marts, validation) -> compute_marts (pure)
+    read_published_tables (facts, previous marts, validation: one connection) -> compute_marts (pure)
       -> publish_warehouse (atomic swap, like a refresh)
 """
 
@@ -13,7 +13,7 @@ from prefect import flow
 from flows.build import FACT_TABLES, VIEWS, MissingSource, compute_marts, default_reference_year, scenarios
 from flows.refresh import build_metadata, recorded_run
 from flows.settings import Settings
-from flows.tasks import publish_warehouse, read_published_table
+from flows.tasks import publish_warehouse, read_published_tables
 from transforms.metadata import validation_results
 from warehouse.store import WarehouseError
 
@@ -30,7 +30,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        facts = {name: read_published_table(settings, name) for name in FACT_TABLES}
+        published = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results"])
+        facts = {name: published[name] for name in FACT_TABLES}
         missing = [name for name, frame in facts.items() if frame is None]
         if missing:
             raise WarehouseError(
@@ -41,9 +42,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         year = reference_year if reference_year is not None else default
         if year is None:
             raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
-        previous = read_published_table(settings, "indicators")
-        marts = compute_marts(facts, scenarios(default, previous, [(year, view)]))
-        validation = read_published_table(settings, "validation_results")
+        marts = compute_marts(facts, scenarios(default, published["indicators"], [(year, view)]))
+        validation = published["validation_results"]
         frames = {
             **facts,
             **marts,

@@ -1,7 +1,7 @@
 """The ``refresh`` flow: fetch, validate, transform, compute indicators, publish.
 
     fetch_table (per catalog table; one metadata request when Modified is unchanged)
-      -> read_landing + validate_batch (critical failures stop here)
+      -> read_landings + validate_batch per suite (critical failures stop here)
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked)
       -> indicators for every (reference year, view) already published plus the default
       -> publish_warehouse (atomic swap)
@@ -35,7 +35,7 @@ from flows.tasks import (
     landing_record,
     live_source,
     publish_warehouse,
-    read_published_table,
+    read_published_tables,
 )
 from transforms.metadata import build_info, source_tables, validation_results
 
@@ -57,16 +57,16 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
     with recorded_run(settings, "refresh", {"tables": tables, "force": force, "offline": offline}) as record:
         if offline:
             wanted = [e.table_id for e in entries] if tables else [l.table_id for l in current_landings(settings.raw_dir, catalog.ids())]
-            futures = [find_landed.submit(settings, table_id) for table_id in wanted]
+            results = find_landed(settings, wanted)
         else:
             source = live_source(settings)
-            futures = [fetch_table.submit(source, settings, e.table_id, force) for e in entries]
-        record["tables"] = [landing_record(r) for r in _results(futures)]
+            results = _results([fetch_table.submit(source, settings, e.table_id, force) for e in entries])
+        record["tables"] = [landing_record(r) for r in results]
 
         built = build_facts(settings)
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
         facts = built.tables
-        previous = read_published_table(settings, "indicators")
+        previous = read_published_tables(settings, ["indicators"])["indicators"]
         marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
         frames = {
             **facts,

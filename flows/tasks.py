@@ -27,7 +27,7 @@ from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 from transforms.regions import MUNICIPALITIES_SCHEMA
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, WarehouseError, publish, query
+from warehouse.store import PublishResult, publish, query_tables
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
@@ -62,20 +62,24 @@ def fetch_table(source: CbsSource, settings: Settings, table_id: str, force: boo
     return result
 
 
-@task(name="find_landed", cache_policy=NO_CACHE, task_run_name="find landed {table_id}")
-def find_landed(settings: Settings, table_id: str) -> LandResult:
-    """The newest landing of ``table_id``, for ``--offline`` builds; fails if there is none."""
-    landing = latest_landing(settings.raw_dir, table_id)
-    if landing is None:
-        raise FileNotFoundError(
-            f"{table_id}: nothing landed under {settings.raw_dir / table_id}; run `werkregio refresh` online first"
-        )
-    get_run_logger().info("%s: using landing of %s (Modified %s)", table_id, landing.fetched_at, landing.modified)
-    return LandResult(landing, "offline")
+@task(name="find_landed", cache_policy=NO_CACHE)
+def find_landed(settings: Settings, table_ids: list[str]) -> list[LandResult]:
+    """The newest landing of each of ``table_ids``, for ``--offline`` builds; fails naming every table without one."""
+    logger = get_run_logger()
+    results, missing = [], []
+    for table_id in table_ids:
+        landing = latest_landing(settings.raw_dir, table_id)
+        if landing is None:
+            missing.append(f"{table_id}: nothing landed under {settings.raw_dir / table_id}")
+            continue
+        logger.info("%s: using landing of %s (Modified %s)", table_id, landing.fetched_at, landing.modified)
+        results.append(LandResult(landing, "offline"))
+    if missing:
+        raise FileNotFoundError("; ".join(missing) + "; run `werkregio refresh` online first")
+    return results
 
 
-@task(name="read_landing", cache_policy=NO_CACHE, task_run_name="read {landing.table_id}")
-def read_landing(landing: Landing) -> LandedTable:
+def load_landing(landing: Landing) -> LandedTable:
     """The landed data rows, every dimension table and the DataProperties of a landing."""
     properties = landing.read_properties()
     return LandedTable(
@@ -84,6 +88,14 @@ def read_landing(landing: Landing) -> LandedTable:
         dimensions={name: landing.read_dimension(name) for name in dimension_keys(properties)},
         properties=properties,
     )
+
+
+@task(name="read_landings", cache_policy=NO_CACHE)
+def read_landings(landings: list[Landing]) -> list[LandedTable]:
+    """Every landing read back (:func:`load_landing`), in the order given."""
+    tables = [load_landing(landing) for landing in landings]
+    get_run_logger().info("read %d landings, %d data rows", len(tables), sum(t.data.height for t in tables))
+    return tables
 
 
 @task(name="read_reference", cache_policy=NO_CACHE)
@@ -174,18 +186,22 @@ def landing_record(result: LandResult) -> dict[str, Any]:
     return {**asdict(result.landing), "action": result.action}
 
 
-@task(name="read_published_table", cache_policy=NO_CACHE, task_run_name="read published {name}")
-def read_published_table(settings: Settings, name: str) -> pl.DataFrame | None:
-    """A table of the published warehouse, or None when nothing is published yet."""
-    if name not in BY_NAME:
-        raise ValueError(f"{name!r} is not a warehouse table (warehouse/schema.py)")
+@task(name="read_published_tables", cache_policy=NO_CACHE)
+def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.DataFrame | None]:
+    """Tables of the published warehouse, read through one connection (one build).
+
+    A table is None when nothing is published yet or the published file lacks it.
+    """
+    unknown = [name for name in names if name not in BY_NAME]
+    if unknown:
+        raise ValueError(f"{unknown} are not warehouse tables (warehouse/schema.py)")
     if not settings.warehouse_path.is_file():
-        return None
-    try:
-        return query(settings.warehouse_path, f"SELECT * FROM {name}")
-    except WarehouseError as err:
-        get_run_logger().warning("the published warehouse has no readable %s (%s); starting without it", name, err)
-        return None
+        return dict.fromkeys(names)
+    frames = query_tables(settings.warehouse_path, names)
+    for name, frame in frames.items():
+        if frame is None:
+            get_run_logger().warning("the published warehouse %s has no readable %s; starting without it", settings.warehouse_path, name)
+    return frames
 
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)

@@ -144,6 +144,21 @@ def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataF
             raise WarehouseError(f"{path}: query failed: {err}") from err
 
 
+def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | None]:
+    """Whole tables of the published warehouse, read through one connection (so from one build).
+
+    A table the file lacks, or that cannot be read, is None.
+    """
+    frames: dict[str, pl.DataFrame | None] = {}
+    with read_only(path) as con:
+        for name in names:
+            try:
+                frames[name] = con.sql(f"SELECT * FROM {name}").pl()
+            except duckdb.Error:
+                frames[name] = None
+    return frames
+
+
 def table_counts(path: Path) -> dict[str, int]:
     """Rows per table in a warehouse file."""
     with read_only(path) as con:
