@@ -239,3 +239,56 @@ def test_context_build_and_validation_open_no_network_connection(monkeypatch):
 
     assert result.success is False and not report.passed  # the check ran and found -4.0
     assert attempts == []
+
+
+def test_a_suite_is_validated_in_one_gx_call(monkeypatch):
+    calls = []
+    real_validate = Batch.validate
+
+    def counted(self, expect, **kwargs):
+        calls.append(type(expect).__name__)
+        return real_validate(self, expect, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", counted)
+    report = validate(frame([1.0, -2.0]), suite(row_count_at_least(), non_negative(), below(0.5)), BATCH)
+
+    assert calls == ["ExpectationSuite"]
+    assert [r.success for r in report.records] == [True, False, False]
+
+
+def test_results_come_back_in_check_order_although_gx_groups_them_by_column():
+    periods = Check(gx.expectations.ExpectColumnValuesToNotBeNull(column="Perioden"))
+    report = validate(
+        frame([1.0, -2.0]), suite(non_negative(), periods, row_count_at_least(), below(0.5)), BATCH
+    )
+
+    assert [(r.expectation, r.column, r.success) for r in report.records] == [
+        ("expect_column_values_to_be_between", COLUMN, False),
+        ("expect_column_values_to_not_be_null", "Perioden", True),
+        ("expect_table_row_count_to_be_between", None, True),
+        ("expect_column_values_to_be_between", COLUMN, False),
+    ]
+    assert report.records[0].severity == "critical" and report.records[3].severity == "warning"
+
+
+def test_equal_checks_each_get_their_own_result():
+    report = validate(frame([-1.0]), suite(non_negative(), non_negative(severity="warning")), BATCH)
+
+    assert [(r.severity, r.success, r.unexpected_count) for r in report.records] == [
+        ("critical", False, 1),
+        ("warning", False, 1),
+    ]
+
+
+def test_a_check_that_errors_in_the_suite_run_keeps_its_own_error_and_spares_the_others():
+    report = validate(
+        frame([1.0, -2.0]),
+        suite(non_negative(column="NoSuchColumn_99"), non_negative(), row_count_at_least()),
+        BATCH,
+    )
+
+    missing, values, rows = report.records
+    assert missing.success is False and "no such column" in missing.message
+    assert "NoSuchColumn_99" in missing.message
+    assert values.success is False and values.unexpected_count == 1 and "error" not in values.message
+    assert rows.success is True
