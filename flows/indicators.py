@@ -1,7 +1,7 @@
 """The ``recalculate_indicators`` flow: rebuild the marts from already-loaded facts, no download.
 
     read_published_tables (facts, previous marts, validation: one connection) -> compute_marts (pure)
-      -> publish_warehouse (atomic swap, like a refresh)
+      -> publish_warehouse (a copy of the published file with new marts; atomic swap, like a refresh)
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        published = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results"])
-        facts = {name: published[name] for name in FACT_TABLES}
+        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results"])
+        facts = {name: current[name] for name in FACT_TABLES}
         missing = [name for name, frame in facts.items() if frame is None]
         if missing:
             raise WarehouseError(
@@ -42,14 +42,14 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         year = reference_year if reference_year is not None else default
         if year is None:
             raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
-        marts = compute_marts(facts, scenarios(default, published["indicators"], [(year, view)]))
-        validation = published["validation_results"]
+        marts = compute_marts(facts, scenarios(default, current["indicators"], [(year, view)]))
+        # the facts and their validation results are taken over from the published file as they are
+        kept = (*FACT_TABLES, "validation_results") if current["validation_results"] is not None else FACT_TABLES
         frames = {
-            **facts,
             **marts,
             **build_metadata(settings, record["run_id"], "indicators"),
-            "validation_results": validation if validation is not None else validation_results(record["run_id"], []),
+            **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
-        published = publish_warehouse(settings, frames)
+        published = publish_warehouse(settings, frames, keep=kept)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
         return record

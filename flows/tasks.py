@@ -170,9 +170,9 @@ def _read_report(path: Path) -> ValidationReport:
 
 
 @task(name="publish_warehouse", cache_policy=NO_CACHE)
-def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame]) -> PublishResult:
-    """Build a new warehouse file and move it over the published one."""
-    result = publish(settings.warehouse_path, frames)
+def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame], keep: tuple[str, ...] = ()) -> PublishResult:
+    """Build a new warehouse file and move it over the published one; ``keep``: tables taken over unchanged."""
+    result = publish(settings.warehouse_path, frames, keep=keep)
     get_run_logger().info(
         "published %s (%.1f MB): %s",
         result.path,

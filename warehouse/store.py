@@ -10,6 +10,7 @@ byte-for-byte as it was.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,30 +36,53 @@ class PublishResult:
 
 
 def publish(
-    path: Path, frames: Mapping[str, pl.DataFrame], tables: Sequence[Table] = TABLES, views: Sequence[View] = VIEWS
+    path: Path,
+    frames: Mapping[str, pl.DataFrame],
+    tables: Sequence[Table] = TABLES,
+    views: Sequence[View] = VIEWS,
+    *,
+    keep: Sequence[str] = (),
 ) -> PublishResult:
     """Build every declared table from ``frames`` into a new file and move it over ``path``.
 
     ``frames`` must hold exactly one frame per declared table, with at least the declared
+    columns, except the tables named in ``keep``: those are taken as they are from the
+    published file (which is copied as the start of the new one; the published file itself is
+    never opened for writing). A kept table must be in the published file with the declared
     columns. Keys are enforced by DuckDB primary keys; a duplicate key fails the build.
     Callers must not publish to the same path concurrently (the flows hold the pipeline lock):
     building files left by a killed build are removed first.
     """
-    expected = {t.name for t in tables}
-    if set(frames) != expected:
+    expected = {t.name for t in tables} - set(keep)
+    if set(frames) != expected or not set(keep) <= {t.name for t in tables}:
         raise WarehouseError(
             f"{path}: a build needs exactly the tables {sorted(expected)}; "
-            f"missing {sorted(expected - set(frames))}, unexpected {sorted(set(frames) - expected)}"
+            f"missing {sorted(expected - set(frames))}, unexpected {sorted(set(frames) - expected)}, "
+            f"kept but not declared {sorted(set(keep) - {t.name for t in tables})}"
         )
+    if keep and not path.is_file():
+        raise WarehouseError(f"{path}: no published warehouse to keep {sorted(keep)} from: run `werkregio refresh` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.building-*"):
         # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead
         stale.unlink(missing_ok=True)
     building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:12]}")
     try:
+        if keep:
+            shutil.copyfile(path, building)
         con = duckdb.connect(str(building))
         try:
-            counts = {t.name: _load(con, t, frames[t.name], path) for t in tables}
+            if keep:
+                counts = _reuse(con, [t for t in tables if t.name in keep], path)
+                for view in views:
+                    con.execute(f"DROP VIEW IF EXISTS {view.name}")
+                for table in tables:
+                    if table.name not in keep:
+                        con.execute(f"DROP TABLE IF EXISTS {table.name}")
+            else:
+                counts = {}
+            counts |= {t.name: _load(con, t, frames[t.name], path) for t in tables if t.name not in keep}
+            counts = {t.name: counts[t.name] for t in tables}
             for view in views:
                 if view.table.name in counts:
                     con.execute(view.ddl())
@@ -75,6 +99,22 @@ def publish(
     finally:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
+
+
+def _reuse(con: duckdb.DuckDBPyConnection, kept: Sequence[Table], path: Path) -> dict[str, int]:
+    """Rows of each kept table in the copy of the published file; fails if one is missing or has other columns."""
+    counts = {}
+    for table in kept:
+        found = [row[0] for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = ? ORDER BY column_index", [table.name]
+        ).fetchall()]  # fmt: skip
+        if found != table.column_names:
+            raise WarehouseError(
+                f"{path}: table {table.name} cannot be kept: the published file has columns {found or 'none'}, "
+                f"this version declares {table.column_names}; run `werkregio refresh` to rebuild it"
+            )
+        (counts[table.name],) = con.execute(f"SELECT count(*) FROM {table.name}").fetchone()
+    return counts
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, path: Path) -> int:

@@ -297,3 +297,48 @@ def test_a_building_file_left_by_a_killed_build_is_removed_by_the_next_publish(w
     publish(warehouse, build("run-3"))
     assert not stale.exists()
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
+
+
+KEPT = ("national_series", "regional_series", "validation_results")
+
+
+def test_publish_can_keep_tables_of_the_published_file_and_rebuild_the_rest(warehouse):
+    before = sha256(warehouse)
+    with read_only(warehouse) as con:
+        kept_before = {name: con.sql(f"SELECT * FROM {name}").pl() for name in KEPT}
+    frames = {name: frame for name, frame in build("run-2", ww_january=500.0).items() if name not in KEPT}
+
+    result = publish(warehouse, frames, keep=KEPT)
+
+    assert sha256(warehouse) != before
+    assert result.row_counts == {t.name: (kept_before[t.name] if t.name in KEPT else frames[t.name]).height for t in schema.TABLES}
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+    for name, frame in kept_before.items():
+        assert_frame_equal(query(warehouse, f"SELECT * FROM {name}"), frame)  # national_series still has 449, not 500
+    with read_only(warehouse) as con:
+        tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert tables == {t.name: t.comment for t in schema.TABLES}
+    assert views == {v.name for v in schema.VIEWS}
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+
+
+def test_keeping_a_table_the_published_file_lacks_fails_and_leaves_it_unchanged(warehouse):
+    with duckdb.connect(str(warehouse)) as con:  # an older warehouse without validation_results
+        con.execute("DROP TABLE validation_results")
+    before = sha256(warehouse)
+    frames = {name: frame for name, frame in build("run-2").items() if name not in KEPT}
+
+    with pytest.raises(WarehouseError, match=r"validation_results cannot be kept: the published file has columns none"):
+        publish(warehouse, frames, keep=KEPT)
+
+    assert sha256(warehouse) == before
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+
+
+def test_keeping_needs_a_published_file_and_exactly_the_other_tables(tmp_path, warehouse):
+    frames = {name: frame for name, frame in build("run-2").items() if name not in KEPT}
+    with pytest.raises(WarehouseError, match="no published warehouse to keep"):
+        publish(tmp_path / "none.duckdb", frames, keep=KEPT)
+    with pytest.raises(WarehouseError, match=r"unexpected \['national_series'\]"):
+        publish(warehouse, {**frames, "national_series": national()}, keep=KEPT)
