@@ -29,6 +29,7 @@ import time
 
 STARTED_AT = time.time()
 
+import gc  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import resource  # noqa: E402
@@ -143,4 +144,5 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:])))
+    print(json.dumps(main(*sys.argv[1:])), flush=True)
+    gc.freeze()  # as the `werkregio` console script does (flows/cli.py, run): no collection at exit
