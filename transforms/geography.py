@@ -87,6 +87,8 @@ def normalise_gm_code(code: str | int) -> str:
 
     Raises ValueError for anything else (region codes such as 'AM22', 'PV27', empty strings).
     """
+    if isinstance(code, str) and len(code) == 4 and code.isdecimal():
+        return code  # already the 4-digit form (the usual case): no need for the pattern
     if isinstance(code, int) and not isinstance(code, bool):
         code = str(code)
     match = _GM_CODE.match(code.strip()) if isinstance(code, str) else None
@@ -184,14 +186,21 @@ def check_municipal_changes(changes: pl.DataFrame) -> None:
         raise ValueError(f"change table is inconsistent; fix {CHANGE_TABLE_PATH}:\n- " + "\n- ".join(problems))
 
 
-def _valid_codes_by_year(valid_codes: Mapping[int, Iterable[str]] | pl.DataFrame) -> dict[int, frozenset[str]]:
+def _valid_codes_by_year(
+    valid_codes: Mapping[int, Iterable[str]] | pl.DataFrame, years: range
+) -> dict[int, frozenset[str]]:
+    """Year -> normalised codes, for the ``years`` a crosswalk starts from or checks (others are skipped)."""
     if isinstance(valid_codes, pl.DataFrame):
-        frame = _valid_frame(valid_codes)
+        frame = _valid_frame(valid_codes).filter(pl.col("year").is_between(years.start, years.stop - 1))
         return {
             int(year): frozenset(codes)
             for year, codes in frame.group_by("year").agg(pl.col("code")).iter_rows()
         }
-    return {int(year): frozenset(normalise_gm_code(code) for code in codes) for year, codes in valid_codes.items()}
+    return {
+        int(year): frozenset(normalise_gm_code(code) for code in codes)
+        for year, codes in valid_codes.items()
+        if int(year) in years
+    }
 
 
 def _valid_frame(valid: pl.DataFrame) -> pl.DataFrame:
@@ -249,14 +258,23 @@ def _codes_known_at(changes: pl.DataFrame, year: int) -> list[str]:
     return sorted(mentioned.join(ended, on="code", how="anti")["code"].to_list())
 
 
-def _yearly_step(changes: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Changes of one boundary year as (step_from, step_to, step_share, step_approximate)."""
-    return changes.filter((pl.col("boundary_year") == year) & (pl.col("share") > 0)).select(
+def _yearly_steps(changes: pl.DataFrame, years: range) -> dict[int, pl.DataFrame]:
+    """Boundary year -> its changes as (step_from, step_to, step_share, step_approximate).
+
+    Only the ``years`` with a change of positive share get an entry: a year without one maps
+    every code to itself and leaves a crosswalk as it is.
+    """
+    steps = changes.filter(pl.col("boundary_year").is_between(years.start, years.stop - 1) & (pl.col("share") > 0)).select(
+        "boundary_year",
         step_from=pl.col("old_code"),
         step_to=pl.col("new_code"),
         step_share=pl.col("share").cast(pl.Float64),
         step_approximate=pl.col("share_status") == "approximate",
     )
+    return {
+        int(year): step.drop("boundary_year")
+        for (year,), step in steps.partition_by("boundary_year", maintain_order=True, as_dict=True).items()
+    }
 
 
 def _apply_step(crosswalk: pl.DataFrame, step: pl.DataFrame) -> pl.DataFrame:
@@ -296,11 +314,11 @@ def municipality_crosswalk(
     ``municipalities_by_year``) must include from_year; the crosswalk then starts from exactly the
     municipalities of from_year, and after each step whose year is listed the result is checked:
     codes produced but not valid that year, or valid but not produced, raise
-    UnmappedMunicipalityError. Without ``valid_codes`` the start is inferred from the change table
-    alone: every code it mentions that has not ended by from_year. That covers only municipalities
-    touched by some change (codes such as 0344 Utrecht are absent and a series holding them is
-    reported as unmapped) and may include codes created after from_year; flows should pass the
-    valid codes.
+    UnmappedMunicipalityError. Years outside from_year .. to_year are not looked at. Without
+    ``valid_codes`` the start is inferred from the change table alone: every code it mentions that
+    has not ended by from_year. That covers only municipalities touched by some change (codes such
+    as 0344 Utrecht are absent and a series holding them is reported as unmapped) and may include
+    codes created after from_year; flows should pass the valid codes.
 
     Raises ValueError when to_year < from_year: going back in time would split merged
     municipalities again, for which there are no weights.
@@ -312,7 +330,8 @@ def municipality_crosswalk(
             "boundaries instead."
         )
     check_municipal_changes(changes)
-    valid = None if valid_codes is None else _valid_codes_by_year(valid_codes)
+    years = range(from_year, to_year + 1)
+    valid = None if valid_codes is None else _valid_codes_by_year(valid_codes, years)
     if valid is None:
         start = _codes_known_at(changes, from_year)
     elif from_year in valid:
@@ -324,8 +343,10 @@ def municipality_crosswalk(
         {"from_code": start, "to_code": start, "share": [1.0] * len(start), "approximate": [False] * len(start)},
         schema=CROSSWALK_SCHEMA,
     )
-    for year in range(from_year + 1, to_year + 1):
-        crosswalk = _apply_step(crosswalk, _yearly_step(changes, year))
+    steps = _yearly_steps(changes, years)
+    for year in years[1:]:
+        if year in steps:
+            crosswalk = _apply_step(crosswalk, steps[year])
         if valid is not None and year in valid:
             produced = set(crosswalk["to_code"].to_list())
             if produced - valid[year]:

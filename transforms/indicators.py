@@ -16,7 +16,9 @@ presented as the region total: ``complete`` is false.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache, partial
+from typing import NamedTuple
 
 import polars as pl
 
@@ -67,6 +69,9 @@ PORTAL_BANDS = ("0%", "1-25%", "26-50%", "51-75%", "76-99%", "100%")
 
 THOUSANDS = {"x 1 000": 1000.0, "aantal": 1.0}
 UWV_SOURCE = "UWV register file"
+
+Crosswalks = Callable[[int, int], pl.DataFrame]
+"""(from_year, to_year) -> the ``municipality_crosswalk`` between those boundaries (change table and valid codes bound)."""
 
 
 def _scale(unit: str) -> float:
@@ -120,40 +125,69 @@ def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str],
     )
 
 
+class _MunicipalFigures(NamedTuple):
+    """The municipal figures of one benefit series, as ``_municipal_figures`` picks them."""
+
+    sources: str
+    """The CBS tables used, comma-separated."""
+    by_year: dict[int, pl.DataFrame]
+    """Year -> one row per municipality per month of that year: gm_code, period_start, value."""
+
+
+def _municipal_figures(
+    regional: pl.DataFrame, sources: Mapping[str, Sequence[str]], valid_codes: Mapping[int, frozenset[str]]
+) -> dict[str, _MunicipalFigures]:
+    """Series -> its municipal figures (``pick_sources``), picked and split by year once for all scenarios."""
+    figures = {}
+    for series, tables in sources.items():
+        picked = pick_sources(regional, series, tables)
+        by_year = picked.with_columns(pl.col("period_start").dt.year().alias("_year")).partition_by(
+            "_year", maintain_order=True, as_dict=True
+        )
+        figures[series] = _MunicipalFigures(
+            sources=",".join(sorted(picked["source_table"].unique())),
+            by_year={
+                # CBS tables list every municipality for every period, with nulls outside its lifetime:
+                # a null for a code that did not exist that year is no missing figure.
+                year: rows.filter(
+                    pl.col("value").is_not_null() | pl.col("area_code").is_in(list(valid_codes.get(year, ())))
+                ).select(pl.col("area_code").alias("gm_code"), "period_start", "value")
+                for (year,), rows in sorted(by_year.items())
+            },
+        )
+    return figures
+
+
 def _monthly_region_totals(
-    municipal: pl.DataFrame,
+    by_year: Mapping[int, pl.DataFrame],
     membership: pl.DataFrame,
-    changes: pl.DataFrame,
-    valid_codes: Mapping[int, frozenset[str]],
+    crosswalks: Crosswalks,
     *,
     view: str,
     reference_year: int,
 ) -> pl.DataFrame:
-    """Region totals per month; columns of ``region_totals`` plus ``period_start`` and ``year``."""
-    frames = []
-    years = sorted(municipal["period_start"].dt.year().unique().to_list())
-    for year in years:
-        # CBS tables list every municipality for every period, with nulls outside its lifetime:
-        # a null for a code that did not exist that year is no missing figure.
-        month_rows = municipal.filter(
-            (pl.col("period_start").dt.year() == year)
-            & (pl.col("value").is_not_null() | pl.col("area_code").is_in(list(valid_codes.get(year, ()))))
-        ).select(pl.col("area_code").alias("gm_code"), "period_start", "value")
-        if view == "harmonised":
-            if year > reference_year:
-                continue
-            crosswalk = municipality_crosswalk(changes, year, reference_year, valid_codes=valid_codes)
-            month_rows = harmonise_counts(month_rows, crosswalk, by=["period_start"])
-            geography = reference_year
-        else:
-            geography = year
-        if membership.filter(pl.col("year") == geography).height == 0:
-            continue
-        frames.append(
-            region_totals(month_rows, membership, view=view, geography_year=geography, by=["period_start"]).with_columns(
-                pl.lit(year, pl.Int32).alias("year")
-            )
+    """Region totals per month; columns of ``region_totals`` plus ``period_start`` and ``year``.
+
+    ``by_year`` as in ``_MunicipalFigures``. Harmonised, every year up to the reference year is
+    moved to the reference year's boundaries, and all those years are summed with its region
+    composition in one go; as published, each year is summed with its own composition.
+    """
+    if view == "harmonised":
+        moved = [
+            harmonise_counts(rows, crosswalks(year, reference_year), by=["period_start"])
+            for year, rows in by_year.items()
+            if year <= reference_year
+        ]
+        batches = [(reference_year, pl.concat(moved))] if moved else []
+    else:
+        batches = list(by_year.items())
+    frames = [
+        region_totals(rows, membership, view=view, geography_year=geography, by=["period_start"]).with_columns(
+            pl.col("period_start").dt.year().cast(pl.Int32).alias("year")
         )
+        for geography, rows in batches
+        if membership.filter(pl.col("year") == geography).height
+    ]
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
@@ -185,24 +219,41 @@ def benefit_averages(
     ``sources`` maps ``ww``/``wwb`` to the municipal tables in precedence order; the country rows
     come from the national series (``national_sources`` maps series to its table).
     """
+    return _benefit_averages(
+        _municipal_figures(regional, sources, valid_codes),
+        national,
+        membership,
+        partial(municipality_crosswalk, changes, valid_codes=valid_codes),
+        national_sources=national_sources,
+        reference_year=reference_year,
+        view=view,
+    )
+
+
+def _benefit_averages(
+    municipal: Mapping[str, _MunicipalFigures],
+    national: pl.DataFrame,
+    membership: pl.DataFrame,
+    crosswalks: Crosswalks,
+    *,
+    national_sources: Mapping[str, str],
+    reference_year: int,
+    view: str,
+) -> pl.DataFrame:
+    """``benefit_averages`` from the municipal figures of each series (``_municipal_figures``)."""
     out = []
-    for series, tables in sources.items():
-        municipal = pick_sources(regional, series, tables)
-        if municipal.height:
-            monthly = _monthly_region_totals(
-                municipal, membership, changes, valid_codes, view=view, reference_year=reference_year
-            )
-            if monthly.height:
-                used = ",".join(sorted(municipal["source_table"].unique()))
-                out.append(
-                    _region_rows(
-                        yearly_average(monthly),
-                        f"{series}_benefits",
-                        unit="aantal",
-                        method=f"monthly average per year of the sum of municipal figures ({view}, composition of the geography year)",
-                        sources=used,
-                    )
+    for series, figures in municipal.items():
+        monthly = _monthly_region_totals(figures.by_year, membership, crosswalks, view=view, reference_year=reference_year)
+        if monthly.height:
+            out.append(
+                _region_rows(
+                    yearly_average(monthly),
+                    f"{series}_benefits",
+                    unit="aantal",
+                    method=f"monthly average per year of the sum of municipal figures ({view}, composition of the geography year)",
+                    sources=figures.sources,
                 )
+            )
         country = national.filter((pl.col("series") == series) & (pl.col("frequency") == "month"))
         if country.height:
             years = country.with_columns(pl.col("period_start").dt.year().cast(pl.Int32).alias("year"))
@@ -288,15 +339,14 @@ def labour_force(
     *,
     reference_year: int,
     view: str,
-    changes: pl.DataFrame | None = None,
-    valid_codes: Mapping[int, frozenset[str]] | None = None,
+    crosswalks: Crosswalks | None = None,
 ) -> pl.DataFrame:
     """Labour force per region and for the country per year, from CBS's regional editions.
 
     Each edition ('Arbeidsdeelname; regionale indeling G') gives every year up to G on the
     boundaries of G. As published: for year Y the edition of Y. Harmonised to R: the edition of
     R; without one, the latest earlier edition E, its municipal figures moved from E to R with
-    the change table. A region figure is CBS's own region row where the edition of R has one,
+    ``crosswalks``. A region figure is CBS's own region row where the edition of R has one,
     otherwise the sum of the municipal figures with the composition of R.
     """
     rows = regional.filter((pl.col("series") == "labour_force") & (pl.col("frequency") == "year"))
@@ -316,12 +366,11 @@ def labour_force(
         if edition.height == 0:
             continue
         if source_geography != geography:
-            if changes is None or valid_codes is None:
-                raise ValueError(f"labour force: moving edition {source_geography} to {geography} needs the change table")
-            crosswalk = municipality_crosswalk(changes, source_geography, geography, valid_codes=valid_codes)
+            if crosswalks is None:
+                raise ValueError(f"labour force: moving edition {source_geography} to {geography} needs the crosswalks")
             moved = harmonise_counts(
                 edition.filter(pl.col("area_type") == "municipality").select(pl.col("area_code").alias("gm_code"), "year", "value"),
-                crosswalk,
+                crosswalks(source_geography, geography),
                 by=["year"],
             )
             edition = pl.concat(
@@ -461,15 +510,16 @@ def indicator_tables(
     in_reference = regional.filter(
         (pl.col("area_type") != "municipality") | pl.col("period_start").dt.year().is_in(list(valid_codes))
     )
+    municipal = _municipal_figures(in_reference, benefit_sources, valid_codes)
+    # Each (year, reference year) crosswalk is built once, for every series and scenario that needs it.
+    crosswalks = cache(partial(municipality_crosswalk, changes, valid_codes=valid_codes))
     parts = []
     for reference_year, view in sorted(set(scenarios)):
-        benefits = benefit_averages(
-            in_reference,
+        benefits = _benefit_averages(
+            municipal,
             national,
             membership,
-            changes,
-            valid_codes,
-            sources=benefit_sources,
+            crosswalks,
             national_sources=national_sources,
             reference_year=reference_year,
             view=view,
@@ -480,7 +530,7 @@ def indicator_tables(
             base,
             growth(base, ["ww_benefits", "wwb_benefits", "ww_wwb_benefits"]),
             benefits_per_cbs_vacancy(base, national, source=national_sources.get("open_vacancies", "")),
-            labour_force(in_reference, membership, reference_year=reference_year, view=view, changes=changes, valid_codes=valid_codes),
+            labour_force(in_reference, membership, reference_year=reference_year, view=view, crosswalks=crosswalks),
             municipalities_per_region(membership, reference_year=reference_year, view=view, source=membership_sources),
         ]
         if uwv:

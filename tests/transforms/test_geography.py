@@ -132,6 +132,20 @@ def test_crosswalk_reports_a_new_code_nothing_leads_to() -> None:
     assert raised.value.codes == ["0010"]
 
 
+def test_years_without_changes_keep_the_crosswalk_and_are_still_checked() -> None:
+    quiet = {**TINY_VALID, 2022: TINY_VALID[2021], 2023: TINY_VALID[2021]}
+    assert_frame_equal(municipality_crosswalk(tiny_changes(), 2020, 2023, quiet),
+                       municipality_crosswalk(tiny_changes(), 2020, 2021, TINY_VALID))
+    with pytest.raises(UnmappedMunicipalityError, match="no change up to 2022 leads to them"):
+        municipality_crosswalk(tiny_changes(), 2020, 2023, {**quiet, 2022: quiet[2022] | {"0010"}})
+
+
+def test_crosswalk_looks_only_at_the_valid_codes_of_its_own_years() -> None:
+    valid = {**TINY_VALID, 2019: {"AM22"}, 2022: {"not a code"}}
+    assert_frame_equal(municipality_crosswalk(tiny_changes(), 2020, 2021, valid),
+                       municipality_crosswalk(tiny_changes(), 2020, 2021, TINY_VALID))
+
+
 def test_inconsistent_change_table_is_refused_with_the_file_named() -> None:
     broken = tiny_changes().with_columns(
         share=pl.when(pl.col("new_code") == "0004").then(0.5).otherwise(pl.col("share"))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import partial
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
+import transforms.indicators
+from transforms.geography import MUNICIPAL_CHANGES_SCHEMA, municipality_crosswalk
 from transforms.indicators import (
+    INDICATOR_KEY,
     INDICATOR_SCHEMA,
     benefit_averages,
     combined,
@@ -241,6 +245,36 @@ def test_indicator_tables_and_spread_name_the_extreme_regions():
     assert spread(indicators.head(0)).height == 0
 
 
+def test_indicator_tables_build_each_crosswalk_once_and_agree_with_benefit_averages(monkeypatch):
+    built = []
+
+    def counting_crosswalk(changes, from_year, to_year, valid_codes=None):
+        built.append((from_year, to_year))
+        return municipality_crosswalk(changes, from_year, to_year, valid_codes)
+
+    monkeypatch.setattr(transforms.indicators, "municipality_crosswalk", counting_crosswalk)
+    # ww, wwb and the 2020 labour force edition all need the 2020 -> 2021 crosswalk
+    regional = pl.concat([REGIONAL, REGIONAL.with_columns(series=pl.lit("ww")),
+                          edition(2020, [("municipality", "0001", 2020, 15.0), ("municipality", "0002", 2020, 25.0),
+                                         ("municipality", "0004", 2020, 11.0)], "E20")])
+    sources = {"ww": ["T1"], "wwb": ["T1"]}
+    scenarios = [(2020, "harmonised"), (2021, "harmonised"), (2021, "as_published")]
+    indicators = indicator_tables(
+        national=NATIONAL, regional=regional, membership=MEMBERSHIP, changes=CHANGES, valid_codes=VALID,
+        scenarios=scenarios, benefit_sources=sources, national_sources={"wwb": "N1"},
+    )["indicators"]
+    assert sorted(built) == [(2020, 2020), (2020, 2021), (2021, 2021)]
+
+    for reference_year, view in scenarios:
+        alone = benefit_averages(regional, NATIONAL, MEMBERSHIP, CHANGES, VALID, sources=sources,
+                                 national_sources={"wwb": "N1"}, reference_year=reference_year, view=view)
+        in_mart = indicators.filter(
+            pl.col("indicator").is_in(["ww_benefits", "wwb_benefits"]) & (pl.col("view") == view)
+            & ((pl.col("geography_year") == reference_year) if view == "harmonised" else pl.lit(True))
+        )
+        assert_frame_equal(in_mart, alone.sort(list(INDICATOR_KEY), nulls_last=True))
+
+
 @pytest.mark.mirror
 def test_real_national_growth_matches_the_published_figures(statline_root):
     data = pl.DataFrame(json.loads((statline_root / "37789ksz" / "TypedDataSet.json").read_text())["value"], infer_schema_length=None)
@@ -292,7 +326,8 @@ def test_real_region_labour_force_equals_the_sum_of_its_municipalities(statline_
 def test_harmonised_labour_force_moves_the_latest_earlier_edition_to_the_reference_year():
     old_edition = edition(2020, [("municipality", "0001", 2020, 15.0), ("municipality", "0002", 2020, 25.0),
                                  ("municipality", "0004", 2020, 11.0), ("country", "NL01", 2020, 51.0)], "E20")
-    out = labour_force(old_edition, MEMBERSHIP, reference_year=2021, view="harmonised", changes=CHANGES, valid_codes=VALID)
+    out = labour_force(old_edition, MEMBERSHIP, reference_year=2021, view="harmonised",
+                       crosswalks=partial(municipality_crosswalk, CHANGES, valid_codes=VALID))
     assert rows(out, area_type="region") == [
         {"area_code": "AM01", "year": 2020, "value": 40000.0, "geography_year": 2021, "complete": True},
         {"area_code": "AM02", "year": 2020, "value": 11000.0, "geography_year": 2021, "complete": True},
