@@ -7,7 +7,8 @@ Two implementations share one small interface (:class:`CbsSource`):
   cbsodata 1.3.5 itself (``cbsodata3._download_metadata``), with an explicit timeout and our
   retry policy around it. Data rows (``TypedDataSet``) use the same URL layout but our own
   page loop, because cbsodata's loop can neither retry nor resume a single page nor fetch
-  pages in parallel (see ``docs/cbs-client.md``).
+  pages in parallel (see ``docs/cbs-client.md``): after the first page, ``concurrency`` pages
+  are in flight all the time.
 * :class:`RecordedCbs` reads a folder in the layout of the offline StatLine mirror
   (``<table>/<Endpoint>.json``) without any network, for tests and benchmarks.
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -43,6 +46,7 @@ NON_DIMENSION_SETS = frozenset({"TableInfos", "UntypedDataSet", "TypedDataSet", 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
+READ_CHUNK_BYTES = 1 << 20  # a data page (10,000 rows) is about 2 MB of JSON
 
 
 class CbsError(Exception):
@@ -65,6 +69,10 @@ class _Transient(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _Abandoned(Exception):
+    """A request given up before it was sent, because its page is no longer wanted (never reaches a caller)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,10 @@ class LiveCbs:
     attempts per request; backoff is exponential (``backoff * 2**attempt``, capped, with
     jitter) or what a 429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in
     flight from this client across all threads.
+
+    :meth:`table_meta` also fetches the table's first data page, which the next
+    :meth:`data_pages` of that table yields instead of requesting it again (once; a page no
+    :meth:`data_pages` call takes is kept until the next :meth:`table_meta` of its table).
     """
 
     def __init__(
@@ -151,6 +163,9 @@ class LiveCbs:
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(concurrency)
         self._local = threading.local()
+        # table id -> its first data page, fetched by table_meta for the next data_pages
+        # (single dict operations, atomic across threads)
+        self._first_pages: dict[str, Future[tuple[list[dict[str, Any]], str | None]]] = {}
         # cbsodata builds URLs from a module-level scheme flag; this client owns that flag.
         cbsodata3.options.use_https = self._scheme == "https"
 
@@ -164,37 +179,57 @@ class LiveCbs:
         return records[0]
 
     def table_meta(self, table_id: str) -> TableMeta:
-        listing = self._metadata(table_id, "")
-        names = [entry["name"] for entry in listing if "name" in entry]
-        if DATA_SET not in names or "DataProperties" not in names:
-            raise CbsBadResponse(
-                f"{table_id}: the table listing at {self.table_url(table_id)} lacks "
-                f"{DATA_SET} or DataProperties (it lists {', '.join(names) or 'nothing'})"
+        """Table info, data properties and dimensions, requested in parallel; the first data page alongside.
+
+        The listing, ``TableInfos`` and ``DataProperties`` are requested at once, the dimension
+        tables as soon as the listing names them. The first ``TypedDataSet`` page is requested as
+        soon as ``TableInfos`` is in (never before, so no row predates ``modified``: the landing's
+        check that ``Modified`` did not change during the download stays sound) and kept for the
+        next :meth:`data_pages` of this table; its failure, if any, is raised there.
+        """
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta")
+        try:
+            info = pool.submit(self.table_info, table_id)
+            listing = pool.submit(self._metadata, table_id, "")
+            properties = pool.submit(self._metadata, table_id, "DataProperties")
+            info.result()
+            first_page = pool.submit(self._page, table_id, self._first_page_url(table_id))
+            names = [entry["name"] for entry in listing.result() if "name" in entry]
+            if DATA_SET not in names or "DataProperties" not in names:
+                raise CbsBadResponse(
+                    f"{table_id}: the table listing at {self.table_url(table_id)} lacks "
+                    f"{DATA_SET} or DataProperties (it lists {', '.join(names) or 'nothing'})"
+                )
+            dimension_names = [n for n in names if n not in NON_DIMENSION_SETS]
+            dimensions = {n: pool.submit(self._metadata, table_id, n) for n in dimension_names}
+            meta = TableMeta(
+                table_id=table_id,
+                info=info.result(),
+                properties=properties.result(),
+                dimensions={n: future.result() for n, future in dimensions.items()},
             )
-        dimension_names = [n for n in names if n not in NON_DIMENSION_SETS]
-        wanted = ["TableInfos", "DataProperties", *dimension_names]
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta") as pool:
-            results = dict(zip(wanted, pool.map(lambda n: self._metadata(table_id, n), wanted)))
-        info = results["TableInfos"]
-        if not info or "Modified" not in info[0]:
-            raise CbsBadResponse(f"{table_id}: TableInfos has no Modified field")
-        return TableMeta(
-            table_id=table_id,
-            info=info[0],
-            properties=results["DataProperties"],
-            dimensions={n: results[n] for n in dimension_names},
-        )
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)  # the first page included
+        self._first_pages[table_id] = first_page
+        return meta
 
     def data_pages(self, table_id: str) -> Iterator[list[dict[str, Any]]]:
-        """Pages of ``TypedDataSet``; after the first page the rest are fetched ``concurrency`` at a time.
+        """Pages of ``TypedDataSet`` in CBS order; after the first page, ``concurrency`` are in flight at a time.
 
-        CBS pages at 10,000 rows with an absolute ``odata.nextLink`` carrying ``$skip``. When the
-        link has that form, later pages are requested in parallel windows by rewriting ``$skip``;
-        otherwise the links are followed one by one. Each page is retried on its own, so a
-        failure late in a large table does not restart it.
+        The first page is the one :meth:`table_meta` fetched, if it did so since the last call
+        for this table; otherwise it is requested now. CBS pages at 10,000 rows with an absolute
+        ``odata.nextLink`` carrying ``$skip``. When the link has that form, later pages are
+        requested in parallel by rewriting ``$skip`` (:meth:`_parallel_pages`); otherwise the
+        links are followed one by one. Each page is retried on its own, so a failure late in a
+        large table does not restart it.
         """
-        first_url = self.table_url(table_id) + DATA_SET + "?" + urlencode({"$format": "json"})
-        page, next_link = self._page(table_id, first_url)
+        prefetched = self._first_pages.pop(table_id, None)
+        if prefetched is not None:
+            page, next_link = prefetched.result()
+        else:
+            page, next_link = self._page(table_id, self._first_page_url(table_id))
         yield page
         if next_link is None:
             return
@@ -209,27 +244,78 @@ class LiveCbs:
             raise CbsBadResponse(
                 f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
             )
-        index = 1
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-page") as pool:
+        yield from self._parallel_pages(table_id, make_url, page_size)
+
+    def _parallel_pages(
+        self, table_id: str, make_url: Callable[[int], str], page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages from ``$skip=page_size`` on, in order, with ``concurrency`` requests in flight all the time.
+
+        ``concurrency`` threads work through a queue kept ``2 * concurrency`` pages ahead of the
+        consumer: a thread starts the next page as soon as its last one is done, whatever order
+        pages finish in, and at most that many pages wait in memory. The first page found to
+        end the table (shorter than ``page_size``, or without ``odata.nextLink``) or to fail
+        sets a horizon: pages beyond it are not requested (those already in flight, at most
+        ``concurrency - 1``, are dropped). When the consumer stops, the table ends or a page
+        fails, queued pages are cancelled, pages waiting for a slot or between retries give up
+        without another request, and the threads are joined once the requests in flight have
+        ended.
+        """
+        horizon = _Horizon()
+
+        def fetch(skip: int) -> tuple[list[dict[str, Any]], str | None]:
+            url = make_url(skip)
+
+            def attempt() -> tuple[list[dict[str, Any]], str | None]:
+                rows, link = self._get_page(table_id, url)
+                if link is None or len(rows) < page_size:
+                    horizon.lower(skip)  # still holding the slot: no later page slips in meanwhile
+                return rows, link
+
+            try:
+                return self._with_retries(table_id, url, attempt, abandon=lambda: horizon.passed(skip))
+            except BaseException:
+                horizon.lower(skip)
+                raise
+
+        ahead = 2 * self.concurrency
+        requested: deque[Future[tuple[list[dict[str, Any]], str | None]]] = deque()
+        next_skip = page_size
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-page")
+        try:
             while True:
-                urls = [make_url((index + k) * page_size) for k in range(self.concurrency)]
-                for url, (rows, link) in zip(urls, pool.map(lambda u: self._page(table_id, u), urls)):
-                    if rows:
-                        yield rows
-                    if link is None or len(rows) < page_size:
-                        return
-                index += self.concurrency
+                while len(requested) < ahead and not horizon.passed(next_skip):
+                    requested.append(pool.submit(fetch, next_skip))
+                    next_skip += page_size
+                rows, link = requested.popleft().result()
+                if rows:
+                    yield rows
+                if link is None or len(rows) < page_size:
+                    return
+        finally:
+            horizon.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _first_page_url(self, table_id: str) -> str:
+        return self.table_url(table_id) + DATA_SET + "?" + urlencode({"$format": "json"})
 
     def _page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
-        def fetch() -> tuple[list[dict[str, Any]], str | None]:
-            response = self._session().get(url, timeout=self.timeout)
-            _raise_for_status(table_id, url, response)
-            body = _decode(table_id, url, response.text)
-            rows = body["value"]
-            self.stats.add(rows=len(rows))
-            return rows, body.get("odata.nextLink")
+        """One data page, with retries: its rows and its ``odata.nextLink``."""
+        return self._with_retries(table_id, url, lambda: self._get_page(table_id, url))
 
-        return self._with_retries(table_id, url, fetch)
+    def _get_page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
+        """One attempt at a data page, made holding a slot (parse included).
+
+        The body is read in chunks of a mebibyte rather than ``Response.content``'s 10 KiB (each
+        read has to win the GIL back from threads parsing other pages) and parsed from bytes, as
+        JSON is UTF-8, without guessing a charset.
+        """
+        with self._session().get(url, timeout=self.timeout, stream=True) as response:
+            _raise_for_status(table_id, url, response)
+            body = _decode(table_id, url, b"".join(response.iter_content(READ_CHUNK_BYTES)))
+        rows = body["value"]
+        self.stats.add(rows=len(rows))
+        return rows, body.get("odata.nextLink")
 
     def _metadata(self, table_id: str, name: str) -> list[dict[str, Any]]:
         url = self.table_url(table_id) + name
@@ -248,10 +334,19 @@ class LiveCbs:
 
         return self._with_retries(table_id, url, fetch)
 
-    def _with_retries(self, table_id: str, url: str, fetch: Callable[[], T]) -> T:
+    def _with_retries(
+        self, table_id: str, url: str, fetch: Callable[[], T], abandon: Callable[[], bool] | None = None
+    ) -> T:
+        """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
+
+        ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
+        request is not sent and :class:`_Abandoned` is raised.
+        """
         for attempt in range(self.retries + 1):
             try:
                 with self._slots:
+                    if abandon is not None and abandon():
+                        raise _Abandoned(url)
                     self.stats.add(requests=1)
                     try:
                         return fetch()
@@ -315,16 +410,38 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _decode(table_id: str, url: str, text: str) -> dict[str, Any]:
+def _decode(table_id: str, url: str, content: bytes) -> dict[str, Any]:
+    """The JSON body of a data page (UTF-8, as JSON must be; ``json`` also accepts UTF-16/32)."""
     try:
-        body = json.loads(text)
+        body = json.loads(content)
     except json.JSONDecodeError as err:
         raise CbsBadResponse(
-            f"{table_id}: malformed JSON from {url} ({err.msg} at character {err.pos} of {len(text)})"
+            f"{table_id}: malformed JSON from {url} ({err.msg} at character {err.pos} of {len(err.doc)})"
         ) from err
+    except UnicodeDecodeError as err:
+        raise CbsBadResponse(f"{table_id}: response from {url} is not UTF-8 JSON ({err})") from err
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise CbsBadResponse(f"{table_id}: response from {url} has no 'value' list")
     return body
+
+
+class _Horizon:
+    """The largest ``$skip`` of a table still worth requesting: lowered from any thread, never raised."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._skip: float = math.inf
+
+    def lower(self, skip: int) -> None:
+        with self._lock:
+            self._skip = min(self._skip, skip)
+
+    def close(self) -> None:
+        """Nothing more is wanted: every later request is abandoned."""
+        self.lower(-1)
+
+    def passed(self, skip: int) -> bool:
+        return skip > self._skip
 
 
 def _skip_template(link: str) -> tuple[Callable[[int], str], int] | None:

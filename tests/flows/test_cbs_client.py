@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from flows.cbs import CbsBadResponse, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs
+from flows.cbs import CbsBadResponse, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90001TST"
@@ -34,6 +36,49 @@ def tiny_root(tmp_path_factory) -> Path:
 def mirror(tiny_root):
     with StatLineMirror(tiny_root, page_size=5) as server:
         yield server
+
+
+class CountingMirror(StatLineMirror):
+    """A mirror that records the most requests it was serving at once.
+
+    A request counts from the moment the server starts on it (the client has sent it) until it
+    is logged, just before its response is written (the client is still waiting for it), so
+    this count never exceeds the number of requests the client has in flight.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.serving = 0
+        self.most_at_once = 0
+        self._serving_lock = threading.Lock()
+
+    def _serve(self, handler) -> None:
+        with self._serving_lock:
+            self.serving += 1
+            self.most_at_once = max(self.most_at_once, self.serving)
+        super()._serve(handler)
+
+    def _record(self, record) -> None:
+        with self._serving_lock:
+            self.serving -= 1
+        super()._record(record)
+
+
+@pytest.fixture
+def small_pages(tiny_root):
+    """12 pages of 2 rows (the last has 1), every request 20 ms slower."""
+    with CountingMirror(tiny_root, page_size=2) as server:
+        server.latency(0.02)
+        yield server
+
+
+def page_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("cbs-page")]
+
+
+def data_skips(mirror: StatLineMirror) -> list[int]:
+    """``$skip`` of every TypedDataSet request, in the order the mirror served them."""
+    return [int(r.query.get("$skip", 0)) for r in mirror.requests_for(TABLE, "TypedDataSet")]
 
 
 def client(mirror: StatLineMirror, sleeps: list[float] | None = None, **kwargs) -> LiveCbs:
@@ -73,6 +118,118 @@ def test_sequential_paging_with_concurrency_one(mirror):
     rows = all_rows(client(mirror, concurrency=1))
     assert [r["ID"] for r in rows] == list(range(ROWS))
     assert mirror.count(TABLE, "TypedDataSet") == 5
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 4])
+def test_requests_in_flight_reach_but_never_exceed_concurrency(small_pages, concurrency):
+    small_pages.latency(0.05)  # long enough for every thread to have its request at the mirror
+    cbs = client(small_pages, concurrency=concurrency)
+    cbs.table_meta(TABLE)
+    rows = all_rows(cbs)
+    assert [r["ID"] for r in rows] == list(range(ROWS))
+    assert small_pages.most_at_once == concurrency
+    assert small_pages.data_rows_served(TABLE) == ROWS
+
+
+def test_a_slow_page_does_not_hold_up_the_pages_after_it(small_pages):
+    # windows of `concurrency` pages would wait for the slow page before requesting more
+    small_pages.add_fault("latency", seconds=0.5, table=TABLE, endpoint="TypedDataSet", skip=4)
+    rows = all_rows(client(small_pages, concurrency=2))
+    assert [r["ID"] for r in rows] == list(range(ROWS))
+    skips = data_skips(small_pages)
+    served_while_slow = [skip for skip in skips[: skips.index(4)] if skip > 4]
+    assert len(served_while_slow) >= 2
+
+
+def test_pages_come_in_cbs_order_whatever_order_they_finish_in(small_pages):
+    for skip, seconds in [(2, 0.3), (4, 0.2), (6, 0.1), (10, 0.15)]:
+        small_pages.add_fault("latency", seconds=seconds, table=TABLE, endpoint="TypedDataSet", skip=skip)
+    pages = list(client(small_pages, concurrency=4).data_pages(TABLE))
+    assert [[r["ID"] for r in page] for page in pages] == [[i, i + 1][: ROWS - i] for i in range(0, ROWS, 2)]
+    skips = data_skips(small_pages)
+    assert skips.index(6) < skips.index(2)  # finished out of order, yielded in order
+
+
+def test_the_end_of_the_table_stops_requests(small_pages):
+    cbs = client(small_pages, concurrency=3)
+    assert len(all_rows(cbs)) == ROWS
+    skips = data_skips(small_pages)
+    assert sorted(skips) == sorted(set(skips))  # no page twice
+    # pages past the end (skip 24 and on) only while the last page was in flight
+    assert len([skip for skip in skips if skip > 22]) <= 3 - 1
+    assert page_threads() == []
+
+
+def test_a_failing_page_fails_naming_table_and_page_after_the_pages_before_it(small_pages):
+    small_pages.add_fault("status", status=503, table=TABLE, endpoint="TypedDataSet", skip=8, times=None)
+    cbs = client(small_pages, retries=2, concurrency=2)
+    seen = []
+    with pytest.raises(CbsUnavailable) as caught:
+        for page in cbs.data_pages(TABLE):
+            seen.extend(r["ID"] for r in page)
+    assert seen == list(range(8))
+    message = str(caught.value)
+    assert TABLE in message and "$skip=8" in message and "3 attempts" in message and "HTTP 503" in message
+    assert page_threads() == []
+    served = len(small_pages.requests_for())
+    time.sleep(0.1)
+    assert len(small_pages.requests_for()) == served  # nothing still running
+
+
+def test_stopping_early_cancels_the_pages_not_yet_requested(small_pages):
+    cbs = client(small_pages, concurrency=2)
+    pages = cbs.data_pages(TABLE)
+    assert [r["ID"] for r in next(pages)] == [0, 1]
+    assert [r["ID"] for r in next(pages)] == [2, 3]
+    pages.close()
+    assert page_threads() == []
+    served = data_skips(small_pages)
+    assert len(served) <= 2 + 2 * 2  # the two pages taken, and at most 2 * concurrency ahead
+    time.sleep(0.1)
+    assert data_skips(small_pages) == served
+
+
+def test_stopping_early_stops_a_page_between_its_retries(small_pages):
+    fault = small_pages.add_fault("status", status=500, table=TABLE, endpoint="TypedDataSet", skip=6, times=None)
+    cbs = LiveCbs(small_pages.base_url, retries=3, concurrency=2, sleep=lambda seconds: time.sleep(0.3))
+    pages = cbs.data_pages(TABLE)
+    next(pages)
+    next(pages)
+    deadline = time.monotonic() + 5
+    while fault.hits == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    pages.close()
+    assert time.monotonic() - started < 1.0
+    assert fault.hits == 1  # the retry after the backoff was never sent
+    assert page_threads() == []
+
+
+def test_table_meta_fetches_the_first_page_for_the_next_data_pages(small_pages):
+    cbs = client(small_pages, concurrency=2)
+    cbs.table_meta(TABLE)
+    log = small_pages.requests_for(TABLE)
+    endpoints = [r.endpoint for r in log]
+    assert data_skips(small_pages) == [0]
+    # only once TableInfos is answered, so no row is older than the Modified the meta carries
+    assert endpoints.index("TableInfos") < endpoints.index("TypedDataSet")
+    assert [r["ID"] for r in all_rows(cbs)] == list(range(ROWS))
+    assert data_skips(small_pages).count(0) == 1
+    assert all_rows(cbs)[0]["ID"] == 0  # used once: a second download asks again
+    assert data_skips(small_pages).count(0) == 2
+
+
+def test_a_first_page_failing_during_table_meta_fails_in_data_pages(small_pages):
+    small_pages.add_fault("status", status=404, table=TABLE, endpoint="TypedDataSet", times=None)
+    cbs = client(small_pages)
+    assert cbs.table_meta(TABLE).modified == "2025-04-23T02:00:00"
+    with pytest.raises(CbsNotFound, match=TABLE):
+        all_rows(cbs)
+
+
+def test_a_body_that_is_not_utf8_is_a_bad_response():
+    with pytest.raises(CbsBadResponse, match="90001TST.*not UTF-8"):
+        _decode(TABLE, "http://cbs/TypedDataSet", b'{"value": ["caf\xe9"]}')
 
 
 def test_500_on_one_page_is_retried_and_only_that_page_refetched(mirror):
