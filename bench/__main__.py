@@ -1,7 +1,9 @@
 """``python -m bench [--scales 1 10 100] [--reps N] [--quick]``: run every benchmark, write docs/benchmarks.md.
 
 Everything (mirror folders, data dirs, Prefect state, logs) lives in one temporary folder that
-is removed at the end; nothing is written into the repository but ``docs/benchmarks.md``.
+is removed at the end; nothing is written into the repository but ``docs/benchmarks.md`` and
+the raw figures behind it, ``docs/benchmarks.json`` (``--render-only`` renders the report from
+those again).
 Every measured run is a fresh process (``bench.child``, ``bench.pandas_baseline``), so that its
 peak memory is its own; repetitions of different modes are interleaved, and the median is kept.
 
@@ -161,7 +163,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=3, help=f"repetitions per measurement (default 3; 1 from {LARGE_SCALE}x on)")
     parser.add_argument("--quick", action="store_true", help="1x only")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "benchmarks.json", help="raw figures, written next to the report")
+    parser.add_argument("--render-only", action="store_true", help="measure nothing: render the report again from --results")
     args = parser.parse_args(argv)
+    if args.render_only:
+        results = json.loads(args.results.read_text(encoding="utf-8"))
+        results["scales"] = {int(scale): result for scale, result in results["scales"].items()}
+        args.output.write_text(report.render(results), encoding="utf-8")
+        print(f"wrote {args.output} from {args.results}")
+        return
     scales = [1] if args.quick else sorted(set(args.scales))
     results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv), "load_before": os.getloadavg()}
     results["started"] = time.strftime("%Y-%m-%d %H:%M %Z")
@@ -177,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             results["nightly"] = nightly(runner, api_url, args.reps)
     results["load_after"] = os.getloadavg()
+    args.results.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     args.output.write_text(report.render(results), encoding="utf-8")
     print(f"wrote {args.output}")
 

@@ -14,7 +14,8 @@ its temporary server. Modes:
   the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (every
   ``municipality_crosswalk`` call);
 * ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
-  time until the build starts (every table downloaded or found unchanged).
+  time until every table is downloaded or found unchanged (the inputs are then compared with the
+  published build's); ``rebuilt``: whether it built and published.
 
 Output: ``started_at``/``finished_at`` (epoch seconds, for the parent's startup and exit
 times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
@@ -118,7 +119,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         if mode.startswith("build"):
             stack.enter_context(_timed("flows.tasks.validate", flows.tasks.validate, timings, "validation"))
         if mode == "refresh":
-            stack.enter_context(_timed("flows.refresh.build_facts", flows.refresh.build_facts, timings, "build_started", at_start=True))
+            stack.enter_context(_timed("flows.refresh.inputs_sha256", flows.refresh.inputs_sha256, timings, "build_started", at_start=True))
         flows_by_mode = {
             "build": lambda flow: flow(offline=True),
             "recalculate": lambda flow: flow(reference_year=int(argument)),
@@ -137,6 +138,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         "peak_rss_mb": _peak_rss_mb(),
         "published_rows": record["published"]["rows"],
         "actions": sorted({table["action"] for table in record["tables"]}),
+        "rebuilt": record["published"].get("rebuilt", True),
     }
     if "build_started" in timings:
         timings["fetched"] = timings.pop("build_started") - begin

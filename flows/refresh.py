@@ -1,6 +1,7 @@
 """The ``refresh`` flow: fetch, validate, transform, compute indicators, publish.
 
     fetch_table (per catalog table; one metadata request when Modified is unchanged)
+      -> same inputs as the published build and no UWV file waiting? done, nothing rebuilt
       -> read_landings + validate_batch per suite (critical failures stop here)
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked)
       -> indicators for every (reference year, view) already published plus the default
@@ -31,10 +32,12 @@ from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
     fetch_table,
+    inputs_sha256,
     find_landed,
     landing_record,
     live_source,
     publish_warehouse,
+    published_with_inputs,
     read_published_tables,
 )
 from transforms.metadata import build_info, source_tables, validation_results
@@ -63,6 +66,10 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             results = _results([fetch_table.submit(source, settings, e.table_id, force) for e in entries])
         record["tables"] = [landing_record(r) for r in results]
 
+        inputs = inputs_sha256(settings)
+        if not force and (current := published_with_inputs(settings, inputs)) is not None:
+            record["published"] = current
+            return record
         built = build_facts(settings)
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
         facts = built.tables
@@ -71,7 +78,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         frames = {
             **facts,
             **marts,
-            **build_metadata(settings, record["run_id"], "refresh"),
+            **build_metadata(settings, record["run_id"], "refresh", inputs),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }
         published = publish_warehouse(settings, frames)
@@ -79,10 +86,10 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         return record
 
 
-def build_metadata(settings: Settings, run_id: str, flow_name: str) -> dict[str, pl.DataFrame]:
-    """``build_info`` and ``source_tables`` of a build."""
+def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> dict[str, pl.DataFrame]:
+    """``build_info`` (``inputs``: :func:`flows.build.inputs_sha256`, None if not a full build) and ``source_tables``."""
     return {
-        "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio")),
+        "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs),
         "source_tables": source_tables(
             [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
             {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},

@@ -69,6 +69,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append("      tables: " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
         if checks:
             lines.append(f"      validation: {len(checks)} checks, {critical} critical failures, {warnings} warnings")
+        if (run.get("published") or {}).get("rebuilt") is False:
+            lines.append(f"      nothing changed since build {run['published']['build']}: published nothing")
         if run.get("report"):
             lines.append(f"      report: {run['report']}")
         for item in run.get("uwv_files", []):

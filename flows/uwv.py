@@ -217,6 +217,21 @@ def intake_inbox(
         return results
 
 
+def waiting_files(home: Path) -> list[str]:
+    """Names of the files an intake on ``home`` would take in now (none while the inbox is missing)."""
+    inbox = UwvFolders.at(home).inbox
+    return _inbox_names(inbox) if inbox.is_dir() else []
+
+
+def archive_state(home: Path) -> list[str]:
+    """One line per accepted file in the archive (folder and sha256), sorted: what ``archived_frames`` reads."""
+    archive = UwvFolders.at(home).archive
+    return sorted(
+        f"{path.parent.relative_to(archive)} {json.loads(path.read_text(encoding='utf-8'))['sha256']}"
+        for path in archive.glob(f"??/*/{REPORT}")
+    )
+
+
 def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
     """The three UWV tables rebuilt from every accepted file in ``archive_dir`` (archive/uwv).
 

@@ -92,15 +92,19 @@ def validation_results(run_id: str, records: Iterable[Mapping[str, Any]]) -> pl.
     return pl.DataFrame(rows, schema=schema)
 
 
-def build_info(run_id: str, flow: str, built_at: datetime, cbs_url: str, version: str) -> pl.DataFrame:
+def build_info(
+    run_id: str, flow: str, built_at: datetime, cbs_url: str, version: str, inputs_sha256: str | None = None
+) -> pl.DataFrame:
     """The single row of ``build_info``."""
+    row = {"run_id": run_id, "flow": flow, "built_at": built_at, "cbs_url": cbs_url, "werkregio_version": version}
     return pl.DataFrame(
-        [{"run_id": run_id, "flow": flow, "built_at": built_at, "cbs_url": cbs_url, "werkregio_version": version}],
+        [{**row, "inputs_sha256": inputs_sha256}],
         schema={
             "run_id": pl.String,
             "flow": pl.String,
             "built_at": pl.Datetime("us", "UTC"),
             "cbs_url": pl.String,
             "werkregio_version": pl.String,
+            "inputs_sha256": pl.String,
         },
     )

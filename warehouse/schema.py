@@ -61,6 +61,14 @@ BUILD_INFO = Table(
         Column("built_at", "TIMESTAMPTZ", "when the build finished, UTC", False),
         Column("cbs_url", "VARCHAR", "CBS StatLine service the data came from", False),
         Column("werkregio_version", "VARCHAR", "version of the werkregio package", False),
+        Column(
+            "inputs_sha256",
+            "VARCHAR",
+            "sha256 of everything a refresh builds from (landed versions, reference files, UWV archive, "
+            "pipeline code, reference year); a refresh finding the same inputs publishes nothing. "
+            "Null after a recalculation",
+            True,
+        ),
     ),
     ("run_id",),
 )

@@ -271,5 +271,56 @@ def test_a_rerun_on_the_same_data_does_not_validate_again(home, mirror, monkeypa
         raise AssertionError("validated again")
 
     monkeypatch.setattr("flows.tasks.validate", must_not_run)
-    second = run_refresh(tables=[NATIONAL.table_id], offline=True)
+    second = run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)  # force: rebuild although nothing changed
     assert second["validation"] == first["validation"]
+
+
+def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(home, mirror):
+    warehouse = Settings.from_env().warehouse_path
+    first = run_refresh(tables=[NATIONAL.table_id])
+    built = query(warehouse, "SELECT run_id, inputs_sha256 FROM build_info").row(0)
+    assert built[0] == first["run_id"] and len(built[1]) == 64
+    before = sha(warehouse)
+
+    second = run_refresh(tables=[NATIONAL.table_id])
+
+    assert second["published"] == {"path": str(warehouse), "rows": first["published"]["rows"], "rebuilt": False, "build": first["run_id"]}
+    assert second["validation"] == [] and sha(warehouse) == before
+    assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "finished"
+    from flows.status import render, status_report
+
+    assert f"nothing changed since build {first['run_id']}: published nothing" in render(status_report(Settings.from_env()))
+
+    inbox = home / "inbox" / "uwv"  # made by the intake of the first run
+    (inbox / "vacatures.csv").write_text("not,a,uwv,file\n1,2,3,4\n", encoding="utf-8")
+    third = run_refresh(tables=[NATIONAL.table_id])  # a waiting UWV file: intake and a new build
+    assert third["uwv_files"][0]["status"] == "rejected"
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [third["run_id"]]
+
+    assert run_refresh(tables=[NATIONAL.table_id])["published"]["rebuilt"] is False  # quarantined files are no input
+    forced = run_refresh(tables=[NATIONAL.table_id], force=True)
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [forced["run_id"]]
+
+
+def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirror, monkeypatch, tmp_path):
+    from flows import tasks
+
+    run_refresh(tables=[NATIONAL.table_id])
+    settings = Settings.from_env()
+    base = tasks.inputs_sha256.fn(settings)
+    assert tasks.inputs_sha256.fn(settings) == base
+    monkeypatch.setenv("WERKREGIO_REFERENCE_YEAR", "2015")
+    assert tasks.inputs_sha256.fn(Settings.from_env()) != base
+    monkeypatch.delenv("WERKREGIO_REFERENCE_YEAR")
+
+    run_refresh(tables=["82496NED"])  # one more landing
+    with_regions = tasks.inputs_sha256.fn(settings)
+    assert with_regions != base
+
+    code = tmp_path / "code"
+    for package in tasks.CODE_PACKAGES:
+        shutil.copytree(Path(tasks.__file__).resolve().parents[1] / package, code / package)
+    monkeypatch.setattr(tasks, "__file__", str(code / "flows" / "tasks.py"))
+    assert tasks.inputs_sha256.fn(settings) == with_regions
+    (code / "transforms" / "indicators.py").write_text("# changed\n", encoding="utf-8")
+    assert tasks.inputs_sha256.fn(settings) != with_regions

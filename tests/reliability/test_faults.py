@@ -34,6 +34,7 @@ from tests.reliability.conftest import (
     warehouse_of,
 )
 from tests.statline_mirror import StatLineMirror
+from warehouse.store import query
 
 pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("prefect_server")]
 
@@ -185,11 +186,12 @@ def test_fault_either_succeeds_after_retries_or_fails_cleanly(case: Case, baseli
         if case.modified_after is None:
             assert differences(integrity.fingerprint, baseline.integrity.fingerprint) == []
         else:
-            # same data, a new CBS version: only the version-stamped tables differ
-            assert differences(integrity.fingerprint, baseline.integrity.fingerprint, skip={"source_tables", "validation_results"}) == []
+            # same data, a new CBS version: only the version-stamped tables differ (build_info by its inputs_sha256)
+            stamped = {"source_tables", "validation_results", "build_info"}
+            assert differences(integrity.fingerprint, baseline.integrity.fingerprint, skip=stamped) == []
+            inputs = "SELECT inputs_sha256 FROM build_info"
+            assert query(published, inputs).item() != query(warehouse_of(baseline.home), inputs).item()
             assert mirror.data_rows_served(NATIONAL) == 2 * 352  # downloaded again once
-            from warehouse.store import query
-
             modified = dict(query(published, "SELECT table_id, modified FROM source_tables").iter_rows())
             assert modified[NATIONAL] == NEW_MODIFIED
         assert integrity.national_checksum == baseline.integrity.national_checksum
