@@ -52,8 +52,11 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
     """Refresh the warehouse.
 
     ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
-    ``force``: download even when ``Modified`` is unchanged. ``offline``: fetch nothing and
-    build from what is already landed (every landed table, or the named ones, which must be landed).
+    ``force``: download even when ``Modified`` is unchanged, and build even when the inputs equal
+    the published build's. ``offline``: fetch nothing and build from what is already landed (every
+    landed table, or the named ones, which must be landed). Without ``force``, a refresh whose
+    inputs (``inputs_sha256``) equal the published build's and with no UWV file waiting publishes
+    nothing and returns that build in ``record["published"]`` (``rebuilt``: False).
     """
     settings = Settings.from_env()
     entries = catalog.select(tables or ())
@@ -87,7 +90,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
 
 
 def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> dict[str, pl.DataFrame]:
-    """``build_info`` (``inputs``: :func:`flows.build.inputs_sha256`, None if not a full build) and ``source_tables``."""
+    """``build_info`` (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build) and ``source_tables``."""
     return {
         "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs),
         "source_tables": source_tables(
