@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ import great_expectations as gx
 import polars as pl
 
 from expectations.common import NUMERIC_DTYPES, columns_present, non_negative_numbers, row_count_at_least
-from expectations.runner import Check, Suite
+from expectations.runner import Check, Pieces, Suite
 from flows import catalog
 from transforms.regions import topic_group_columns
 from transforms.validation_frames import (
@@ -46,10 +46,13 @@ from transforms.validation_frames import (
     geography_years,
     gm_code_column,
     key_column,
+    piece_dimension,
+    piece_keys,
     region_code_column,
     stripped_column,
     total_column,
     validation_frame,
+    validation_pieces,
 )
 
 TIME_DIMENSION = "Perioden"
@@ -72,6 +75,11 @@ ROUNDING = {"aantal": 10.0, "x 1 000": 1.0}
 recipients to tens, the labour-force counts in thousands to whole thousands."""
 
 INTEGER_DTYPES = [t for t in NUMERIC_DTYPES if "int" in t.lower()]
+
+ROWS_PER_PIECE = 250_000
+"""A landed table with more rows is validated in pieces of about this many rows (``suite_and_frame``):
+GX works on a pandas copy with one Python object per text cell, several times the size of the
+Polars frame, so one copy of a neighbourhood-level table would take gigabytes."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,8 @@ def suite_and_frame(
     valid_codes: Mapping[int, Collection[str]],
     region_codes: Mapping[int, Collection[str]] | None,
     properties: Sequence[Mapping[str, Any]] | None = None,
-) -> tuple[Suite, pl.DataFrame]:
+    rows_per_piece: int | None = None,
+) -> tuple[Suite, pl.DataFrame | Pieces]:
     """The suite for a landed table of ``entry`` and the frame to run it on.
 
     ``data``: the landed TypedDataSet. ``valid_codes``: year -> municipality codes valid on
@@ -178,6 +187,10 @@ def suite_and_frame(
     (``transforms.validation_frames.region_codes_by_year`` of the region membership), or None
     to skip the region check. ``properties``: the table's DataProperties records, needed for
     the ``regions`` family (its code columns are found by topic group title).
+    ``rows_per_piece``: a table with more rows than this is returned as
+    :class:`~expectations.runner.Pieces`, split along a dimension
+    (``transforms.validation_frames.piece_dimension``) into validation frames of about this many
+    rows each, made one at a time while they are validated; None: always one frame.
     """
     layout = table_layout(entry, data, properties)
     years = set(geography_years(data, layout))
@@ -187,13 +200,40 @@ def suite_and_frame(
     if entry.family == catalog.REGIONS:
         region_column, _ = topic_group_columns(properties or (), "Arbeidsmarktregio's", table_id=entry.table_id)
         suite = regions_suite(name, layout, region_column=region_column, valid_codes=codes)
-        return suite, validation_frame(data, layout, valid_codes=codes)
+        return suite, _frame(data, layout, rows_per_piece, valid_codes=codes)
     if entry.family == catalog.VACANCIES:
-        return vacancies_suite(name, layout), validation_frame(data, layout)
+        return vacancies_suite(name, layout), _frame(data, layout, rows_per_piece)
     if entry.family in (catalog.WW_MUNICIPAL, catalog.WWB_MUNICIPAL, catalog.LABOUR_FORCE):
         suite = regional_suite(name, layout, valid_codes=codes, region_codes=regions)
-        return suite, validation_frame(data, layout, valid_codes=codes, region_codes=regions)
+        return suite, _frame(data, layout, rows_per_piece, valid_codes=codes, region_codes=regions)
     raise ValueError(f"{entry.table_id}: no CBS table suite for family {entry.family!r} (see expectations/)")
+
+
+def _frame(
+    data: pl.DataFrame,
+    layout: TableLayout,
+    rows_per_piece: int | None,
+    *,
+    valid_codes: Mapping[int, Collection[str]] | None = None,
+    region_codes: Mapping[int, Collection[str]] | None = None,
+) -> pl.DataFrame | Pieces:
+    """``validation_frame`` of ``data``, or for a table of more than ``rows_per_piece`` rows its pieces."""
+    dimension = None if rows_per_piece is None or data.height <= rows_per_piece else piece_dimension(layout, data.columns)
+    if dimension is None:
+        return validation_frame(data, layout, valid_codes=valid_codes, region_codes=region_codes)
+    empty = validation_frame(data.head(0), layout, valid_codes=valid_codes, region_codes=region_codes)
+
+    def frames() -> Iterator[pl.DataFrame]:  # made only when validated (not when a stored report is reused)
+        pieces = piece_keys(data, dimension, rows_per_piece)
+        return validation_pieces(data, layout, dimension, pieces, valid_codes=valid_codes, region_codes=region_codes)
+
+    return Pieces(
+        height=data.height,
+        columns=tuple(empty.columns),
+        frames=frames,
+        # the key column is made of the stripped keys, the pieces of the stripped keys of `dimension`
+        together=frozenset({dimension, key_column(layout.dimensions)}),
+    )
 
 
 def dataset_name(entry: catalog.SourceTable) -> str:

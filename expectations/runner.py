@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -187,30 +187,106 @@ class ValidationReport:
             raise ValidationFailed(self)
 
 
-def validate(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
+def validate(frame: pl.DataFrame | Pieces, suite: Suite, batch: str) -> ValidationReport:
     """Run every check of ``suite`` on ``frame`` and report one result per check.
 
     ``batch`` identifies the data in the report, e.g. ``"37789ksz@2025-04-23T02:00:00"``.
     An error GX raises for a check (a missing column, a string where numbers are expected)
     becomes a failed result carrying the error text; it never passes and never aborts the
-    other checks. ``frame`` is not modified.
+    other checks. ``frame`` is not modified. A batch given as :class:`Pieces` is validated piece
+    by piece (see there); its report has the counts of the whole batch.
     """
-    data = _to_pandas(frame)
+    if isinstance(frame, Pieces):
+        return _validate_pieces(frame, suite, batch)
+    outcomes = _run(_to_pandas(frame), suite.name, suite.checks)
+    return _report(suite, batch, outcomes, frame.height, frame.columns)
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A batch too large for one pandas copy, as Polars frames of disjoint rows that together are the batch.
+
+    ``frames()`` yields the pieces (it is called once; every piece has the batch's columns);
+    ``height`` is the batch's row count and ``columns`` its columns. ``together``: columns whose
+    equal values always fall in the same piece (the batch is split along them), so that
+    uniqueness on them can be checked piece by piece.
+
+    :func:`validate` runs the per-row checks (not null, type, range, set, pattern, column pairs,
+    column present) and the uniqueness checks on a ``together`` column on one piece at a time,
+    with only the columns they read, and adds up the counts; offending values are sampled piece
+    by piece. Other uniqueness checks run on their columns gathered from the pieces and regrouped
+    by a hash of the values (equal values meet in one group), one group at a time. The
+    distinct-value checks run on the distinct values of every piece together, the row-count
+    checks on the batch's row count, and any other check on its columns of the whole batch,
+    gathered from the pieces. The outcome of every check is that of the whole batch; so are the
+    counts, and the observed value and samples but for one thing: pandas holds an integer column
+    with nulls as floats, so in a piece without nulls a sample reads ``-40`` where the whole batch
+    would read ``-40.0``, and a passing type check observes each piece's dtype
+    (``["float64", "int64"]``).
+    """
+
+    height: int
+    columns: tuple[str, ...]
+    frames: Callable[[], Iterator[pl.DataFrame]]
+    together: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "together", frozenset(self.together))
+
+
+_ROW_WISE = frozenset(
+    {
+        "ExpectColumnToExist",
+        "ExpectColumnValuesToNotBeNull",
+        "ExpectColumnValuesToBeNull",
+        "ExpectColumnValuesToBeInTypeList",
+        "ExpectColumnValuesToBeOfType",
+        "ExpectColumnValuesToBeBetween",
+        "ExpectColumnValuesToBeInSet",
+        "ExpectColumnValuesToNotBeInSet",
+        "ExpectColumnValuesToMatchRegex",
+        "ExpectColumnValuesToNotMatchRegex",
+        "ExpectColumnValueLengthsToBeBetween",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        "ExpectColumnPairValuesToBeEqual",
+    }
+)
+"""Checks whose outcome on a batch is the sum of their outcomes on its pieces."""
+
+_UNIQUE = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
+_DISTINCT = frozenset(
+    {
+        "ExpectColumnDistinctValuesToContainSet",
+        "ExpectColumnDistinctValuesToBeInSet",
+        "ExpectColumnDistinctValuesToEqualSet",
+    }
+)
+_ROW_COUNT = frozenset({"ExpectTableRowCountToBeBetween", "ExpectTableRowCountToEqual"})
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One check's GX result on one frame, before it becomes a :class:`CheckResult`."""
+
+    success: bool
+    observed: Any = None
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    offenders: tuple[Any, ...] = ()
+    error: str | None = None
+
+
+def _run(data: pd.DataFrame, name: str, checks: Sequence[Check]) -> list[_Outcome]:
+    """Every check on one pandas frame, in one GX suite run; erroring checks rerun on their own."""
     with _GX_LOCK:
         try:
             gx_batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
         except Exception as exc:  # every check fails with the reason the batch could not load
-            return ValidationReport(
-                suite.name,
-                batch,
-                tuple(
-                    _error_record(suite.name, batch, check, frame, _describe(exc))
-                    for check in suite.checks
-                ),
-            )
-        results = _validate_together(gx_batch, suite)
-        records = []
-        for index, check in enumerate(suite.checks):
+            return [_Outcome(False, error=_describe(exc)) for _ in checks]
+        results = _validate_together(gx_batch, name, checks)
+        outcomes = []
+        for index, check in enumerate(checks):
             result = results.get(index)
             if result is None or _gx_error(result.exception_info) is not None:
                 # not attributable, or an error: run the check on its own, so that its error
@@ -220,30 +296,179 @@ def validate(frame: pl.DataFrame, suite: Suite, batch: str) -> ValidationReport:
                         check.expectation, result_format=dict(_RESULT_FORMAT)
                     )
                 except Exception as exc:
-                    records.append(_error_record(suite.name, batch, check, frame, _describe(exc)))
+                    outcomes.append(_Outcome(False, error=_describe(exc)))
                     continue
-            records.append(_record(suite.name, batch, check, result, frame))
-    return ValidationReport(suite.name, batch, tuple(records))
+            outcomes.append(_outcome(result))
+    return outcomes
+
+
+def _outcome(result: ExpectationValidationResult) -> _Outcome:
+    error = _gx_error(result.exception_info)
+    if error is not None:
+        return _Outcome(False, error=error)
+    details = dict(result.result or {})
+    element_count = details.get("element_count")
+    unexpected_count = details.get("unexpected_count")
+    return _Outcome(
+        success=bool(result.success),
+        observed=_jsonable(details.get("observed_value")),
+        element_count=None if element_count is None else int(element_count),
+        unexpected_count=None if unexpected_count is None else int(unexpected_count),
+        offenders=tuple(_distinct(details.get("partial_unexpected_list") or ())),
+    )
+
+
+def _validate_pieces(pieces: Pieces, suite: Suite, batch: str) -> ValidationReport:
+    checks = suite.checks
+    kinds = [_kind(check, pieces.together) for check in checks]
+    by_kind: dict[str, list[int]] = {}
+    for index, kind in enumerate(kinds):
+        by_kind.setdefault(kind, []).append(index)
+    per_row = by_kind.get("piece", [])
+    read_per_row = _read_columns(checks[i] for i in per_row)
+    distinct_columns = _read_columns(checks[i] for i in by_kind.get("distinct", []))
+    whole_columns = _read_columns(checks[i] for i in (*by_kind.get("whole", []), *by_kind.get("regroup", [])))
+    if any(not _columns(checks[i]) for i in by_kind.get("whole", [])):
+        whole_columns = list(pieces.columns)  # a check on the whole table: it gets every column
+    piece_outcomes: dict[int, list[_Outcome]] = {index: [] for index in per_row}
+    distinct_parts: dict[str, list[pl.Series]] = {}
+    whole_parts: dict[str, list[pl.Series]] = {}
+    rows = count = 0
+    for piece in pieces.frames():
+        rows += piece.height
+        count += 1
+        if per_row:
+            data = _to_pandas(piece.select([c for c in read_per_row if c in piece.columns]))
+            for index, outcome in zip(per_row, _run(data, suite.name, [checks[i] for i in per_row])):
+                piece_outcomes[index].append(outcome)
+            del data
+        for column in distinct_columns:
+            if column in piece.columns:
+                distinct_parts.setdefault(column, []).append(piece[column].unique(maintain_order=True))
+        for column in whole_columns:
+            if column in piece.columns:
+                whole_parts.setdefault(column, []).append(piece[column])
+    if rows != pieces.height:
+        raise ValueError(f"{suite.name} ({batch}): the pieces hold {rows} rows, the batch {pieces.height}")
+    if not any(piece_outcomes.values()) and per_row:
+        raise ValueError(f"{suite.name} ({batch}): no pieces to validate")
+
+    outcomes: dict[int, _Outcome] = {index: _merge(found) for index, found in piece_outcomes.items()}
+    for column in distinct_columns:
+        indices = [i for i in by_kind["distinct"] if _columns(checks[i]) == (column,)]
+        values = pl.DataFrame(
+            [pl.concat(distinct_parts[column]).unique(maintain_order=True)] if column in distinct_parts else []
+        )
+        for index, outcome in zip(indices, _run(_to_pandas(values), suite.name, [checks[i] for i in indices])):
+            outcomes[index] = replace(outcome, element_count=pieces.height) if outcome.error is None else outcome
+    if "count" in by_kind:
+        counted = pd.DataFrame(index=pd.RangeIndex(pieces.height))
+        for index, outcome in zip(by_kind["count"], _run(counted, suite.name, [checks[i] for i in by_kind["count"]])):
+            outcomes[index] = outcome
+    whole = pl.DataFrame([pl.concat(parts) for parts in whole_parts.values()])
+    whole_parts.clear()
+    for index in by_kind.get("regroup", []):
+        # uniqueness across the pieces: regroup the rows by a hash of the checked values, so that
+        # equal values meet in one group, and check the groups one at a time
+        columns = [c for c in _columns(checks[index]) if c in whole.columns]
+        if count <= 1 or len(columns) < len(_columns(checks[index])):
+            groups = [whole.select(columns)]
+        else:
+            numbers = whole.select(pl.struct(columns).hash(seed=0) % count).to_series()
+            groups = (whole.select(columns).filter(numbers == n) for n in range(count))
+        found = [_run(_to_pandas(group), suite.name, [checks[index]])[0] for group in groups]
+        outcomes[index] = _merge(found)
+    if "whole" in by_kind:
+        indices = by_kind["whole"]
+        for index, outcome in zip(indices, _run(_to_pandas(whole), suite.name, [checks[i] for i in indices])):
+            outcomes[index] = outcome
+    return _report(suite, batch, [outcomes[index] for index in range(len(checks))], pieces.height, pieces.columns)
+
+
+def _kind(check: Check, together: frozenset[str]) -> str:
+    """How a check runs on a batch in pieces: ``piece``, ``regroup``, ``distinct``, ``count`` or ``whole``."""
+    name = type(check.expectation).__name__
+    mostly = getattr(check.expectation, "mostly", None)
+    if mostly is not None and mostly < 1:
+        return "whole"  # a share of the whole batch, not a sum of the pieces' outcomes
+    if name in _ROW_COUNT:
+        return "count"
+    if name in _ROW_WISE:
+        return "piece"
+    if name in _UNIQUE:
+        return "piece" if together.intersection(_columns(check)) else "regroup"
+    if name in _DISTINCT:
+        return "distinct"
+    return "whole"
+
+
+def _columns(check: Check) -> tuple[str, ...]:
+    """The columns a check reads."""
+    expectation = check.expectation
+    found = [getattr(expectation, "column", None)]
+    found += list(getattr(expectation, "column_list", None) or ())
+    found += [getattr(expectation, name, None) for name in ("column_A", "column_B")]
+    return tuple(str(column) for column in found if column is not None)
+
+
+def _read_columns(checks: Iterable[Check]) -> list[str]:
+    return list(dict.fromkeys(column for check in checks for column in _columns(check)))
+
+
+def _merge(outcomes: Sequence[_Outcome]) -> _Outcome:
+    """One check's outcome on the batch from its outcomes on the pieces."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            return outcome
+    failing = [o for o in outcomes if not o.success]
+    counts = [o.element_count for o in outcomes if o.element_count is not None]
+    unexpected = [o.unexpected_count for o in outcomes if o.unexpected_count is not None]
+    observed = [o.observed for o in failing] or list(dict.fromkeys(json.dumps(o.observed) for o in outcomes))
+    if not failing:  # the pieces' observed values, one if they agree (a dtype can differ by piece)
+        observed = [json.loads(value) for value in observed]
+        observed = observed if len(observed) > 1 else observed[:1]
+    return _Outcome(
+        success=not failing,
+        observed=observed[0] if len(observed) == 1 or failing else observed,
+        element_count=sum(counts) if counts else None,
+        unexpected_count=sum(unexpected) if unexpected else None,
+        offenders=tuple(_distinct(value for o in outcomes for value in o.offenders)),
+    )
+
+
+def _report(
+    suite: Suite, batch: str, outcomes: Sequence[_Outcome], height: int, columns: Collection[str]
+) -> ValidationReport:
+    return ValidationReport(
+        suite.name,
+        batch,
+        tuple(
+            _record(suite.name, batch, check, outcome, height, columns)
+            for check, outcome in zip(suite.checks, outcomes, strict=True)
+        ),
+    )
 
 
 _CHECK_KEY = "werkregio_check"
 
 
-def _validate_together(gx_batch: Any, suite: Suite) -> dict[int, ExpectationValidationResult]:
-    """Every check of ``suite`` in one GX suite run (GX resolves shared metrics once).
+def _validate_together(
+    gx_batch: Any, name: str, checks: Sequence[Check]
+) -> dict[int, ExpectationValidationResult]:
+    """Every check in one GX suite run (GX resolves shared metrics once).
 
     Returns the result per check index. Each check runs as a copy tagged with its index in
     ``meta``, since GX reorders a suite's results (by column) and would drop equal
     expectations. Checks whose result cannot be told apart are missing from the answer and run
-    on their own by :func:`validate`; so is everything when the suite run itself raises.
+    on their own by :func:`_run`; so is everything when the suite run itself raises.
     """
     expectations = []
-    for index, check in enumerate(suite.checks):
+    for index, check in enumerate(checks):
         meta = dict(check.expectation.meta or {})
         meta[_CHECK_KEY] = index
         expectations.append(check.expectation.copy(update={"meta": meta, "id": None}))
     try:
-        gx_suite = gx.ExpectationSuite(name=f"werkregio-{suite.name}", expectations=expectations)
+        gx_suite = gx.ExpectationSuite(name=f"werkregio-{name}", expectations=expectations)
         outcome = gx_batch.validate(gx_suite, result_format=dict(_RESULT_FORMAT))
     except Exception:
         return {}
@@ -294,19 +519,17 @@ def _record(
     dataset: str,
     batch: str,
     check: Check,
-    result: ExpectationValidationResult,
-    frame: pl.DataFrame,
+    outcome: _Outcome,
+    height: int,
+    columns: Collection[str],
 ) -> CheckResult:
-    error = _gx_error(result.exception_info)
-    if error is not None:
-        return _error_record(dataset, batch, check, frame, error)
-    details = dict(result.result or {})
-    success = bool(result.success)
-    observed = _jsonable(details.get("observed_value"))
-    element_count = int(details.get("element_count", frame.height))
-    unexpected_count = details.get("unexpected_count")
-    unexpected_count = None if unexpected_count is None else int(unexpected_count)
-    offenders = _distinct(details.get("partial_unexpected_list") or ())
+    if outcome.error is not None:
+        return _error_record(dataset, batch, check, height, columns, outcome.error)
+    success = outcome.success
+    observed = outcome.observed
+    element_count = height if outcome.element_count is None else outcome.element_count
+    unexpected_count = outcome.unexpected_count
+    offenders = outcome.offenders
     examples = [_text(v) for v in offenders]
     column = check.column
     if success:
@@ -321,7 +544,7 @@ def _record(
         )
     elif observed is not None:
         message = f"{check.expectation_type} failed{_on(column)}: observed {observed}"
-    elif column is not None and column not in frame.columns:
+    elif column is not None and column not in columns:
         message = f"{check.expectation_type} failed{_on(column)}: no such column in the frame"
     else:
         message = f"{check.expectation_type} failed{_on(column)}"
@@ -342,10 +565,10 @@ def _record(
 
 
 def _error_record(
-    dataset: str, batch: str, check: Check, frame: pl.DataFrame, error: str
+    dataset: str, batch: str, check: Check, height: int, columns: Collection[str], error: str
 ) -> CheckResult:
     column = check.column
-    if column is not None and column not in frame.columns:
+    if column is not None and column not in columns:
         # GX's own error for a missing column can be as vague as "list index out of range"
         error = f"no such column in the frame (GX: {error})"
     return CheckResult(
@@ -356,7 +579,7 @@ def _error_record(
         severity=check.severity,
         success=False,
         observed_value=None,
-        element_count=frame.height,
+        element_count=height,
         unexpected_count=None,
         unexpected_sample=(),
         message=f"{check.expectation_type} failed{_on(column)}: error: {error}",

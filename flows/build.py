@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from prefect import get_run_logger
 
-from expectations.cbs_tables import suite_and_frame
+from expectations.cbs_tables import ROWS_PER_PIECE, suite_and_frame
 from expectations.national_benefits import national_benefits_suite
 from expectations.runner import Suite, ValidationFailed, ValidationReport
 from flows import catalog
@@ -133,7 +133,14 @@ def _suite(
     valid_codes: Mapping[int, frozenset[str]],
     region_codes: Mapping[int, frozenset[str]] | None,
 ) -> tuple[Suite, pl.DataFrame]:
-    return suite_and_frame(entry, table.data, valid_codes=valid_codes, region_codes=region_codes, properties=table.properties)
+    return suite_and_frame(
+        entry,
+        table.data,
+        valid_codes=valid_codes,
+        region_codes=region_codes,
+        properties=table.properties,
+        rows_per_piece=ROWS_PER_PIECE,
+    )
 
 
 def _read_all(settings: Settings) -> list[LandedTable]:

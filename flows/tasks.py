@@ -19,7 +19,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from expectations.runner import CheckResult, Suite, ValidationReport, validate
+from expectations.runner import CheckResult, Pieces, Suite, ValidationReport, validate
 from flows import catalog
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, current_landings, land_table, latest_landing
@@ -110,9 +110,14 @@ def read_reference() -> dict[str, pl.DataFrame]:
 
 @task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {suite.name}")
 def validate_batch(
-    frame: pl.DataFrame, suite: Suite, batch: str, *, settings: Settings | None = None, fingerprint: str | None = None
+    frame: pl.DataFrame | Pieces,
+    suite: Suite,
+    batch: str,
+    *,
+    settings: Settings | None = None,
+    fingerprint: str | None = None,
 ) -> ValidationReport:
-    """Run a Great Expectations suite on a frame; critical failures are left to the caller.
+    """Run a Great Expectations suite on a frame (or a large one in pieces); critical failures are left to the caller.
 
     With ``settings`` and a ``fingerprint`` of the data (the landing's sha256), the report is kept
     under ``$WERKREGIO_HOME/validated/`` and a rerun on the same data with the same suite reuses

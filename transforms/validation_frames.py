@@ -36,7 +36,7 @@ period (CBS publishes each period on the municipalities of 1 January of its year
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -131,7 +131,8 @@ def geography_years(data: pl.DataFrame, layout: TableLayout) -> list[int]:
         return [layout.geography_year]
     if layout.time_dimension is None or layout.time_dimension not in data.columns:
         return []
-    years = data.select(_period_year(layout.time_dimension).unique().drop_nulls())
+    keys = data.select(pl.col(layout.time_dimension).unique())  # few keys: parse those, not every row
+    years = keys.select(_period_year(layout.time_dimension).unique().drop_nulls())
     return sorted(years.to_series().to_list())
 
 
@@ -166,6 +167,71 @@ def validation_frame(
     )
     frame = _change_ratios(frame, layout)
     return frame.sort("_row").drop("_row")
+
+
+def piece_dimension(layout: TableLayout, columns: Collection[str]) -> str | None:
+    """A dimension to split a large table along, so that its validation frame can be made piece by piece.
+
+    Every helper that relates rows groups them by a set of dimensions: the key by all of them,
+    the total categories by all but the totals dimension, the change ratios by all but the time
+    dimension. A dimension that is neither the time dimension nor a totals dimension is in every
+    such group, so rows that one helper relates never fall in different pieces. The area column
+    is preferred; None when no dimension qualifies or one is missing from ``columns``.
+    """
+    if not set(layout.dimensions) <= set(columns):
+        return None
+    candidates = [d for d in layout.dimensions if d != layout.time_dimension and d not in layout.totals]
+    if layout.area_column in candidates:
+        return layout.area_column
+    return candidates[0] if candidates else None
+
+
+def piece_keys(data: pl.DataFrame, dimension: str, rows_per_piece: int) -> list[list[str | None]]:
+    """The raw keys of ``dimension`` in each piece, for splitting ``data`` into pieces of rows.
+
+    Rows whose keys strip to the same text share a piece; consecutive stripped keys (in sorted
+    order, null last) are packed into a piece while it stays within ``rows_per_piece`` rows (a
+    key with more rows gets a piece of its own). Only the distinct keys are stripped and packed,
+    so this costs little memory however many rows ``data`` has.
+    """
+    if rows_per_piece < 1:
+        raise ValueError(f"rows_per_piece must be at least 1, got {rows_per_piece}")
+    # the streaming engine counts without materialising the hash partitions of every row
+    raw = data.lazy().group_by(pl.col(dimension).alias("_raw")).len().collect(engine="streaming")
+    raw = raw.with_columns(_stripped("_raw").alias("_key"))
+    counts = raw.group_by("_key").agg(pl.col("len").sum(), pl.col("_raw").sort()).sort("_key", nulls_last=True)
+    pieces: list[list[str | None]] = []
+    size = 0
+    for count, keys in counts.select("len", "_raw").iter_rows():
+        if not pieces or (size and size + count > rows_per_piece):
+            pieces.append([])
+            size = 0
+        pieces[-1].extend(keys)
+        size += count
+    return pieces
+
+
+def validation_pieces(
+    data: pl.DataFrame,
+    layout: TableLayout,
+    dimension: str,
+    pieces: Sequence[Sequence[str | None]],
+    *,
+    valid_codes: Mapping[int, Collection[str]] | None = None,
+    region_codes: Mapping[int, Collection[str]] | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The validation frame of ``data`` piece by piece: ``validation_frame`` of the rows of each piece.
+
+    ``pieces``: :func:`piece_keys` of ``data`` along ``dimension``. Together the frames hold every
+    row once, with the same helper values as ``validation_frame(data, ...)``; within a piece rows
+    keep their order. ``valid_codes`` and ``region_codes`` are used as given for every piece (pass
+    those for the years of the whole table, as ``expectations.cbs_tables.suite_and_frame`` does).
+    """
+    for keys in pieces:
+        rows = pl.col(dimension).is_in([k for k in keys if k is not None])
+        if None in keys:
+            rows = rows | pl.col(dimension).is_null()
+        yield validation_frame(data.filter(rows), layout, valid_codes=valid_codes, region_codes=region_codes)
 
 
 def region_codes_by_year(membership: pl.DataFrame) -> dict[int, frozenset[str]]:

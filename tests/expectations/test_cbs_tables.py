@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
@@ -6,7 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from expectations.cbs_tables import dataset_name, suite_and_frame, table_layout
-from expectations.runner import ValidationFailed, validate
+from expectations.runner import Pieces, ValidationFailed, validate
 from flows import catalog
 from transforms.regions import MUNICIPALITIES_SCHEMA, region_memberships, valid_codes_by_year
 from transforms.validation_frames import (
@@ -14,10 +15,13 @@ from transforms.validation_frames import (
     excess_column,
     gm_code_column,
     key_column,
+    piece_dimension,
+    piece_keys,
     region_code_column,
     region_codes_by_year,
     total_column,
     validation_frame,
+    validation_pieces,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -470,3 +474,110 @@ def test_seasonal_ww_on_ameland_gives_the_change_warnings_of_70059ned(reference_
     assert frame.filter((pl.col("RegioS") == "GM0060") & (pl.col("Perioden") <= "1998KW04"))[column].to_list() == [
         None, 60 / 210, None, 180 / 50
     ]
+
+
+# --- large tables: validated in pieces ----------------------------------------------------------
+
+def in_pieces(entry, data, rows_per_piece, *, valid=VALID, regions=REGIONS, properties=None):
+    suite, pieces = suite_and_frame(
+        entry, data, valid_codes=valid, region_codes=regions, properties=properties, rows_per_piece=rows_per_piece
+    )
+    assert isinstance(pieces, Pieces)
+    return validate(pieces, suite, BATCH)
+
+
+def as_number(text):
+    """A sample value with its numbers as floats ('-40' -> '-40.0', '[1, 2]' -> '[1.0, 2.0]')."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    floats = lambda v: [floats(x) for x in v] if isinstance(v, list) else float(v) if isinstance(v, int) else v  # noqa: E731
+    return json.dumps(floats(value))
+
+
+def without_sample_order(report, *, whole=None):
+    """Records with samples as sets of values; a type check's observed dtype may list each piece's dtype.
+
+    Numbers compare as numbers: an integer column with nulls in one piece only comes to GX as
+    floats there ('-40.0'), as it does for the whole table, and as integers ('-40') elsewhere.
+    """
+    rows = [
+        {**asdict(r), "unexpected_sample": sorted(map(str, map(as_number, r.unexpected_sample))), "message": None}
+        for r in report.records
+    ]
+    for row, other in zip(rows, whole.records if whole else ()):
+        if isinstance(row["observed_value"], list) and row["expectation"].endswith("in_type_list"):
+            assert other.observed_value in row["observed_value"]
+            row["observed_value"] = other.observed_value
+    return rows
+
+
+def broken_ww_frame():
+    """ww_frame with an offender for most checks, in several areas."""
+    data = ww_frame()
+    i = row_of(data, "AM22  ", "2023MM01")
+    data = set_value(set_value(data, "RegioS", i, "GM0363 "), "Perioden", i, "2023MM01")  # key of GM0363 twice
+    data = set_value(data, BIJSTAND, row_of(data, "NL01  ", "2023MM02"), -40)
+    data = set_value(data, "ID", row_of(data, "GM0457", "2023MM02"), 0)  # ID 0 in NL01 and GM0457
+    data = set_value(data, "Perioden", row_of(data, "NL01  ", "2022MM12"), "2022MM13")
+    return set_value(data, WW_COL, row_of(data, "GM0363", "2023MM02"), 150_000)  # WW above below-AOW
+
+
+def test_a_table_in_pieces_gets_the_report_of_the_whole_table():
+    data = broken_ww_frame()
+    whole = run(WW, data)
+
+    pieced = in_pieces(WW, data, rows_per_piece=3)
+
+    assert without_sample_order(pieced, whole=whole) == without_sample_order(whole)
+    assert failed(pieced) == {
+        ("ID", "critical"),  # ID 0 in NL01 and in GM0457: found across pieces
+        (key_column(["RegioS", "Perioden"]), "critical"),
+        (BIJSTAND, "critical"),
+        ("Perioden", "critical"),
+        (f"{TOTAL}, {WW_COL}", "critical"),
+        (f"{BELOW_AOW}, {WW_COL}", "critical"),
+        (change_ratio_column(WW_COL), "warning"),  # 15,500 -> 150,000 in GM0363
+        (change_ratio_column(BIJSTAND), "warning"),  # 350,000 -> -40 in NL01
+    }
+    assert "'GM0363|2023MM01'" in critical_message(pieced)
+
+
+def test_pieces_split_along_the_stripped_area_key():
+    data = broken_ww_frame().with_columns(pl.col("RegioS").replace({"GM0457": None}))
+
+    keys = piece_keys(data, "RegioS", rows_per_piece=4)
+
+    assert keys == [["AM22  "], ["GM0363", "GM0363 "], ["NL01  "], [None]]
+    assert piece_keys(data, "RegioS", rows_per_piece=7) == [["AM22  ", "GM0363", "GM0363 "], ["NL01  ", None]]
+    frames = list(validation_pieces(data, table_layout(WW, data), "RegioS", keys))
+    assert [f.height for f in frames] == [2, 4, 3, 3]
+    assert sorted(pl.concat(frames)["ID"].to_list()) == sorted(data["ID"].to_list())
+    with pytest.raises(ValueError, match="rows_per_piece must be at least 1"):
+        piece_keys(data, "RegioS", rows_per_piece=0)
+
+
+def test_a_small_table_or_one_without_a_dimension_to_split_along_stays_one_frame():
+    data = ww_frame()
+    _, frame = suite_and_frame(WW, data, valid_codes=VALID, region_codes=REGIONS, rows_per_piece=data.height)
+    assert isinstance(frame, pl.DataFrame)
+    layout = table_layout(WW, data)
+    assert piece_dimension(layout, data.columns) == "RegioS"
+    assert piece_dimension(layout, ["ID", "Perioden"]) is None
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("table_id", ["70059ned", "80794ned"])
+def test_a_real_table_in_pieces_gets_the_report_of_the_whole_table(table_id, reference_codes):
+    valid, regions = reference_codes
+    entry = catalog.table(table_id)
+    data, properties = load_landed(table_id)
+    suite, frame = suite_and_frame(entry, data, valid_codes=valid, region_codes=regions, properties=properties)
+    whole = validate(frame, suite, BATCH)
+
+    pieced = in_pieces(entry, data, data.height // 7, valid=valid, regions=regions, properties=properties)
+
+    assert without_sample_order(pieced, whole=whole) == without_sample_order(whole)
+    if table_id == "70059ned":  # Ameland's seasonal warnings come through
+        assert {r.column.split(":")[0] for r in pieced.warnings} == {"_change_ratio"}

@@ -8,8 +8,10 @@ from great_expectations.datasource.fluent.interfaces import Batch
 from polars.testing import assert_frame_equal
 
 from expectations.common import PERIOD_KEY_PATTERN, period_keys, row_count_at_least
+from expectations import runner
 from expectations.runner import (
     Check,
+    Pieces,
     Suite,
     ValidationFailed,
     ValidationReport,
@@ -292,3 +294,131 @@ def test_a_check_that_errors_in_the_suite_run_keeps_its_own_error_and_spares_the
     assert "NoSuchColumn_99" in missing.message
     assert values.success is False and values.unexpected_count == 1 and "error" not in values.message
     assert rows.success is True
+
+
+# --- batches validated in pieces -------------------------------------------------------------
+
+def area_frame():
+    """Twelve rows in four areas (the pieces: one per area), with an offender for every kind of check."""
+    return pl.DataFrame(
+        {
+            "ID": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1],  # 1 again in the last area
+            "area": ["A", "A", "A", "B", "B", "B", "C", "C", "C", "D", "D", "D"],
+            "key": ["A1", "A2", "A2", "B1", "B2", "B3", "C1", "C2", "C3", "D1", "D2", "D3"],
+            "category": ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x", "x", "total"],
+            "period": ["2024MM01", "2024MM13", None, "2024MM01", "2024MM02", "bad", *["2024MM01"] * 6],
+            "value": [1.0, -2.0, 3.0, None, 5.0, -6.0, 7.0, 8.0, 9.0, -2.0, 11.0, 12.0],
+            "text": ["1", "2", "three", "4", "5", "6", "7", "eight", "9", "10", "11", "12"],
+            "part": [0.0, 1.0, 5.0, 0.0, 1.0, 2.0, 0.0, 9.0, 1.0, 0.0, 0.0, 0.0],
+        }
+    )
+
+
+def every_kind_of_check():
+    e = gx.expectations
+    return Suite(
+        "pieces",
+        (
+            Check(e.ExpectColumnToExist(column="value")),
+            Check(e.ExpectColumnToExist(column="missing")),
+            Check(e.ExpectTableRowCountToBeBetween(min_value=1, max_value=11)),
+            Check(e.ExpectColumnValuesToNotBeNull(column="period")),
+            Check(e.ExpectColumnValuesToMatchRegex(column="period", regex=PERIOD_KEY_PATTERN)),
+            Check(e.ExpectColumnValuesToBeBetween(column="value", min_value=0)),
+            Check(e.ExpectColumnValuesToBeInTypeList(column="text", type_list=["int"]), "warning"),
+            Check(e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="part", or_equal=True)),
+            Check(e.ExpectColumnValuesToBeUnique(column="key")),  # split along: piece by piece
+            Check(e.ExpectColumnValuesToBeUnique(column="ID")),  # across pieces: regrouped
+            Check(e.ExpectCompoundColumnsToBeUnique(column_list=["ID", "category"])),
+            Check(e.ExpectColumnDistinctValuesToContainSet(column="category", value_set=["total"])),
+            Check(e.ExpectColumnDistinctValuesToContainSet(column="category", value_set=["none"])),
+            Check(e.ExpectColumnMeanToBeBetween(column="part", max_value=1.0)),  # on the whole column
+            Check(e.ExpectColumnValuesToBeBetween(column="value", min_value=0, mostly=0.8)),
+        ),
+    )
+
+
+def in_pieces(data, by, *, together=("area", "key"), height=None):
+    def frames():
+        for value in data[by].unique(maintain_order=True):
+            yield data.filter(pl.col(by) == value)
+
+    return Pieces(height=data.height if height is None else height, columns=data.columns, frames=frames, together=together)
+
+
+def comparable(record):
+    """A record with its sample as a set: pieces sample offenders piece by piece."""
+    fields = {k: v for k, v in record.__dict__.items() if k != "message"}
+    fields["unexpected_sample"] = sorted(record.unexpected_sample)
+    return fields
+
+
+def test_a_batch_in_pieces_gets_the_outcome_of_the_whole_batch():
+    data, checks = area_frame(), every_kind_of_check()
+    whole = validate(data, checks, BATCH)
+
+    pieced = validate(in_pieces(data, "area"), checks, BATCH)
+
+    assert [comparable(r) for r in pieced.records] == [comparable(r) for r in whole.records]
+    # the pieces are areas in row order, so the samples keep their order too
+    assert [r.message for r in pieced.records] == [r.message for r in whole.records]
+    assert [r.success for r in pieced.records] == [
+        True,  # value present
+        False,  # missing absent
+        False,  # 12 rows, at most 11 allowed
+        False,  # a null period
+        False,  # 2024MM13, bad
+        False,  # -2.0, -6.0, -2.0
+        False,  # three, eight (warning)
+        False,  # value 3.0 below part 5.0
+        False,  # key A2 twice, within area A
+        False,  # ID 1 in areas A and D
+        True,  # (ID, category) is unique
+        True,  # 'total' is in the last piece only
+        False,  # 'none' is nowhere
+        False,  # mean of part 1.5
+        False,  # 3 of 11 values negative: fewer than 80 % pass
+    ]
+    by_check = dict(zip(checks.checks, pieced.records))
+    unique_id = by_check[checks.checks[9]]
+    assert (unique_id.unexpected_count, unique_id.unexpected_sample) == (2, ("1",))
+    assert by_check[checks.checks[2]].observed_value == 12
+    assert all(r.element_count == 12 for r in pieced.records if r.expectation != "expect_column_values_to_be_between")
+
+
+def test_pieces_in_another_order_find_the_same_offenders():
+    data, checks = area_frame(), every_kind_of_check()
+    shuffled = in_pieces(data, "category", together=())  # 'x' rows then 'total': ID 1 twice across pieces
+
+    pieced = validate(shuffled, checks, BATCH)
+
+    assert [comparable(r) for r in pieced.records] == [comparable(r) for r in validate(data, checks, BATCH).records]
+
+
+def test_uniqueness_on_a_column_the_batch_is_not_split_along_is_checked_across_pieces():
+    data = area_frame().with_columns(pl.Series("key", [f"k{i % 6}" for i in range(12)]))  # equal keys in other areas
+    checks = Suite("pieces", (Check(gx.expectations.ExpectColumnValuesToBeUnique(column="key")),))
+
+    (wrong,) = validate(in_pieces(data, "area", together=("area", "key")), checks, BATCH).records
+    (right,) = validate(in_pieces(data, "area", together=("area",)), checks, BATCH).records
+
+    assert wrong.success  # a column declared 'together' that is not: the caller's promise
+    assert not right.success and right.unexpected_count == 12
+
+
+def test_pieces_that_do_not_add_up_to_the_batch_are_an_error():
+    data = area_frame()
+
+    with pytest.raises(ValueError, match=r"pieces \(.*\): the pieces hold 12 rows, the batch 13"):
+        validate(in_pieces(data, "area", height=13), every_kind_of_check(), BATCH)
+
+
+def test_each_piece_is_handed_to_gx_with_only_the_columns_its_checks_read(monkeypatch):
+    seen = []
+    real = runner._to_pandas
+    monkeypatch.setattr(runner, "_to_pandas", lambda frame: seen.append(tuple(frame.columns)) or real(frame))
+    checks = Suite("pieces", (Check(gx.expectations.ExpectColumnValuesToBeBetween(column="value", min_value=0)),))
+
+    validate(in_pieces(area_frame(), "area"), checks, BATCH)
+
+    assert seen == [("value",)] * 4
