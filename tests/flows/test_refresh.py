@@ -324,3 +324,30 @@ def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirro
     assert tasks.inputs_sha256.fn(settings) == with_regions
     (code / "transforms" / "indicators.py").write_text("# changed\n", encoding="utf-8")
     assert tasks.inputs_sha256.fn(settings) != with_regions
+
+
+def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home, mirror, monkeypatch):
+    """A build that validates the mirror's 10,000-row WW tables in pieces of 1,000 rows publishes the same checks."""
+    from flows import tasks
+
+    tables = [NATIONAL.table_id, catalog.REGIONS, catalog.WW_MUNICIPAL]
+    checks = (
+        "SELECT dataset, batch, check_index, expectation, column_name, severity, success, element_count, unexpected_count "
+        "FROM validation_results ORDER BY ALL"
+    )
+    first = run_refresh(tables=tables)
+    whole = query(Settings.from_env().warehouse_path, checks)
+    ww = {e.table_id for e in catalog.family(catalog.WW_MUNICIPAL)}
+    large = [t["table_id"] for t in first["tables"] if t["table_id"] in ww and t["rows"] > 1_000]
+    validated = []
+    real = tasks.validate
+    monkeypatch.setattr("flows.tasks.validate", lambda frame, suite, batch: validated.append(type(frame).__name__) or real(frame, suite, batch))
+    monkeypatch.setattr("flows.build.ROWS_PER_PIECE", 1_000)
+    shutil.rmtree(home / "validated")
+
+    run_refresh(tables=tables, offline=True, force=True)
+
+    assert len(large) >= 2 and validated.count("Pieces") == len(large)
+    pieced = query(Settings.from_env().warehouse_path, checks)
+    assert pieced.equals(whole)
+    assert pieced["success"].any() and whole.height > 100
