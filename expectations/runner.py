@@ -23,17 +23,14 @@ from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-import great_expectations as gx
-import pandas as pd
 import polars as pl
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
-from great_expectations.expectations import Expectation
 
+# GX (3 s to import: it pulls in scipy) and pandas are imported when a check is made or run, so
+# that a refresh that finds nothing changed, a recalculation and the other commands never pay for
+# them
 if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations.expectations import Expectation
     from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.core.expectation_validation_result import (
         ExpectationValidationResult,
@@ -82,6 +79,8 @@ class Check:
     description: str | None = None
 
     def __post_init__(self) -> None:
+        from great_expectations.expectations import Expectation
+
         if not isinstance(self.expectation, Expectation):
             raise TypeError(
                 f"Check needs a GX expectation instance, got {type(self.expectation).__name__}"
@@ -362,6 +361,8 @@ def _validate_pieces(pieces: Pieces, suite: Suite, batch: str) -> ValidationRepo
         for index, outcome in zip(indices, _run(_to_pandas(values), suite.name, [checks[i] for i in indices])):
             outcomes[index] = replace(outcome, element_count=pieces.height) if outcome.error is None else outcome
     if "count" in by_kind:
+        import pandas as pd
+
         counted = pd.DataFrame(index=pd.RangeIndex(pieces.height))
         for index, outcome in zip(by_kind["count"], _run(counted, suite.name, [checks[i] for i in by_kind["count"]])):
             outcomes[index] = outcome
@@ -467,6 +468,8 @@ def _validate_together(
         meta = dict(check.expectation.meta or {})
         meta[_CHECK_KEY] = index
         expectations.append(check.expectation.copy(update={"meta": meta, "id": None}))
+    import great_expectations as gx
+
     try:
         gx_suite = gx.ExpectationSuite(name=f"werkregio-{name}", expectations=expectations)
         outcome = gx_batch.validate(gx_suite, result_format=dict(_RESULT_FORMAT))
@@ -483,6 +486,13 @@ def _validate_together(
 
 def build_context() -> EphemeralDataContext:
     """A fresh ephemeral GX context: in-memory stores, analytics and progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
     return gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
@@ -507,6 +517,8 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     On an ``object`` column GX checks types value by value, so a stray string in a numeric
     column is reported with its value instead of only as "dtype str".
     """
+    import pandas as pd
+
     data = frame.to_pandas()
     for name, dtype in frame.schema.items():
         if dtype in (pl.String, pl.Categorical, pl.Enum):

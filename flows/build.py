@@ -14,9 +14,7 @@ from typing import Any
 import polars as pl
 from prefect import get_run_logger
 
-from expectations.cbs_tables import ROWS_PER_PIECE, suite_and_frame
-from expectations.national_benefits import national_benefits_suite
-from expectations.runner import Suite, ValidationFailed, ValidationReport
+from expectations.runner import Pieces, Suite, ValidationFailed, ValidationReport
 from flows import catalog
 from flows.cbs import time_dimension
 from flows.landing import current_landings
@@ -72,6 +70,8 @@ def build_facts(settings: Settings) -> Facts:
     critical failure stops the build with all failures listed. A UWV file that fails is
     quarantined and left out (its outcome is in ``uwv_files``).
     """
+    from expectations.national_benefits import national_benefits_suite  # GX, imported when a build validates
+
     landed = {t.landing.table_id: t for t in _read_all(settings)}
     national_entry = catalog.national_benefits()
     if national_entry.table_id not in landed:
@@ -132,7 +132,9 @@ def _suite(
     table: LandedTable,
     valid_codes: Mapping[int, frozenset[str]],
     region_codes: Mapping[int, frozenset[str]] | None,
-) -> tuple[Suite, pl.DataFrame]:
+) -> tuple[Suite, pl.DataFrame | Pieces]:
+    from expectations.cbs_tables import ROWS_PER_PIECE, suite_and_frame
+
     return suite_and_frame(
         entry,
         table.data,

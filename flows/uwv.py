@@ -48,7 +48,6 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from expectations.runner import ValidationReport
-from expectations.uwv import validate_uwv
 from transforms import uwv
 from transforms.geography import normalise_gm_code
 
@@ -306,6 +305,8 @@ def check_file(
     details["rows"] = table.frame.height
     validation = None
     if table.dataset is not None and table.frame.height:
+        from expectations.uwv import validate_uwv  # GX: imported only when a file is taken in
+
         validation = validate_uwv(
             table.frame,
             table.dataset,

@@ -265,3 +265,19 @@ def test_docs_writes_the_generated_reference(home, tmp_path, capsys):
 
     assert target.read_text(encoding="utf-8") == schema.markdown() + "\n"
     assert capsys.readouterr().out.strip() == f"wrote {target}"
+
+
+def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():
+    """An unchanged nightly refresh, a recalculation and `status` never pay GX's 3 s import."""
+    heavy = "sorted(m for m in ('great_expectations', 'pandas', 'scipy') if m in sys.modules)"
+    code = (
+        "import sys; import flows.refresh, flows.indicators, flows.status, flows.tasks, flows.build, flows.uwv; "
+        f"print({heavy}); "
+        "from expectations.national_benefits import national_benefits_suite; national_benefits_suite(['x']); "
+        f"print({heavy})"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.strip().splitlines()
+    assert before == "[]"
+    assert after == "['great_expectations', 'pandas', 'scipy']"  # a build's suites bring them in

@@ -342,7 +342,7 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
     validated = []
     real = tasks.validate
     monkeypatch.setattr("flows.tasks.validate", lambda frame, suite, batch: validated.append(type(frame).__name__) or real(frame, suite, batch))
-    monkeypatch.setattr("flows.build.ROWS_PER_PIECE", 1_000)
+    monkeypatch.setattr("expectations.cbs_tables.ROWS_PER_PIECE", 1_000)
     shutil.rmtree(home / "validated")
 
     run_refresh(tables=tables, offline=True, force=True)
