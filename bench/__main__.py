@@ -12,7 +12,8 @@ temporary server), warm (a ``prefect server start`` already running) and direct 
 then the Polars transforms against the pandas baseline (both checked against the published
 indicators). At 1x also GX validation per check against one call per suite (``bench.validation``),
 the recalculation for another reference year and the unchanged nightly refresh; extraction on
-the largest WWB table up to 10x.
+the largest WWB table up to 10x, against the mirror rendering every request and against one
+serving pages it rendered before (``bench.mirror``, ``--prerendered``).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def bench_scale(runner: Runner, scale: int, reps: int, api_url: str, extraction_
             "table": extraction.TABLE,
             "rows": result["sizes"]["rows"][extraction.TABLE],
             "clients": extraction.extraction(mirror, extraction.TABLE, reps),
+            "prerendered": extraction.extraction(mirror, extraction.TABLE, reps, prerendered=True),
         }
     shutil.rmtree(mirror)
     shutil.rmtree(home)

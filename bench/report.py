@@ -297,16 +297,27 @@ def _recalculation(runs: dict[str, list[dict[str, Any]]], goals: list[list[Any]]
 
 
 def _extraction(result: dict[str, Any], goals: list[list[Any]], findings: list[str]) -> list[str]:
-    clients = {c["client"]: c for c in result["clients"]}
-    baseline = clients["cbsodata.get_data"]["seconds"]
-    rows = [[name, c["seconds"], baseline / c["seconds"], c["client_cpu"], c["mirror_cpu"], c["requests"], c["rows"], c["max_in_flight"]]
-            for name, c in clients.items()]  # fmt: skip
-    live = {int(name.rsplit(" ", 1)[1]): c for name, c in clients.items() if name.startswith("LiveCbs")}
+    def speedups(clients_list: list[dict[str, Any]]) -> tuple[dict[str, Any], float, dict[int, dict[str, Any]], list[list[Any]]]:
+        clients = {c["client"]: c for c in clients_list}
+        baseline = clients["cbsodata.get_data"]["seconds"]
+        rows = [[name, c["seconds"], baseline / c["seconds"], c["client_cpu"], c["mirror_cpu"], c["requests"], c["rows"], c["max_in_flight"]]
+                for name, c in clients.items()]  # fmt: skip
+        live = {int(name.rsplit(" ", 1)[1]): c for name, c in clients.items() if name.startswith("LiveCbs")}
+        return clients, baseline, live, rows
+
+    clients, baseline, live, rows = speedups(result["clients"])
     speedup = baseline / live[4]["seconds"]
     best = max(live, key=lambda c: baseline / live[c]["seconds"])
-    goals.append(["extraction at least 3x faster than cbsodata.get_data (30 ms per request)",
-                  f"{speedup:.1f}x at the default concurrency 4 (best {baseline / live[best]['seconds']:.1f}x at {best})",
-                  _yes(speedup >= 3)])  # fmt: skip
+    measured = f"{speedup:.1f}x at the default concurrency 4 (best {baseline / live[best]['seconds']:.1f}x at {best}) against the mirror rendering every page"
+    met = _yes(speedup >= 3)
+    prerendered = result.get("prerendered")
+    if prerendered:
+        _, pre_baseline, pre_live, pre_rows = speedups(prerendered)
+        pre_speedup = pre_baseline / pre_live[4]["seconds"]
+        measured = (f"{pre_speedup:.1f}x at concurrency 4 ({pre_live[4]['seconds']:.1f} s against {pre_baseline:.1f} s) against a mirror "
+                    f"serving pre-rendered pages; {speedup:.1f}x against the mirror rendering every page on the client's cores")
+        met = f"yes, with pre-rendered pages; **no** ({speedup:.1f}x) where the mirror renders on the client's cores" if pre_speedup >= 3 and speedup < 3 else _yes(pre_speedup >= 3 and speedup >= 3)
+    goals.append(["extraction at least 3x faster than cbsodata.get_data (30 ms per request)", measured, met])
     goals.append(["bounded concurrency a user can set (`WERKREGIO_CONCURRENCY`)",
                   "most requests in flight: " + ", ".join(f"{c['max_in_flight']} at {n}" for n, c in live.items()),
                   _yes(all(c["max_in_flight"] <= n for n, c in live.items()))])  # fmt: skip
@@ -314,16 +325,22 @@ def _extraction(result: dict[str, Any], goals: list[list[Any]], findings: list[s
     if speedup < 3:
         serving, client = live[4]["mirror_cpu"], live[4]["client_cpu"]
         findings.append(
-            f"- **Extraction ({speedup:.1f}x)**: the 30 ms of latency is the small part of a request here. Serving the "
+            f"- **Extraction ({speedup:.1f}x against the rendering mirror)**: the 30 ms of latency is the small part of a request here. Serving the "
             f"{pages} pages costs the mirror {serving:.1f} s of CPU ({serving / pages * 1000:.0f} ms a page: JSON rendering, "
             f"URL rewriting, sending), under the one GIL of its process, so its concurrent requests are served in turn, "
             f"and the pipeline's client {client:.1f} s (parsing); both share the 2 cores with each other and with whatever "
             f"else runs. The client keeps {4} requests in flight all the time, so what is left is the mirror's CPU: no "
             f"client gets far below {serving:.1f} s against this mirror, about {baseline / serving:.1f}x cbsodata's "
-            f"{baseline:.1f} s at best. Showing 3x needs a server whose CPU is not ours, as CBS itself, or a mirror "
-            "rendering in several processes on spare cores."
+            f"{baseline:.1f} s at best."
+            + (
+                f" Against a mirror that renders each page once and then serves it from memory, as a server with CPU of "
+                f"its own would cost the client nothing, the client takes {pre_live[4]['seconds']:.1f} s against cbsodata's "
+                f"{pre_baseline:.1f} s ({pre_speedup:.1f}x): what remains is its own parsing ({pre_live[4]['client_cpu']:.1f} s "
+                f"of CPU) while the 30 ms waits overlap; `land_table` adds typed frames and Parquet."
+                if prerendered else " Showing 3x needs a server whose CPU is not ours, as CBS itself."
+            )
         )
-    return [
+    intro = [
         f"## Extraction: {result['table']} ({result['rows']:,} rows, {pages} pages) through the mirror, 30 ms per request",
         "",
         "The mirror (`tests/statline_mirror.py`, 10,000 rows per page like CBS) runs in a process of its own "
@@ -335,8 +352,22 @@ def _extraction(result: dict[str, Any], goals: list[list[Any]], findings: list[s
         "reads are bounded by the same semaphore, `tests/flows/test_cbs_client.py`); `land_table` adds typed frames, "
         "Parquet and the second `TableInfos`.",
         "",
+        "**The mirror renders every request** (JSON of 10,000 rows, about 50 ms of CPU a page, on the 2 cores the "
+        "client also runs on):",
+        "",
         *table(["client", "seconds", "speed-up", "client CPU s", "mirror CPU s", "requests", "rows", "in flight"], rows),
     ]
+    if prerendered:
+        intro += [
+            "",
+            "**The mirror serves pre-rendered pages** (`python -m bench.mirror ROOT 0.03 --prerendered`: each distinct "
+            "response is rendered once, in an untimed fetch by every client, and then served from memory; latency, "
+            "paging and request log as above), so that the server's rendering does not take the client's CPU, as with "
+            "CBS:",
+            "",
+            *table(["client", "seconds", "speed-up", "client CPU s", "mirror CPU s", "requests", "rows", "in flight"], pre_rows),
+        ]
+    return intro
 
 
 def _nightly(result: dict[str, Any], goals: list[list[Any]], findings: list[str]) -> list[str]:
