@@ -277,9 +277,11 @@ def _recalculation(runs: dict[str, list[dict[str, Any]]], goals: list[list[Any]]
             f"file with new marts). The other {run - direct_run:.1f} s are Prefect's, paid once per flow run in a fresh "
             "process: the client's first request to the server (its API version check), importing FastAPI to serialise "
             "the flow's parameters, and at the end joining the flow-run heartbeat thread, which sleeps in steps of a "
-            "second (`prefect/flow_engine.py`, `_send_heartbeats`; heartbeats, every 180 s by default, let the server "
-            "notice a crashed nightly run, so they stay on). Under 2 s holds for the work, not for a fresh process "
-            "running one short flow against a server. The command does not import GX (it validates nothing)."
+            "second (`prefect/flow_engine.py`, `_send_heartbeats`). Heartbeats, every 180 s by default, are what a "
+            "server automation watches to mark a run whose machine died as crashed (Prefect's 'detect zombie flows'); "
+            "werkregio keeps Prefect's default rather than switch them off to save this wait. Under 2 s holds for the "
+            "work, not for a fresh process running one short flow against a server. The command does not import GX "
+            "(it validates nothing)."
         )
     return [
         "## Recalculation for reference year 2015 (1x)",
