@@ -186,17 +186,24 @@ class ValidationReport:
             raise ValidationFailed(self)
 
 
-def validate(frame: pl.DataFrame | Pieces, suite: Suite, batch: str) -> ValidationReport:
+def validate(
+    frame: pl.DataFrame | Pieces,
+    suite: Suite,
+    batch: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidationReport:
     """Run every check of ``suite`` on ``frame`` and report one result per check.
 
     ``batch`` identifies the data in the report, e.g. ``"37789ksz@2025-04-23T02:00:00"``.
     An error GX raises for a check (a missing column, a string where numbers are expected)
     becomes a failed result carrying the error text; it never passes and never aborts the
     other checks. ``frame`` is not modified. A batch given as :class:`Pieces` is validated piece
-    by piece (see there); its report has the counts of the whole batch.
+    by piece (see there); its report has the counts of the whole batch, and ``progress(rows
+    done, rows in the batch)`` is called after each piece.
     """
     if isinstance(frame, Pieces):
-        return _validate_pieces(frame, suite, batch)
+        return _validate_pieces(frame, suite, batch, progress)
     outcomes = _run(_to_pandas(frame), suite.name, suite.checks)
     return _report(suite, batch, outcomes, frame.height, frame.columns)
 
@@ -317,7 +324,9 @@ def _outcome(result: ExpectationValidationResult) -> _Outcome:
     )
 
 
-def _validate_pieces(pieces: Pieces, suite: Suite, batch: str) -> ValidationReport:
+def _validate_pieces(
+    pieces: Pieces, suite: Suite, batch: str, progress: Callable[[int, int], None] | None = None
+) -> ValidationReport:
     checks = suite.checks
     kinds = [_kind(check, pieces.together) for check in checks]
     by_kind: dict[str, list[int]] = {}
@@ -347,6 +356,8 @@ def _validate_pieces(pieces: Pieces, suite: Suite, batch: str) -> ValidationRepo
         for column in whole_columns:
             if column in piece.columns:
                 whole_parts.setdefault(column, []).append(piece[column])
+        if progress is not None:
+            progress(rows, pieces.height)
     if rows != pieces.height:
         raise ValueError(f"{suite.name} ({batch}): the pieces hold {rows} rows, the batch {pieces.height}")
     if not any(piece_outcomes.values()) and per_row:

@@ -129,7 +129,14 @@ def validate_batch(
         report = _read_report(cache)
         logger.info("%s (%s): validated before with this suite, reusing %s", suite.name, batch, cache.name)
     else:
-        report = validate(frame, suite, batch)
+        progress = None
+        if isinstance(frame, Pieces):
+            logger.info("%s (%s): %s rows, validated in pieces", suite.name, batch, f"{frame.height:,}")
+
+            def progress(done: int, total: int) -> None:
+                logger.info("%s (%s): %s of %s rows validated", suite.name, batch, f"{done:,}", f"{total:,}")
+
+        report = validate(frame, suite, batch, progress=progress)
         if cache is not None:
             _write_report(cache, report)
     for record in report.records:

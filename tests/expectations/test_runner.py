@@ -422,3 +422,12 @@ def test_each_piece_is_handed_to_gx_with_only_the_columns_its_checks_read(monkey
     validate(in_pieces(area_frame(), "area"), checks, BATCH)
 
     assert seen == [("value",)] * 4
+
+
+def test_progress_is_reported_after_each_piece():
+    seen = []
+    checks = Suite("pieces", (Check(gx.expectations.ExpectColumnValuesToNotBeNull(column="ID")),))
+
+    validate(in_pieces(area_frame(), "area"), checks, BATCH, progress=lambda done, total: seen.append((done, total)))
+
+    assert seen == [(3, 12), (6, 12), (9, 12), (12, 12)]

@@ -341,13 +341,18 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
     large = [t["table_id"] for t in first["tables"] if t["table_id"] in ww and t["rows"] > 1_000]
     validated = []
     real = tasks.validate
-    monkeypatch.setattr("flows.tasks.validate", lambda frame, suite, batch: validated.append(type(frame).__name__) or real(frame, suite, batch))
+
+    def spy(frame, suite, batch, progress=None):
+        validated.append((type(frame).__name__, progress is not None))
+        return real(frame, suite, batch, progress=progress)
+
+    monkeypatch.setattr("flows.tasks.validate", spy)
     monkeypatch.setattr("expectations.cbs_tables.ROWS_PER_PIECE", 1_000)
     shutil.rmtree(home / "validated")
 
     run_refresh(tables=tables, offline=True, force=True)
 
-    assert len(large) >= 2 and validated.count("Pieces") == len(large)
+    assert len(large) >= 2 and validated.count(("Pieces", True)) == len(large)  # with progress logged per piece
     pieced = query(Settings.from_env().warehouse_path, checks)
     assert pieced.equals(whole)
     assert pieced["success"].any() and whole.height > 100

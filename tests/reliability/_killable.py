@@ -71,7 +71,7 @@ def install() -> None:
         "land-commit",
         lambda path: path.parent.name if Path(path).name.startswith(".staging-") else None,
     )
-    _wrap(tasks, "validate", "validate", lambda frame, suite, batch: suite.name)
+    _wrap(tasks, "validate", "validate", lambda frame, suite, batch, **options: suite.name)
     _wrap(refresh, "compute_marts", "transform")
     _wrap(store, "_load", "load", lambda con, table, frame, path: table.name)
     _wrap(store, "_check", "check")
