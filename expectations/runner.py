@@ -4,7 +4,8 @@ A :class:`Suite` is a dataset name plus a tuple of :class:`Check` (a GX expectat
 severity). :func:`validate` runs every check on one batch, in one GX suite run (metrics
 that checks share are computed once), and returns a :class:`ValidationReport` with one
 :class:`CheckResult` per check; a check that errors is rerun on its own, so its error is its
-own. The flow stores
+own. A batch too large for one pandas copy is given as :class:`Pieces` and validated piece by
+piece, with the outcome of the whole batch. The flow stores
 ``report.to_rows()`` and calls ``report.raise_for_critical()`` before anything is published.
 
 GX runs in one ephemeral context per process, built on first use: a pandas data source with
@@ -435,13 +436,14 @@ def _merge(outcomes: Sequence[_Outcome]) -> _Outcome:
     failing = [o for o in outcomes if not o.success]
     counts = [o.element_count for o in outcomes if o.element_count is not None]
     unexpected = [o.unexpected_count for o in outcomes if o.unexpected_count is not None]
-    observed = [o.observed for o in failing] or list(dict.fromkeys(json.dumps(o.observed) for o in outcomes))
-    if not failing:  # the pieces' observed values, one if they agree (a dtype can differ by piece)
-        observed = [json.loads(value) for value in observed]
-        observed = observed if len(observed) > 1 else observed[:1]
+    if failing:
+        observed = failing[0].observed
+    else:  # one observed value where the pieces agree; a dtype can differ by piece (["float64", "int64"])
+        distinct = [json.loads(text) for text in dict.fromkeys(json.dumps(o.observed, sort_keys=True) for o in outcomes)]
+        observed = distinct[0] if len(distinct) == 1 else distinct
     return _Outcome(
         success=not failing,
-        observed=observed[0] if len(observed) == 1 or failing else observed,
+        observed=observed,
         element_count=sum(counts) if counts else None,
         unexpected_count=sum(unexpected) if unexpected else None,
         offenders=tuple(_distinct(value for o in outcomes for value in o.offenders)),
