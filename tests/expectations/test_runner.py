@@ -431,3 +431,85 @@ def test_progress_is_reported_after_each_piece():
     validate(in_pieces(area_frame(), "area"), checks, BATCH, progress=lambda done, total: seen.append((done, total)))
 
     assert seen == [(3, 12), (6, 12), (9, 12), (12, 12)]
+
+
+def test_a_frame_is_handed_to_gx_with_only_the_columns_its_checks_read(monkeypatch):
+    seen = []
+    real = runner._to_pandas
+    monkeypatch.setattr(runner, "_to_pandas", lambda frame: seen.append(tuple(frame.columns)) or real(frame))
+    e = gx.expectations
+    checks = Suite(
+        "cols",
+        (
+            Check(e.ExpectColumnValuesToBeBetween(column="value", min_value=0)),
+            Check(e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="part", or_equal=True)),
+            Check(e.ExpectColumnToExist(column="missing")),
+            Check(e.ExpectTableRowCountToBeBetween(min_value=1)),
+        ),
+    )
+
+    report = validate(area_frame(), checks, BATCH)
+
+    assert seen == [("value", "part")]
+    assert [r.success for r in report.records] == [False, False, False, True]
+    assert report.records[3].observed_value == 12
+
+
+def test_a_check_on_the_table_as_a_whole_or_with_a_row_condition_gets_every_column(monkeypatch):
+    seen = []
+    real = runner._to_pandas
+    monkeypatch.setattr(runner, "_to_pandas", lambda frame: seen.append(tuple(frame.columns)) or real(frame))
+    data = area_frame()
+    on_table = Check(gx.expectations.ExpectTableColumnCountToEqual(value=8))
+    # 'value' is null only in area B: the condition reads a column the check does not name
+    conditioned = Check(
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="A"', condition_parser="pandas")
+    )
+
+    (table,) = validate(data, Suite("t", (on_table,)), BATCH).records
+    (condition,) = validate(data, Suite("t", (conditioned,)), BATCH).records
+    (elsewhere,) = validate(
+        data,
+        Suite(
+            "t",
+            (Check(gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="B"', condition_parser="pandas")),),
+        ),
+        BATCH,
+    ).records
+
+    assert seen == [tuple(data.columns)] * 3
+    assert table.success and table.observed_value == 8
+    assert condition.success and condition.element_count == 3
+    assert not elsewhere.success and elsewhere.unexpected_count == 1
+
+
+def test_only_row_counts_need_no_column():
+    (count,) = validate(area_frame(), Suite("t", (row_count_at_least(13),)), BATCH).records
+
+    assert not count.success and count.observed_value == 12
+
+
+def test_the_columns_handed_to_gx_do_not_change_any_outcome():
+    data, checks = area_frame(), every_kind_of_check()
+
+    selected = validate(data, checks, BATCH)
+    every_column = runner._report(checks, BATCH, runner._run(runner._to_pandas(data), checks.name, checks.checks), data.height, data.columns)
+
+    assert selected.records == every_column.records
+
+
+def test_a_check_with_a_row_condition_in_pieces_gets_the_outcome_of_the_whole_batch():
+    e = gx.expectations
+    checks = Suite(
+        "t",
+        (
+            Check(e.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="B"', condition_parser="pandas")),
+            Check(e.ExpectColumnValuesToBeUnique(column="ID", row_condition='category=="x"', condition_parser="pandas")),
+        ),
+    )
+    data = area_frame()
+
+    pieced = validate(in_pieces(data, "area"), checks, BATCH)
+
+    assert [comparable(r) for r in pieced.records] == [comparable(r) for r in validate(data, checks, BATCH).records]
+    assert [r.success for r in pieced.records] == [False, True]  # the second ID 1 is the 'total' row
