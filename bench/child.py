@@ -1,7 +1,8 @@
 """One measured run in a fresh process: ``python -m bench.child MODE``; prints one JSON line.
 
 The data dir is ``WERKREGIO_HOME``; Prefect talks to ``PREFECT_API_URL`` when set, else starts
-its temporary server. Modes:
+its temporary server. Flows run as the ``werkregio`` command runs them
+(``flows.cli.foreground_flow_run``: no flow-run heartbeats). Modes:
 
 * ``build``: ``refresh(offline=True)`` under Prefect. The validation cache and the published
   warehouse are removed first, so that every run validates every batch and computes the same
@@ -11,8 +12,8 @@ its temporary server. Modes:
 * ``build-direct``: the same flow body with Prefect's task and flow machinery replaced by plain
   calls (:func:`without_prefect`): the work alone;
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
-  the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (every
-  ``municipality_crosswalk`` call);
+  the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (building every
+  crosswalk: ``transforms.geography._crosswalk``; the change table is checked once, before);
 * ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
   time until every table is downloaded or found unchanged (the inputs are then compared with the
   published build's); ``rebuilt``: whether it built and published.
@@ -98,9 +99,11 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         import great_expectations  # noqa: F401  (timed on its own)
 
     imported_gx = time.perf_counter()
+    import flows.cli
     import flows.indicators
     import flows.refresh
     import flows.tasks
+    import transforms.geography
     import transforms.indicators
     from flows.settings import Settings
 
@@ -114,10 +117,12 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     with ExitStack() as stack:
         if direct:
             stack.enter_context(without_prefect())
+        else:  # the flow run as the `werkregio` command starts it (no flow-run heartbeats)
+            stack.enter_context(flows.cli.foreground_flow_run())
         if mode == "recalculate-direct":
             stack.enter_context(_timed("flows.indicators.compute_marts", flows.indicators.compute_marts, timings, "compute_marts"))
-            crosswalk = transforms.indicators.municipality_crosswalk
-            stack.enter_context(_timed("transforms.indicators.municipality_crosswalk", crosswalk, timings, "crosswalks"))
+            crosswalk = transforms.geography._crosswalk
+            stack.enter_context(_timed("transforms.geography._crosswalk", crosswalk, timings, "crosswalks"))
         if mode.startswith("build"):
             stack.enter_context(_timed("flows.tasks.validate", flows.tasks.validate, timings, "validation"))
         if mode == "refresh":

@@ -11,7 +11,8 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from flows.settings import Settings, SettingsError, apply_quiet_environment
@@ -109,14 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     prepare_prefect_environment(settings)
     try:
-        if args.command == "indicators":
-            from flows.indicators import recalculate_indicators
+        with foreground_flow_run():
+            if args.command == "indicators":
+                from flows.indicators import recalculate_indicators
 
-            recalculate_indicators(reference_year=args.reference_year, view=args.view)
-        else:
-            from flows.refresh import refresh
+                recalculate_indicators(reference_year=args.reference_year, view=args.view)
+            else:
+                from flows.refresh import refresh
 
-            refresh(tables=args.tables, force=args.force, offline=args.offline)
+                refresh(tables=args.tables, force=args.force, offline=args.offline)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
         print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
@@ -131,6 +133,24 @@ def prepare_prefect_environment(settings: Settings) -> None:
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
     Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "werkregio")
+
+
+@contextmanager
+def foreground_flow_run() -> Iterator[None]:
+    """Prefect settings for a flow run this command starts: no flow-run heartbeats, unless set.
+
+    Prefect (3.9) sends a heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds
+    (default 180) from a thread that the end of the run waits for, up to a second. Heartbeats serve
+    one purpose: an automation on the Prefect server that marks a run whose machine died as crashed
+    (docs/scheduling.md). A run started with this command is watched by whoever started it, and the
+    command's exit tells how it ended, so it sends none, unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+    is set (environment or Prefect profile), which wins. Deployment runs, which a worker starts
+    without this command, keep Prefect's setting.
+    """
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(set_defaults={"flows.heartbeat_frequency": None}):
+        yield
 
 
 def run() -> None:

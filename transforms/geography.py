@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
 
 import polars as pl
 
@@ -332,6 +333,39 @@ def municipality_crosswalk(
     check_municipal_changes(changes)
     years = range(from_year, to_year + 1)
     valid = None if valid_codes is None else _valid_codes_by_year(valid_codes, years)
+    return _crosswalk(changes, from_year, to_year, valid)
+
+
+def crosswalks(
+    changes: pl.DataFrame, valid_codes: Mapping[int, Iterable[str]] | pl.DataFrame | None = None
+) -> Callable[[int, int], pl.DataFrame]:
+    """``(from_year, to_year) -> municipality_crosswalk(changes, from_year, to_year, valid_codes)``, each pair built once.
+
+    For many crosswalks from one change table: the table is checked (raising as
+    ``municipality_crosswalk`` does) and the valid codes are normalised once, here, for all of them.
+    """
+    check_municipal_changes(changes)
+    valid = None
+    if valid_codes is not None:
+        years = (
+            valid_codes["year"].cast(pl.Int64).to_list() if isinstance(valid_codes, pl.DataFrame) else [int(y) for y in valid_codes]
+        )
+        valid = _valid_codes_by_year(valid_codes, range(min(years), max(years) + 1)) if years else {}
+
+    @cache
+    def build(from_year: int, to_year: int) -> pl.DataFrame:
+        if to_year < from_year:
+            return municipality_crosswalk(changes, from_year, to_year)  # raises, with the reason
+        return _crosswalk(changes, from_year, to_year, valid)
+
+    return build
+
+
+def _crosswalk(
+    changes: pl.DataFrame, from_year: int, to_year: int, valid: Mapping[int, frozenset[str]] | None
+) -> pl.DataFrame:
+    """``municipality_crosswalk`` from a checked change table and normalised valid codes (None: infer the start)."""
+    years = range(from_year, to_year + 1)
     if valid is None:
         start = _codes_known_at(changes, from_year)
     elif from_year in valid:

@@ -17,12 +17,11 @@ presented as the region total: ``complete`` is false.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache, partial
 from typing import NamedTuple
 
 import polars as pl
 
-from transforms.geography import harmonise_counts, municipality_crosswalk
+from transforms.geography import crosswalks as crosswalks_of, harmonise_counts
 from transforms.regions import region_totals
 
 INDICATOR_SCHEMA = {
@@ -223,7 +222,7 @@ def benefit_averages(
         _municipal_figures(regional, sources, valid_codes),
         national,
         membership,
-        partial(municipality_crosswalk, changes, valid_codes=valid_codes),
+        crosswalks_of(changes, valid_codes),
         national_sources=national_sources,
         reference_year=reference_year,
         view=view,
@@ -512,7 +511,7 @@ def indicator_tables(
     )
     municipal = _municipal_figures(in_reference, benefit_sources, valid_codes)
     # Each (year, reference year) crosswalk is built once, for every series and scenario that needs it.
-    crosswalks = cache(partial(municipality_crosswalk, changes, valid_codes=valid_codes))
+    crosswalks = crosswalks_of(changes, valid_codes)
     parts = []
     for reference_year, view in sorted(set(scenarios)):
         benefits = _benefit_averages(

@@ -281,3 +281,58 @@ def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():
     before, after = done.stdout.strip().splitlines()
     assert before == "[]"
     assert after == "['great_expectations', 'pandas', 'scipy']"  # a build's suites bring them in
+
+
+def _heartbeat_frequency_in_the_flow_call(home, monkeypatch, argv) -> list:
+    """The heartbeat frequency Prefect's settings hold when ``main(argv)`` calls its flow."""
+    from prefect.settings import get_current_settings
+
+    import flows.indicators
+    import flows.refresh
+
+    seen = []
+
+    def record(**kwargs):
+        seen.append(get_current_settings().flows.heartbeat_frequency)
+        return {}
+
+    monkeypatch.setattr(flows.refresh, "refresh", record)
+    monkeypatch.setattr(flows.indicators, "recalculate_indicators", record)
+    assert main(argv) == 0
+    return seen
+
+
+@pytest.mark.parametrize("argv", [["refresh", "--offline"], ["indicators"]])
+def test_a_flow_run_the_command_starts_sends_no_heartbeats(home, monkeypatch, argv):
+    from prefect.settings import get_current_settings
+
+    assert _heartbeat_frequency_in_the_flow_call(home, monkeypatch, argv) == [None]
+    assert get_current_settings().flows.heartbeat_frequency == 180  # Prefect's default outside the command
+
+
+def test_a_heartbeat_frequency_the_user_set_wins(home, monkeypatch):
+    from prefect.settings import temporary_settings
+
+    # as Prefect reads PREFECT_FLOWS_HEARTBEAT_FREQUENCY from the environment or a profile at start-up
+    with temporary_settings(updates={"flows.heartbeat_frequency": 60}):
+        assert _heartbeat_frequency_in_the_flow_call(home, monkeypatch, ["refresh", "--offline"]) == [60]
+
+
+def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
+    """What the test above stands in for: Prefect's settings from PREFECT_FLOWS_HEARTBEAT_FREQUENCY."""
+    code = (
+        "from flows.cli import foreground_flow_run\n"
+        "from prefect.settings import get_current_settings\n"
+        "with foreground_flow_run():\n"
+        "    print(get_current_settings().flows.heartbeat_frequency)\n"
+    )
+    found = {
+        value: subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": value} if value else {})},
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        for value in ("", "60")
+    }  # fmt: skip
+
+    assert found == {"": "None", "60": "60"}

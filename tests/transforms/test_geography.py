@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.transforms._geography_data import project_changes
+from tests.transforms._geography_data import project_changes, shared_valid_codes
 from transforms.geography import (
+    crosswalks,
     CHANGE_TABLE_PATH,
     CROSSWALK_SCHEMA,
     UnmappedMunicipalityError,
@@ -386,3 +387,29 @@ def test_meerlo_wanssum_2010_is_split_by_approximate_shares() -> None:
         ("0993", "0984", 0.4449, True),
         ("0993", "1507", 0.5551, True),
     ]))
+
+
+def test_crosswalks_gives_each_pair_as_municipality_crosswalk_does() -> None:
+    changes, valid = project_changes(), shared_valid_codes()
+    walk = crosswalks(changes, valid)
+
+    for from_year, to_year in [(2009, 2026), (2014, 2015), (2018, 2018), (2010, 2023), (2026, 2026)]:
+        assert_frame_equal(walk(from_year, to_year), municipality_crosswalk(changes, from_year, to_year, valid))
+    assert walk(2010, 2023) is walk(2010, 2023)  # built once
+    assert_frame_equal(crosswalks(changes)(2012, 2019), municipality_crosswalk(changes, 2012, 2019))
+
+
+def test_crosswalks_raises_as_municipality_crosswalk_does() -> None:
+    changes, valid = project_changes(), shared_valid_codes()
+    walk = crosswalks(changes, valid)
+
+    with pytest.raises(ValueError, match="cannot build a crosswalk backwards from 2020 to 2015"):
+        walk(2020, 2015)
+    with pytest.raises(ValueError, match="valid_codes has no municipalities for from_year 2001"):
+        walk(2001, 2010)
+    broken = changes.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(0.5)).otherwise(pl.col("share")).alias("share"))
+    with pytest.raises(ValueError, match="change table is inconsistent"):
+        crosswalks(broken, valid)
+    missing = {year: codes - {"0363"} if year == 2016 else codes for year, codes in valid.items()}  # Amsterdam
+    with pytest.raises(UnmappedMunicipalityError, match="0363"):
+        crosswalks(changes, missing)(2015, 2017)

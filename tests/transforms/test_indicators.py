@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import transforms.geography
 import transforms.indicators
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA, municipality_crosswalk
 from transforms.indicators import (
@@ -246,13 +247,15 @@ def test_indicator_tables_and_spread_name_the_extreme_regions():
 
 
 def test_indicator_tables_build_each_crosswalk_once_and_agree_with_benefit_averages(monkeypatch):
-    built = []
+    built, checked = [], []
+    build, check = transforms.geography._crosswalk, transforms.geography.check_municipal_changes
 
-    def counting_crosswalk(changes, from_year, to_year, valid_codes=None):
+    def counting_crosswalk(changes, from_year, to_year, valid):
         built.append((from_year, to_year))
-        return municipality_crosswalk(changes, from_year, to_year, valid_codes)
+        return build(changes, from_year, to_year, valid)
 
-    monkeypatch.setattr(transforms.indicators, "municipality_crosswalk", counting_crosswalk)
+    monkeypatch.setattr(transforms.geography, "_crosswalk", counting_crosswalk)
+    monkeypatch.setattr(transforms.geography, "check_municipal_changes", lambda changes: checked.append(1) or check(changes))
     # ww, wwb and the 2020 labour force edition all need the 2020 -> 2021 crosswalk
     regional = pl.concat([REGIONAL, REGIONAL.with_columns(series=pl.lit("ww")),
                           edition(2020, [("municipality", "0001", 2020, 15.0), ("municipality", "0002", 2020, 25.0),
@@ -264,6 +267,9 @@ def test_indicator_tables_build_each_crosswalk_once_and_agree_with_benefit_avera
         scenarios=scenarios, benefit_sources=sources, national_sources={"wwb": "N1"},
     )["indicators"]
     assert sorted(built) == [(2020, 2020), (2020, 2021), (2021, 2021)]
+    assert checked == [1]  # the change table is checked once for all crosswalks
+    for from_year, to_year in list(built):
+        assert_frame_equal(transforms.geography.crosswalks(CHANGES, VALID)(from_year, to_year), municipality_crosswalk(CHANGES, from_year, to_year, VALID))
 
     for reference_year, view in scenarios:
         alone = benefit_averages(regional, NATIONAL, MEMBERSHIP, CHANGES, VALID, sources=sources,
