@@ -214,8 +214,8 @@ def validate(
 def _read_only(frame: pl.DataFrame, checks: Sequence[Check]) -> pd.DataFrame:
     """``frame`` as pandas with only the columns ``checks`` read (GX copies and hashes all it gets).
 
-    Every column when a check reads the table as a whole (an expectation on the table's columns);
-    a row-count check needs only the rows.
+    Every column when a check may read more than it names (``_reads_every_column``: one on the
+    table's columns, or one with a row condition); a row-count check needs only the rows.
     """
     if any(_reads_every_column(check) for check in checks):
         return _to_pandas(frame)
