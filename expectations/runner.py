@@ -352,9 +352,7 @@ def _validate_pieces(
     for index, kind in enumerate(kinds):
         by_kind.setdefault(kind, []).append(index)
     per_row = by_kind.get("piece", [])
-    read_per_row = _read_columns(checks[i] for i in per_row)
-    if any(_reads_every_column(checks[i]) for i in per_row):
-        read_per_row = list(pieces.columns)  # a row condition may name any column
+    per_row_checks = [checks[i] for i in per_row]
     distinct_columns = _read_columns(checks[i] for i in by_kind.get("distinct", []))
     whole_columns = _read_columns(checks[i] for i in (*by_kind.get("whole", []), *by_kind.get("regroup", [])))
     if any(_reads_every_column(checks[i]) for i in by_kind.get("whole", [])):
@@ -367,8 +365,8 @@ def _validate_pieces(
         rows += piece.height
         count += 1
         if per_row:
-            data = _to_pandas(piece.select([c for c in read_per_row if c in piece.columns]))
-            for index, outcome in zip(per_row, _run(data, suite.name, [checks[i] for i in per_row])):
+            data = _read_only(piece, per_row_checks)
+            for index, outcome in zip(per_row, _run(data, suite.name, per_row_checks)):
                 piece_outcomes[index].append(outcome)
             del data
         for column in distinct_columns:
