@@ -348,7 +348,7 @@ def crosswalks(
     valid = None
     if valid_codes is not None:
         years = (
-            valid_codes["year"].cast(pl.Int64).to_list() if isinstance(valid_codes, pl.DataFrame) else [int(y) for y in valid_codes]
+            _valid_frame(valid_codes)["year"].to_list() if isinstance(valid_codes, pl.DataFrame) else [int(y) for y in valid_codes]
         )
         valid = _valid_codes_by_year(valid_codes, range(min(years), max(years) + 1)) if years else {}
 
