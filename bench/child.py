@@ -35,12 +35,13 @@ STARTED_AT = time.time()
 import gc  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from contextlib import ExitStack, contextmanager  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
 from typing import Any  # noqa: E402
 from unittest import mock  # noqa: E402
 
@@ -51,19 +52,17 @@ def without_prefect() -> Iterator[None]:
     logger = logging.getLogger("werkregio")
     plain = {
         "prefect.tasks.Task.__call__": lambda self, *args, **kwargs: self.fn(*args, **kwargs),
-        "prefect.tasks.Task.submit": lambda self, *args, **kwargs: _finished(self.fn(*args, **kwargs)),
+        "prefect.tasks.Task.submit": lambda self, *args, **kwargs: threads.submit(self.fn, *args, **kwargs),
         "flows.refresh.wait": lambda futures: None,
+        "flows.build.wait": lambda futures: None,
         "flows.tasks.get_run_logger": lambda: logger,
         "flows.build.get_run_logger": lambda: logger,
     }
     with ExitStack() as stack:
+        threads = stack.enter_context(ThreadPoolExecutor())  # submitted tasks run beside the flow, as under Prefect
         for target, replacement in plain.items():
             stack.enter_context(mock.patch(target, replacement))
         yield
-
-
-def _finished(value: Any) -> SimpleNamespace:
-    return SimpleNamespace(result=lambda: value)
 
 
 def _timed(target: str, function: Callable, timings: dict[str, float], name: str, *, at_start: bool = False) -> Any:
@@ -86,17 +85,42 @@ def _timed(target: str, function: Callable, timings: dict[str, float], name: str
     return mock.patch(target, wrapper)
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _validation_seconds(timings: dict[str, float]) -> Any:
+    """Add up in ``timings["validation"]`` the seconds every batch took to validate, here or in a worker process."""
+    import flows.validation
+    import flows.validation_workers
+
+    def counted(function: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            validated = function(*args, **kwargs)
+            timings["validation"] = timings.get("validation", 0.0) + validated.seconds
+            timings["validated_in_workers"] = validated.worker is not None
+            return validated
+
+        return wrapper
+
+    stack = ExitStack()
+    stack.enter_context(mock.patch("flows.tasks.validate_landed", counted(flows.validation.validate_landed)))
+    stack.enter_context(mock.patch.object(flows.validation_workers.ValidationWorkers, "run", counted(flows.validation_workers.ValidationWorkers.run)))
+    return stack
+
+
+def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def main(mode: str, argument: str | None = None) -> dict[str, Any]:
+    if mode.startswith("build"):  # as `werkregio refresh --offline` does, before it imports Prefect
+        from flows.settings import Settings
+        from flows.validation_workers import start_early
+
+        start_early(Settings.from_env().validation_workers)
     begin_imports = time.perf_counter()
     import prefect  # noqa: F401  (timed on its own)
 
     imported_prefect = time.perf_counter()
-    if mode.startswith("build"):  # only a build validates: the flows import GX when they need it
-        import great_expectations  # noqa: F401  (timed on its own)
+    if mode.startswith("build") and os.environ.get("WERKREGIO_VALIDATION_WORKERS") == "0":
+        import great_expectations  # noqa: F401  (timed on its own: validated in this process)
 
     imported_gx = time.perf_counter()
     import flows.cli
@@ -124,7 +148,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
             crosswalk = transforms.geography._crosswalk
             stack.enter_context(_timed("transforms.geography._crosswalk", crosswalk, timings, "crosswalks"))
         if mode.startswith("build"):
-            stack.enter_context(_timed("flows.tasks.validate", flows.tasks.validate, timings, "validation"))
+            stack.enter_context(_validation_seconds(timings))
         if mode == "refresh":
             stack.enter_context(_timed("flows.refresh.inputs_sha256", flows.refresh.inputs_sha256, timings, "build_started", at_start=True))
         flows_by_mode = {
@@ -143,6 +167,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         "import_rest": imported - imported_prefect,
         "run": finished - begin,
         "peak_rss_mb": _peak_rss_mb(),
+        "children_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN),
         "published_rows": record["published"]["rows"],
         "actions": sorted({table["action"] for table in record["tables"]}),
         "rebuilt": record["published"].get("rebuilt", True),

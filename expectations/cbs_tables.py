@@ -76,12 +76,6 @@ recipients to tens, the labour-force counts in thousands to whole thousands."""
 
 INTEGER_DTYPES = [t for t in NUMERIC_DTYPES if "int" in t.lower()]
 
-ROWS_PER_PIECE = 250_000
-"""A landed table with more rows is validated in pieces of about this many rows (``suite_and_frame``):
-GX works on a pandas copy with one Python object per text cell, several times the size of the
-Polars frame, so one copy of a neighbourhood-level table would take gigabytes."""
-
-
 @dataclass(frozen=True)
 class FamilyRules:
     """Relations between topics that hold in a family's tables, by DataProperties key.

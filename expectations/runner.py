@@ -56,6 +56,12 @@ _RESULT_FORMAT: Mapping[str, Any] = {
 
 _GX_LOCK = threading.Lock()
 
+ROWS_PER_PIECE = 250_000
+"""A landed table with more rows is validated in pieces of about this many rows
+(``expectations.cbs_tables.suite_and_frame``, :class:`Pieces`): GX works on a pandas copy with one
+Python object per text cell, several times the size of the Polars frame, so one copy of a
+neighbourhood-level table would take gigabytes."""
+
 
 class ValidationFailed(Exception):
     """A critical check failed; the message has one line per failed critical check."""

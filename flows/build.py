@@ -13,13 +13,16 @@ from typing import Any
 
 import polars as pl
 from prefect import get_run_logger
+from prefect.futures import wait
 
-from expectations.runner import Pieces, Suite, ValidationFailed, ValidationReport
+from expectations.runner import ValidationFailed, ValidationReport
 from flows import catalog
 from flows.cbs import time_dimension
 from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
+from flows.validation import ValidationJob, worker_count
+from flows.validation_workers import validation_workers
 from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.regional import combine_regional, regional_series
@@ -66,42 +69,57 @@ class ValidationStopped(RuntimeError):
 def build_facts(settings: Settings) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
-    Every landed CBS batch is validated first (reports are reused for unchanged batches); any
-    critical failure stops the build with all failures listed. A UWV file that fails is
-    quarantined and left out (its outcome is in ``uwv_files``).
+    Every landed CBS batch is validated (reports are reused for unchanged batches): in worker
+    processes while this one computes the CBS fact tables, or here first (``flows.validation``).
+    Any critical failure stops the build with all failures listed, before the UWV inbox is
+    touched. A UWV file that fails is quarantined and left out (its outcome is in ``uwv_files``).
     """
-    from expectations.national_benefits import national_benefits_suite  # GX, imported when a build validates
-
-    landed = {t.landing.table_id: t for t in _read_all(settings)}
+    landings = current_landings(settings.raw_dir, catalog.ids())
     national_entry = catalog.national_benefits()
-    if national_entry.table_id not in landed:
+    if national_entry.table_id not in {landing.table_id for landing in landings}:
         raise MissingSource(f"{national_entry.table_id} ({national_entry.title}) has never been landed: refresh it first")
-    reference = read_reference()
-    municipalities = reference["municipalities"]
-    valid_codes = valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), date.today().year + 1))
+    with validation_workers(worker_count(settings.validation_workers, landings)) as workers:
+        landed = {t.landing.table_id: t for t in read_landings(landings)}
+        reference = read_reference()
+        municipalities = reference["municipalities"]
+        valid_codes = valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), date.today().year + 1))
 
-    def check(entry: catalog.SourceTable, suite: Suite, frame: pl.DataFrame) -> ValidationReport:
-        table = landed[entry.table_id]
-        batch = f"{entry.table_id}@{table.landing.modified}"
-        return validate_batch(frame, suite, batch, settings=settings, fingerprint=table.landing.sha256)
+        def check(entry: catalog.SourceTable, region_codes: Mapping[int, frozenset[str]] | None) -> Any:
+            table = landed[entry.table_id]
+            job = ValidationJob(entry.table_id, table.landing, valid_codes, region_codes, settings.home)
+            if workers is None:
+                return validate_batch(job, table=table)
+            return validate_batch.submit(job, workers=workers)
 
-    benefits = landed[national_entry.table_id]
-    reports = [check(national_entry, national_benefits_suite(list(national_entry.series.values())), benefits.data)]
-    gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
-    reports += [check(e, *_suite(e, landed[e.table_id], valid_codes, None)) for e in gebieden]
-    membership = region_memberships(
-        {"year": e.geography_year, "table_id": e.table_id, "data": landed[e.table_id].data, "properties": landed[e.table_id].properties}
-        for e in gebieden
-    )
-    region_codes = region_codes_by_year(membership)
-    others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in (catalog.NATIONAL_BENEFITS, catalog.REGIONS)]
-    reports += [check(e, *_suite(e, landed[e.table_id], valid_codes, region_codes)) for e in others]
-    validation = [row for report in reports for row in report.to_rows()]
-    failed = [report for report in reports if not report.passed]
-    if failed:
-        raise ValidationStopped(failed, validation)
+        pending = [check(national_entry, None)]
+        gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
+        pending += [check(e, None) for e in gebieden]
+        try:
+            membership = region_memberships(
+                {"year": e.geography_year, "table_id": e.table_id, "data": landed[e.table_id].data, "properties": landed[e.table_id].properties}
+                for e in gebieden
+            )
+            region_codes = region_codes_by_year(membership)
+            others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in (catalog.NATIONAL_BENEFITS, catalog.REGIONS)]
+            pending += [check(e, region_codes) for e in others]
+            if workers is None:
+                validation = _validated(pending)
+            facts = {
+                "national_series": pl.concat(
+                    [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
+                ),
+                "regional_series": combine_regional(
+                    [_regional(entry, landed[entry.table_id]) for entry in catalog.regional_tables() if entry.table_id in landed]
+                ),
+                **geography_tables(reference["municipal_changes"], municipalities, membership),
+            }
+        except Exception:
+            if workers is not None:
+                _validated(pending)  # the workers' failed checks explain bad data better than a transform's error
+            raise
+        if workers is not None:
+            validation = _validated(pending)
 
-    geography = geography_tables(reference["municipal_changes"], municipalities, membership)
     intake = intake_uwv(
         settings,
         valid_codes,
@@ -110,16 +128,7 @@ def build_facts(settings: Settings) -> Facts:
     for result in intake:
         if result.status == "accepted" and result.validation is not None:
             validation += result.validation.to_rows()
-    facts = {
-        "national_series": pl.concat(
-            [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
-        ),
-        "regional_series": combine_regional(
-            [_regional(entry, landed[entry.table_id]) for entry in catalog.regional_tables() if entry.table_id in landed]
-        ),
-        **geography,
-        **read_uwv_archive(settings),
-    }
+    facts.update(read_uwv_archive(settings))
     uwv_files = [
         {"file": r.file, "status": r.status, "dataset": r.dataset, "message": r.message, "report": str(r.report) if r.report else None}
         for r in intake
@@ -127,26 +136,15 @@ def build_facts(settings: Settings) -> Facts:
     return Facts(facts, validation, uwv_files)
 
 
-def _suite(
-    entry: catalog.SourceTable,
-    table: LandedTable,
-    valid_codes: Mapping[int, frozenset[str]],
-    region_codes: Mapping[int, frozenset[str]] | None,
-) -> tuple[Suite, pl.DataFrame | Pieces]:
-    from expectations.cbs_tables import ROWS_PER_PIECE, suite_and_frame
-
-    return suite_and_frame(
-        entry,
-        table.data,
-        valid_codes=valid_codes,
-        region_codes=region_codes,
-        properties=table.properties,
-        rows_per_piece=ROWS_PER_PIECE,
-    )
-
-
-def _read_all(settings: Settings) -> list[LandedTable]:
-    return read_landings(current_landings(settings.raw_dir, catalog.ids()))
+def _validated(pending: list[Any]) -> list[dict[str, Any]]:
+    """The validation records of every batch (reports, or futures of them); raises :class:`ValidationStopped` on a critical failure."""
+    wait([p for p in pending if not isinstance(p, ValidationReport)])  # every batch ends before any error is raised
+    reports = [p if isinstance(p, ValidationReport) else p.result() for p in pending]
+    validation = [row for report in reports for row in report.to_rows()]
+    failed = [report for report in reports if not report.passed]
+    if failed:
+        raise ValidationStopped(failed, validation)
+    return validation
 
 
 def _national(entry: catalog.SourceTable, table: LandedTable) -> pl.DataFrame:

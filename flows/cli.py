@@ -109,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     prepare_prefect_environment(settings)
+    if args.command == "refresh" and (args.offline or args.force):
+        from flows.validation_workers import start_early
+
+        start_early(settings.validation_workers)  # a build follows: the workers import GX while Prefect starts
     try:
         with foreground_flow_run():
             if args.command == "indicators":
@@ -123,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
         print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
         return 1
+    finally:
+        if "flows.validation_workers" in sys.modules:
+            sys.modules["flows.validation_workers"].end_early()  # workers started early that no build took
     print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
     return 0
 

@@ -43,6 +43,7 @@ class Settings:
     backoff: float = 1.0
     concurrency: int = 4
     reference_year: int | None = None
+    validation_workers: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +57,7 @@ class Settings:
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
             reference_year=_number(env, "WERKREGIO_REFERENCE_YEAR", None, int),
+            validation_workers=_number(env, "WERKREGIO_VALIDATION_WORKERS", 2, int),
         )
         settings.check()
         return settings
@@ -76,6 +78,10 @@ class Settings:
             raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 on")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
+        if not 0 <= self.validation_workers <= 16:
+            raise SettingsError(
+                f"WERKREGIO_VALIDATION_WORKERS={self.validation_workers} must be between 0 (validate in the flow's process) and 16"
+            )
 
     @property
     def raw_dir(self) -> Path:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,14 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from expectations.runner import CheckResult, Pieces, Suite, ValidationReport, validate
+from expectations.runner import ValidationReport
 from flows import catalog
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, current_landings, land_table, latest_landing
 from flows.settings import Settings
 from flows.uwv import IntakeResult, UwvFolders, archive_state, archived_frames, intake_inbox, waiting_files
+from flows.validation import ValidationJob, validate_landed
+from flows.validation_workers import ValidationWorkers
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 from transforms.regions import MUNICIPALITIES_SCHEMA
 from warehouse.schema import BY_NAME
@@ -108,78 +108,42 @@ def read_reference() -> dict[str, pl.DataFrame]:
     }
 
 
-@task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {suite.name}")
+@task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {job.table_id}")
 def validate_batch(
-    frame: pl.DataFrame | Pieces,
-    suite: Suite,
-    batch: str,
-    *,
-    settings: Settings | None = None,
-    fingerprint: str | None = None,
+    job: ValidationJob, workers: ValidationWorkers | None = None, table: LandedTable | None = None
 ) -> ValidationReport:
-    """Run a Great Expectations suite on a frame (or a large one in pieces); critical failures are left to the caller.
+    """Validate a landed CBS table with its family's suite, or reuse its stored report (``flows.validation``).
 
-    With ``settings`` and a ``fingerprint`` of the data (the landing's sha256), the report is kept
-    under ``$WERKREGIO_HOME/validated/`` and a rerun on the same data with the same suite reuses
-    it instead of validating again.
+    With ``workers``, in the next free worker process (it reads the landing itself); else in this
+    process, on ``table`` when it is already read. Critical failures are left to the caller.
     """
     logger = get_run_logger()
-    cache = _report_path(settings, suite, batch, fingerprint)
-    if cache is not None and cache.is_file():
-        report = _read_report(cache)
-        logger.info("%s (%s): validated before with this suite, reusing %s", suite.name, batch, cache.name)
+    if workers is not None:
+        validated = workers.run(job)
     else:
-        progress = None
-        if isinstance(frame, Pieces):
-            logger.info("%s (%s): %s rows, validated in pieces", suite.name, batch, f"{frame.height:,}")
 
-            def progress(done: int, total: int) -> None:
-                logger.info("%s (%s): %s of %s rows validated", suite.name, batch, f"{done:,}", f"{total:,}")
+        def progress(done: int, total: int) -> None:  # called only for a table validated in pieces
+            logger.info("%s: %s of %s rows validated (in pieces)", job.batch, f"{done:,}", f"{total:,}")
 
-        report = validate(frame, suite, batch, progress=progress)
-        if cache is not None:
-            _write_report(cache, report)
+        data, properties = (table.data, table.properties) if table is not None else (None, None)
+        validated = validate_landed(job, data, properties, progress)
+    report = validated.report
+    if validated.reused:
+        logger.info("%s (%s): validated before with this suite, reusing the stored report", report.dataset, job.batch)
     for record in report.records:
         if not record.success:
             (logger.error if record.severity == "critical" else logger.warning)("%s", record.message)
     logger.info(
-        "%s (%s): %d checks, %d critical failures, %d warnings",
-        suite.name,
-        batch,
+        "%s (%s): %d checks, %d critical failures, %d warnings (%.2f s in %s)",
+        report.dataset,
+        job.batch,
         len(report.records),
         len(report.critical_failures),
         len(report.warnings),
+        validated.seconds,
+        f"validation worker pid {validated.worker}" if validated.worker else "the flow's process",
     )
     return report
-
-
-def suite_fingerprint(suite: Suite) -> str:
-    """Changes whenever a check, its parameters or its severity change."""
-    checks = [[c.expectation.configuration.to_json_dict(), c.severity] for c in suite.checks]
-    return hashlib.sha256(json.dumps([suite.name, checks], sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _report_path(settings: Settings | None, suite: Suite, batch: str, fingerprint: str | None) -> Path | None:
-    if settings is None or fingerprint is None:
-        return None
-    key = hashlib.sha256(f"{suite_fingerprint(suite)}|{batch}|{fingerprint}".encode()).hexdigest()
-    return settings.home / "validated" / suite.name / f"{key}.json"
-
-
-def _write_report(path: Path, report: ValidationReport) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    body = {"dataset": report.dataset, "batch": report.batch, "records": [asdict(r) for r in report.records]}
-    partial.write_text(json.dumps(body, default=str), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def _read_report(path: Path) -> ValidationReport:
-    body = json.loads(path.read_text(encoding="utf-8"))
-    records = tuple(
-        CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"]
-    )
-    return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
 
 
 @task(name="publish_warehouse", cache_policy=NO_CACHE)

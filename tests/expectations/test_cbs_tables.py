@@ -395,7 +395,7 @@ def test_validation_frame_keeps_the_landed_rows_and_adds_only_helpers():
 
 
 def test_a_changed_reference_changes_the_suite_fingerprint():
-    from flows.tasks import suite_fingerprint
+    from flows.validation import suite_fingerprint
 
     before = suite_and_frame(WW, ww_frame(), valid_codes=VALID, region_codes=REGIONS)[0]
     after = suite_and_frame(WW, ww_frame(), valid_codes={**VALID, 2023: frozenset({"0363", "0457"})}, region_codes=REGIONS)[0]

@@ -18,7 +18,7 @@ WERKREGIO = Path(sys.executable).with_name("werkregio")
 
 
 def test_refresh_command_with_prefect_defaults_then_status(statline_root, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WERKREGIO_"))}  # every default
     env["WERKREGIO_HOME"] = str(tmp_path / "home")
     with StatLineMirror(statline_root) as mirror:
         env["WERKREGIO_CBS_URL"] = mirror.base_url

@@ -270,7 +270,7 @@ def test_a_rerun_on_the_same_data_does_not_validate_again(home, mirror, monkeypa
     def must_not_run(*args, **kwargs):
         raise AssertionError("validated again")
 
-    monkeypatch.setattr("flows.tasks.validate", must_not_run)
+    monkeypatch.setattr("flows.validation.validate", must_not_run)
     second = run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)  # force: rebuild although nothing changed
     assert second["validation"] == first["validation"]
 
@@ -328,7 +328,7 @@ def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirro
 
 def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home, mirror, monkeypatch):
     """A build that validates the mirror's 10,000-row WW tables in pieces of 1,000 rows publishes the same checks."""
-    from flows import tasks
+    from flows import validation
 
     tables = [NATIONAL.table_id, catalog.REGIONS, catalog.WW_MUNICIPAL]
     checks = (
@@ -340,14 +340,14 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
     ww = {e.table_id for e in catalog.family(catalog.WW_MUNICIPAL)}
     large = [t["table_id"] for t in first["tables"] if t["table_id"] in ww and t["rows"] > 1_000]
     validated = []
-    real = tasks.validate
+    real = validation.validate
 
     def spy(frame, suite, batch, progress=None):
         validated.append((type(frame).__name__, progress is not None))
         return real(frame, suite, batch, progress=progress)
 
-    monkeypatch.setattr("flows.tasks.validate", spy)
-    monkeypatch.setattr("expectations.cbs_tables.ROWS_PER_PIECE", 1_000)
+    monkeypatch.setattr("flows.validation.validate", spy)
+    monkeypatch.setattr("flows.validation.ROWS_PER_PIECE", 1_000)
     shutil.rmtree(home / "validated")
 
     run_refresh(tables=tables, offline=True, force=True)

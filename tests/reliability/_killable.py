@@ -12,7 +12,8 @@ Markers, in the order a refresh reaches them:
 * ``fetch <table>``        data pages of a table start (``flows.landing._fetch_data``)
 * ``land <table>``         the landing is written into a ``.staging-*`` folder (``_write_landing``)
 * ``land-commit <table>``  the staging folder, manifest included, is complete and about to be renamed
-* ``validate <dataset>``   a Great Expectations suite runs (``flows.tasks.validate``)
+* ``validate <table>``     a table is validated, in the flow's process (``flows.tasks.validate_landed``) or
+                           handed to a validation worker (``ValidationWorkers.run``)
 * ``transform``            indicator marts are computed (``compute_marts``)
 * ``load <table>``         a table is created and filled in the ``.building-*`` file (``warehouse.store._load``)
 * ``check``                the building file is closed and re-opened read-only to check row counts
@@ -60,6 +61,7 @@ def install() -> None:
     import flows.landing as landing
     import flows.refresh as refresh
     import flows.tasks as tasks
+    import flows.validation_workers as workers
     import warehouse.store as store
 
     _wrap(landing, "_fetch_data", "fetch", lambda source, meta, progress: meta.table_id)
@@ -71,7 +73,8 @@ def install() -> None:
         "land-commit",
         lambda path: path.parent.name if Path(path).name.startswith(".staging-") else None,
     )
-    _wrap(tasks, "validate", "validate", lambda frame, suite, batch, **options: suite.name)
+    _wrap(tasks, "validate_landed", "validate", lambda job, *a, **k: job.table_id)  # in the flow's process
+    _wrap(workers.ValidationWorkers, "run", "validate", lambda self, job: job.table_id)  # handed to a worker process
     _wrap(refresh, "compute_marts", "transform")
     _wrap(store, "_load", "load", lambda con, table, frame, path: table.name)
     _wrap(store, "_check", "check")

@@ -11,7 +11,8 @@ and, on the default path, the temporary Prefect server it started): what a machi
 pipeline's processes. Then:
 
 * no process of the trial survives (found by a tag in their environment, so a server that had left the
-  process group would be found too);
+  process group would be found too; the validation workers, which have a process group of their own,
+  are given 3 s to notice that the flow is gone);
 * the pipeline lock is free and ``status`` still works, showing the killed run;
 * the published file, if one existed before, opens read-only, passes the integrity check and is either
   byte-identical to the previous publish or a complete new build equal to a clean run; if none existed,
@@ -174,9 +175,16 @@ def lock_is_free(home: Path) -> bool:
         return True
 
 
-def reap_orphans(tag: str) -> int:
-    """Kill (by pid) any process of the trial that outlived the group kill; return how many there were."""
-    survivors = pids_with_tag(tag)
+def reap_orphans(tag: str, grace: float = 3.0) -> int:
+    """Kill (by pid) any process of the trial still alive ``grace`` seconds after the group kill; return how many.
+
+    The grace is for the validation workers: they run in a process group of their own (so that a
+    Ctrl-C reaches the flow, which kills them, and not them in the middle of an answer) and end on
+    their own once the flow's end of their pipes is closed, which its death does.
+    """
+    deadline = time.monotonic() + grace
+    while (survivors := pids_with_tag(tag)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for pid in survivors:
         try:
             os.kill(pid, signal.SIGKILL)

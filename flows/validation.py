@@ -1,0 +1,155 @@
+"""Validation of landed CBS tables: the suite of each, its report stored and reused.
+
+A build validates every landed CBS table before anything is published. Validating costs Great
+Expectations' import (about 3.5 s: it pulls in scipy) and about 5 to 8 ms per check, whatever the
+size of a small batch; at 1x that is more than the rest of the build together. So a build hands
+its tables as :class:`ValidationJob` s to ``WERKREGIO_VALIDATION_WORKERS`` worker processes
+(default 2, ``flows.validation_workers``): they import GX while the flow starts and reads the
+landings, then each validates one table at a time, reading the landed Parquet itself, while the
+flow's own process computes the fact tables. Nothing is published before every report is in, and
+a critical failure stops the build as it would in one process (``flows.build``).
+
+Two cases validate in the flow's own process, one table after another, with the same
+:func:`validate_landed`: ``WERKREGIO_VALIDATION_WORKERS=0``, and a build with a landed table of
+more than :data:`~expectations.runner.ROWS_PER_PIECE` rows (:func:`worker_count`). Such a table
+is validated in pieces, and a worker holding it beside the flow's own copy would double the memory
+of a large build.
+
+A report is kept under ``$WERKREGIO_HOME/validated/<suite>/<key>.json`` (key: the suite's
+fingerprint, the batch and the landing's sha256), by whichever process validated it, and a rerun
+on the same data with the same suite reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from expectations.runner import ROWS_PER_PIECE, CheckResult, Pieces, Suite, ValidationReport, validate
+from flows import catalog
+from flows.landing import Landing
+
+
+@dataclass(frozen=True)
+class ValidationJob:
+    """One landed CBS table to validate.
+
+    ``valid_codes``: year -> municipality codes valid on 1 January; ``region_codes``: year ->
+    labour-market region codes, or None where the table's suite has no region check (the
+    national table and the 'Gebieden in Nederland' tables, from which the regions come).
+    ``home``: the data dir whose ``validated/`` keeps reports, or None to keep none.
+    """
+
+    table_id: str
+    landing: Landing
+    valid_codes: Mapping[int, frozenset[str]]
+    region_codes: Mapping[int, frozenset[str]] | None
+    home: Path | None
+
+    @property
+    def batch(self) -> str:
+        return f"{self.table_id}@{self.landing.modified}"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A job's report; ``reused``: read from ``validated/`` instead of run; ``seconds``: time taken; ``worker``: pid, or None in the flow's process."""
+
+    report: ValidationReport
+    reused: bool
+    seconds: float
+    worker: int | None = None
+
+
+def validate_landed(
+    job: ValidationJob,
+    data: pl.DataFrame | None = None,
+    properties: list[dict[str, Any]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Validated:
+    """Validate ``job``'s table with the suite of its catalog family, or reuse its stored report.
+
+    ``data`` and ``properties``: the landing's data rows and DataProperties when already read
+    (read from the landing otherwise). ``progress(rows done, rows)`` is called per piece of a
+    table validated in pieces.
+    """
+    started = time.perf_counter()
+    if data is None:
+        data = job.landing.read_data()
+    if properties is None:
+        properties = job.landing.read_properties()
+    suite, frame = landed_suite(catalog.table(job.table_id), data, properties, job.valid_codes, job.region_codes)
+    cache = report_path(job.home, suite, job.batch, job.landing.sha256)
+    if cache is not None and cache.is_file():
+        return Validated(read_report(cache), True, time.perf_counter() - started)
+    report = validate(frame, suite, job.batch, progress=progress)
+    if cache is not None:
+        write_report(cache, report)
+    return Validated(report, False, time.perf_counter() - started)
+
+
+def landed_suite(
+    entry: catalog.SourceTable,
+    data: pl.DataFrame,
+    properties: list[dict[str, Any]],
+    valid_codes: Mapping[int, frozenset[str]],
+    region_codes: Mapping[int, frozenset[str]] | None,
+) -> tuple[Suite, pl.DataFrame | Pieces]:
+    """The suite for a landed table of ``entry`` and the frame (or pieces) to run it on."""
+    if entry.family == catalog.NATIONAL_BENEFITS:
+        from expectations.national_benefits import national_benefits_suite
+
+        return national_benefits_suite(list(entry.series.values())), data
+    from expectations.cbs_tables import suite_and_frame
+
+    return suite_and_frame(
+        entry,
+        data,
+        valid_codes=valid_codes,
+        region_codes=region_codes,
+        properties=properties,
+        rows_per_piece=ROWS_PER_PIECE,
+    )
+
+
+def suite_fingerprint(suite: Suite) -> str:
+    """Changes whenever a check, its parameters or its severity change."""
+    checks = [[c.expectation.configuration.to_json_dict(), c.severity] for c in suite.checks]
+    return hashlib.sha256(json.dumps([suite.name, checks], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def report_path(home: Path | None, suite: Suite, batch: str, fingerprint: str | None) -> Path | None:
+    """Where the report of ``suite`` on ``batch`` with data ``fingerprint`` is kept; None without a home or fingerprint."""
+    if home is None or fingerprint is None:
+        return None
+    key = hashlib.sha256(f"{suite_fingerprint(suite)}|{batch}|{fingerprint}".encode()).hexdigest()
+    return home / "validated" / suite.name / f"{key}.json"
+
+
+def write_report(path: Path, report: ValidationReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
+    body = {"dataset": report.dataset, "batch": report.batch, "records": [asdict(r) for r in report.records]}
+    partial.write_text(json.dumps(body, default=str), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_report(path: Path) -> ValidationReport:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    records = tuple(CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"])
+    return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
+
+
+def worker_count(requested: int, landings: list[Landing]) -> int:
+    """Workers for a build of ``landings``: ``requested``, or 0 when a table will be validated in pieces."""
+    if any(landing.rows > ROWS_PER_PIECE for landing in landings):
+        return 0
+    return requested

@@ -1,0 +1,243 @@
+"""Worker processes that validate landed CBS tables beside a build (``python -m flows.validation_workers``).
+
+What a worker does with a job is :func:`flows.validation.validate_landed`; this module only
+runs the processes. Each worker imports Great Expectations as soon as it starts (about 3.5 s), then
+answers one :class:`~flows.validation.ValidationJob` at a time: the job arrives pickled on its
+stdin and the :class:`~flows.validation.Validated` (or the error raised) goes back pickled on
+its stdout. Anything a library prints goes to the worker's stderr, which is the flow's.
+
+A build starts its workers when it begins (:func:`validation_workers`). The ``werkregio``
+command starts them earlier, before it imports Prefect, when it will build anyway (``refresh
+--offline`` or ``--force``: :func:`start_early`); the build then takes those over, and the command
+ends them if no build took them. This module imports only the standard library, so that starting
+early costs the command nothing.
+
+A worker ends when its stdin closes, at once (``os._exit``: every answer is written, and
+tearing down GX's modules would only keep the build waiting); and on its own, within a second,
+when the process that started it is gone (``kill -9`` of a refresh), even in the middle of a check.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flows.validation import Validated, ValidationJob
+
+COMMAND = (sys.executable, "-m", "flows.validation_workers")
+
+
+class ValidationWorkerDied(RuntimeError):
+    """A worker process gave no answer to a job (killed, out of memory, crashed)."""
+
+
+class ValidationWorkers:
+    """``count`` worker processes; :meth:`run` may be called from many threads at once.
+
+    One process (the leader, a new session of its own) imports GX and then forks the others, so
+    that the import is paid once. Each worker has a pair of pipes of its own: jobs in, answers out.
+    """
+
+    def __init__(self, count: int, command: tuple[str, ...] = COMMAND) -> None:
+        self._idle: queue.SimpleQueue[_Channel] = queue.SimpleQueue()
+        self.channels: list[_Channel] = []
+        theirs: list[int] = []
+        try:
+            for _ in range(count):
+                jobs_r, jobs_w = os.pipe()
+                answers_r, answers_w = os.pipe()
+                theirs += [jobs_r, answers_w]
+                self.channels.append(_Channel(os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")))
+            self.leader = subprocess.Popen(
+                [*command, *(f"{theirs[i]},{theirs[i + 1]}" for i in range(0, len(theirs), 2))],
+                stdin=subprocess.DEVNULL,
+                pass_fds=theirs,
+                start_new_session=True,
+            )
+        except BaseException:
+            for channel in self.channels:
+                channel.close()
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        for channel in self.channels:
+            self._idle.put(channel)
+
+    def alive(self) -> bool:
+        return self.leader.poll() is None
+
+    def run(self, job: ValidationJob) -> Validated:
+        """Validate ``job`` in the next free worker; an error raised there is raised here."""
+        channel = self._idle.get()
+        try:
+            try:
+                pickle.dump(job, channel.jobs, protocol=pickle.HIGHEST_PROTOCOL)
+                channel.jobs.flush()
+                status, value = pickle.load(channel.answers)
+            except Exception as err:  # noqa: BLE001 - any failure of the exchange: the worker is gone or unusable
+                self.kill()
+                raise ValidationWorkerDied(
+                    f"a validation worker gave no report of {job.batch} ({type(err).__name__}: {err}); "
+                    "the workers were stopped and nothing was published. "
+                    "WERKREGIO_VALIDATION_WORKERS=0 validates in the flow's own process"
+                ) from err
+        finally:
+            self._idle.put(channel)  # after a failure the next job on it fails at once
+        if status == "error":
+            raise value
+        return value
+
+    def kill(self) -> None:
+        """Kill every worker at once (they are one process group)."""
+        try:
+            os.killpg(self.leader.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self, kill: bool = False, timeout: float = 30.0) -> None:
+        """End every worker: close its jobs pipe (it exits once its job is answered) or, with ``kill``, kill them."""
+        if kill:
+            self.kill()
+        for channel in self.channels:
+            channel.close()
+        try:
+            self.leader.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.leader.wait()
+
+
+@dataclass
+class _Channel:
+    jobs: IO[bytes]
+    answers: IO[bytes]
+
+    def close(self) -> None:
+        for end in (self.jobs, self.answers):
+            try:
+                end.close()
+            except OSError:
+                pass
+
+
+_early: ValidationWorkers | None = None
+
+
+def start_early(count: int) -> None:
+    """Start ``count`` workers now, for the next build in this process to take over (none for 0)."""
+    global _early
+    end_early()
+    if count > 0:
+        _early = ValidationWorkers(count)
+
+
+def end_early() -> None:
+    """End the workers of :func:`start_early` that no build took over."""
+    global _early
+    workers, _early = _early, None
+    if workers is not None:
+        workers.close(kill=True)
+
+
+@contextmanager
+def validation_workers(count: int) -> Iterator[ValidationWorkers | None]:
+    """``count`` workers for the block (None for 0): those started early if they match, else new ones.
+
+    They are ended when the block ends, killed if it fails.
+    """
+    global _early
+    early, _early = _early, None
+    if early is not None and (len(early.channels) != count or not early.alive()):
+        early.close(kill=True)
+        early = None
+    if count <= 0:
+        yield None
+        return
+    workers = early or ValidationWorkers(count)
+    try:
+        yield workers
+    except BaseException:
+        workers.close(kill=True)
+        raise
+    workers.close()
+
+
+def _answer(job: ValidationJob) -> tuple[str, Any]:
+    from flows.validation import Validated, validate_landed
+
+    try:
+        validated = validate_landed(job)
+        return "ok", Validated(validated.report, validated.reused, validated.seconds, os.getpid())
+    except Exception as err:  # noqa: BLE001 - sent back and raised in the flow
+        err.add_note(f"(raised in validation worker pid {os.getpid()} while validating {job.batch})")
+        try:
+            pickle.loads(pickle.dumps(err))
+        except Exception:  # noqa: BLE001 - an error that cannot travel goes as its text
+            return "error", RuntimeError(f"{type(err).__name__}: {err}")
+        return "error", err
+
+
+def _exit_when_closed(jobs_fd: int) -> None:
+    """End this worker, even mid-check, once nothing can send it jobs: the flow closed the pipe or died."""
+    watch = select.poll()
+    watch.register(jobs_fd, 0)  # only a hang-up (or an error) is reported
+    watch.poll()
+    os._exit(1)
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Answer jobs from ``source`` on ``sink`` until ``source`` closes."""
+    while True:
+        try:
+            job = pickle.load(source)
+        except EOFError:
+            return
+        pickle.dump(_answer(job), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
+
+
+def main(channels: list[str]) -> None:
+    """The leader: GX imported, one worker forked per channel but the first, then the first served.
+
+    ``channels``: ``"jobs_fd,answers_fd"`` per worker. Every worker closes the other workers'
+    pipes, so that the flow sees the end of a worker's answers when that worker dies.
+    """
+    pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in channels]
+    import expectations.cbs_tables  # noqa: F401 - GX, while the flow starts and reads the landings
+    import expectations.national_benefits  # noqa: F401
+    import flows.validation  # noqa: F401
+    from expectations.runner import _batch_definition
+
+    _batch_definition()  # the GX context, built once and shared by the forks
+    mine = pairs[0]
+    for pair in pairs[1:]:
+        if os.fork() == 0:
+            mine = pair
+            break
+    for pair in pairs:
+        if pair != mine:
+            for fd in pair:
+                os.close(fd)
+    threading.Thread(target=_exit_when_closed, args=(mine[0],), daemon=True).start()
+    with os.fdopen(mine[0], "rb") as source, os.fdopen(mine[1], "wb") as sink:
+        serve(source, sink)
+        sink.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":  # answers must pickle the classes of flows.validation_workers, not of __main__
+    from flows.validation_workers import main as serve_jobs
+
+    serve_jobs(sys.argv[1:])
