@@ -271,7 +271,7 @@ def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():
     """An unchanged nightly refresh, a recalculation and `status` never pay GX's 3 s import."""
     heavy = "sorted(m for m in ('great_expectations', 'pandas', 'scipy') if m in sys.modules)"
     code = (
-        "import sys; import flows.refresh, flows.indicators, flows.status, flows.tasks, flows.build, flows.uwv; "
+        "import sys; import flows.refresh, flows.indicators, flows.status, flows.tasks, flows.build, flows.uwv, flows.validation; "
         f"print({heavy}); "
         "from expectations.national_benefits import national_benefits_suite; national_benefits_suite(['x']); "
         f"print({heavy})"
@@ -336,3 +336,28 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
     }  # fmt: skip
 
     assert found == {"": "None", "60": "60"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "early"),
+    [(["refresh", "--offline"], [3]), (["refresh", "--force"], [3]), (["refresh"], []), (["indicators"], [])],
+)
+def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_build(home, monkeypatch, argv, early):
+    """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command."""
+    import flows.indicators
+    import flows.refresh
+    import flows.validation_workers
+
+    events = []
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "3")
+    monkeypatch.setattr(flows.validation_workers, "start_early", lambda count: events.append(("start", count)))
+    monkeypatch.setattr(flows.validation_workers, "end_early", lambda: events.append(("end",)))
+
+    def flow(**kwargs):
+        events.append(("flow",))
+        return {}
+
+    monkeypatch.setattr(flows.refresh, "refresh", flow)
+    monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
+    assert main(argv) == 0
+    assert events == [*(("start", n) for n in early), ("flow",), ("end",)]

@@ -18,8 +18,8 @@ def test_defaults_without_any_variable(tmp_path, monkeypatch):
     settings = Settings.from_env({})
 
     assert settings == Settings(home=tmp_path / "data")
-    assert (settings.cbs_url, settings.timeout, settings.retries, settings.backoff, settings.concurrency) == (
-        "https://opendata.cbs.nl", 30.0, 5, 1.0, 4,
+    assert (settings.cbs_url, settings.timeout, settings.retries, settings.backoff, settings.concurrency, settings.validation_workers) == (
+        "https://opendata.cbs.nl", 30.0, 5, 1.0, 4, 2,
     )
     assert settings.raw_dir == tmp_path / "data" / "raw"
     assert settings.warehouse_path == tmp_path / "data" / "warehouse" / "werkregio.duckdb"
@@ -34,10 +34,11 @@ def test_every_variable_is_read(tmp_path):
         "WERKREGIO_RETRIES": "0",
         "WERKREGIO_BACKOFF": "0.05",
         "WERKREGIO_CONCURRENCY": "64",
+        "WERKREGIO_VALIDATION_WORKERS": "0",
     }
 
     assert Settings.from_env(env) == Settings(
-        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64
+        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64, validation_workers=0
     )
 
 
@@ -77,6 +78,9 @@ def test_without_an_env_argument_the_process_environment_is_read(monkeypatch, tm
         ("WERKREGIO_CONCURRENCY", "0", "between 1 and 64"),
         ("WERKREGIO_CONCURRENCY", "100", "between 1 and 64"),
         ("WERKREGIO_CONCURRENCY", "four", "is not a valid int"),
+        ("WERKREGIO_VALIDATION_WORKERS", "-1", "between 0 (validate in the flow's process) and 16"),
+        ("WERKREGIO_VALIDATION_WORKERS", "17", "between 0 (validate in the flow's process) and 16"),
+        ("WERKREGIO_VALIDATION_WORKERS", "two", "is not a valid int"),
         ("WERKREGIO_CBS_URL", "ftp://opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "https://", "is not an http(s) URL"),

@@ -20,7 +20,8 @@ pipeline's processes. Then:
 * leftovers (``.building-*``, ``.staging-*``, ``*.partial``) are recorded; a rerun completes, its published
   tables equal a clean run's, and no building file is left.
 
-The quick variant (default run) does one trial per phase; the full variant (``-m slow``) 24 trials.
+The quick variant (default run) does one trial per phase and one while tables are being validated in the workers;
+the full variant (``-m slow``) 24 trials.
 """
 
 from __future__ import annotations
@@ -384,17 +385,19 @@ def run_trials(lab: Lab, trials: list[Trial]) -> list[Trial]:
 
 
 def test_kill_once_per_phase(lab):
-    """Quick variant: one kill in each of fetch, validation/transform, load and publish, at held code points."""
+    """Quick variant: one kill in each of fetch, transform, load and publish, and one in validation, at held code points."""
     marker, hold, delay = aimed("fetch", random.Random(6))
     trials = [
         Trial(0, "fetch", marker, delay, hold),  # the default path: the CLI's own temporary Prefect server
         Trial(1, "transform", "transform", 0.5, "transform=1.5", own_server=False),
         Trial(2, "load", "load indicators", 0.5, "load indicators=1.5", own_server=False),
         Trial(3, "publish", "pre-replace", 0.5, "pre-replace=1.5", own_server=False),
+        # while tables are handed to the validation workers (processes of their own, which must not outlive the run)
+        Trial(4, "transform", f"validate {GEBIEDEN_2016}", 0.5, f"validate {GEBIEDEN_2016}=1.5", own_server=False),
     ]
     done = run_trials(lab, trials)
-    assert [GROUPS.get(t.reached) for t in done] == ["fetch", "transform", "load", "publish"]
-    assert [t.published for t in done] == ["previous"] * 4
+    assert [GROUPS.get(t.reached) for t in done] == ["fetch", "transform", "load", "publish", "transform"]
+    assert [t.published for t in done] == ["previous"] * 5
     assert all(t.rerun_ok for t in done)
 
 

@@ -1,0 +1,267 @@
+"""Validation in worker processes (flows.validation_workers): same outcome as in one process, clean failures, no strays."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows import catalog, runlog
+from flows.landing import Landing
+from flows.settings import Settings
+from flows.validation import ValidationJob, worker_count
+from flows.validation_workers import ValidationWorkerDied, ValidationWorkers, end_early, start_early, validation_workers
+from tests.flows.test_refresh import published_tables, run_refresh, sha
+from tests.statline_mirror import StatLineMirror
+from warehouse.store import query
+
+NATIONAL = catalog.national_benefits()
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def mirror(statline_root, monkeypatch):
+    with StatLineMirror(statline_root, page_size=1000) as server:
+        monkeypatch.setenv("WERKREGIO_CBS_URL", server.base_url)
+        yield server
+
+
+def group_members(leader: int) -> list[int]:
+    """Live (not zombie) processes in the process group ``leader`` leads."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in (b"Z", b"X") and int(fields[2]) == leader:
+            found.append(int(entry))
+    return found
+
+
+def gone_within(leader: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while group_members(leader):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def missing_landing(tmp_path: Path) -> Landing:
+    return Landing(NATIONAL.table_id, "2025-04-23T02:00:00", "now", 352, "0" * 64, "http://x", str(tmp_path / "nowhere"), {})
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_a_build_in_workers_publishes_what_one_process_does(home, mirror, monkeypatch):
+    from flows import validation_workers
+
+    tables = [NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL]
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
+    one = run_refresh(tables=tables)
+    warehouse = Settings.from_env().warehouse_path
+    in_one_process = published_tables(warehouse)
+    checks = "SELECT * EXCLUDE (run_id) FROM validation_results ORDER BY ALL"
+    one_checks = query(warehouse, checks)
+
+    shutil.rmtree(home / "validated")
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+    handed = []
+    real = validation_workers.ValidationWorkers.run
+
+    def spy(self, job):
+        validated = real(self, job)
+        handed.append((job.table_id, validated.worker))
+        return validated
+
+    monkeypatch.setattr(validation_workers.ValidationWorkers, "run", spy)
+    two = run_refresh(tables=tables, offline=True, force=True)
+
+    assert sorted(t for t, _ in handed) == sorted(t["table_id"] for t in one["tables"])
+    assert all(pid not in (None, os.getpid()) for _, pid in handed) and len({pid for _, pid in handed}) == 2
+    assert two["validation"] == one["validation"]
+    for name, frame in published_tables(warehouse).items():
+        assert frame.equals(in_one_process[name]), name
+    assert query(warehouse, checks).equals(one_checks)
+    assert len(list((home / "validated").rglob("*.json"))) == len(handed)  # each worker kept its reports
+    assert not list((home / "validated").rglob("*.partial"))
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_a_failure_found_in_a_worker_stops_the_build_and_wins_over_a_transform_error(home, mirror, statline_root, tmp_path, monkeypatch):
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    corrupted = tmp_path / "corrupted"
+    shutil.copytree(statline_root / NATIONAL.table_id, corrupted / NATIONAL.table_id)
+    data = json.loads((corrupted / NATIONAL.table_id / "TypedDataSet.json").read_text())
+    data["value"][5]["TotaalBijstandsuitkeringen_11"] = -4.0
+    (corrupted / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
+    info = json.loads((corrupted / NATIONAL.table_id / "TableInfos.json").read_text())
+    info["value"][0]["Modified"] = "2026-01-01T02:00:00"
+    (corrupted / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+
+    def broken(*args, **kwargs):  # what bad data may do to a transform while the workers still validate
+        raise RuntimeError("a transform choked on the data")
+
+    monkeypatch.setattr("flows.build.national_series", broken)
+    with pytest.raises(RuntimeError, match="a transform choked"):  # data that validates: the transform's error it is
+        run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)
+    with StatLineMirror(corrupted) as bad, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", bad.base_url)
+        with pytest.raises(Exception) as caught:
+            run_refresh(tables=[NATIONAL.table_id])
+
+    assert type(caught.value).__name__ == "ValidationStopped"
+    message = str(caught.value)
+    assert "TotaalBijstandsuitkeringen_11" in message and "-4.0" in message and "37789ksz" in message
+    assert sha(warehouse) == before
+    last = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert last.status == "failed"
+    assert any(not c["success"] and c["column"] == "TotaalBijstandsuitkeringen_11" for c in last.validation)
+
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_workers_killed_mid_build_fail_the_run_cleanly(home, mirror, monkeypatch):
+    from flows import validation_workers
+
+    run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    shutil.rmtree(home / "validated")
+    leaders = []
+    real = validation_workers.ValidationWorkers.run
+
+    def killed_first(self, job):
+        leaders.append(self.leader.pid)
+        os.killpg(self.leader.pid, signal.SIGKILL)  # as the out-of-memory killer would
+        return real(self, job)
+
+    monkeypatch.setattr(validation_workers.ValidationWorkers, "run", killed_first)
+    with pytest.raises(Exception) as caught:
+        run_refresh(tables=[NATIONAL.table_id, "82496NED"], offline=True, force=True)
+
+    assert "gave no report of" in str(caught.value) and "nothing was published" in str(caught.value)
+    assert sha(warehouse) == before
+    assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "failed"
+    assert gone_within(leaders[0], 5.0)
+
+
+def test_an_error_raised_in_a_worker_is_raised_in_the_flow_as_itself(tmp_path):
+    job = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {}, None, None)
+    with validation_workers(1) as workers:
+        with pytest.raises(FileNotFoundError) as caught:
+            workers.run(job)
+        assert "nowhere/TypedDataSet.parquet" in str(caught.value)
+        assert any("raised in validation worker pid" in note and job.batch in note for note in caught.value.__notes__)
+        with pytest.raises(FileNotFoundError):  # the worker answers the next job as well
+            workers.run(job)
+
+
+def test_a_dead_worker_fails_every_job_at_once_naming_its_batch(tmp_path):
+    job = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {}, None, None)
+    workers = ValidationWorkers(2)
+    try:
+        workers.kill()
+        for _ in range(3):
+            with pytest.raises(ValidationWorkerDied, match=f"gave no report of {job.batch}"):
+                workers.run(job)
+    finally:
+        workers.close(kill=True)
+    assert workers.leader.returncode is not None
+
+
+def test_workers_end_with_their_block(tmp_path):
+    with validation_workers(3) as workers:
+        leader = workers.leader.pid
+        deadline = time.monotonic() + 60
+        while len(group_members(leader)) < 3 and time.monotonic() < deadline:  # the leader forks the others after GX
+            time.sleep(0.1)
+        assert len(group_members(leader)) == 3
+    assert workers.leader.returncode is not None
+    assert gone_within(leader, 5.0)
+
+
+def test_workers_end_on_their_own_when_the_flow_is_killed(tmp_path):
+    code = (
+        "import time; from flows.validation_workers import ValidationWorkers\n"
+        "w = ValidationWorkers(2); print(w.leader.pid, flush=True); time.sleep(600)\n"
+    )
+    flow = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        leader = int(flow.stdout.readline())
+        deadline = time.monotonic() + 60
+        while len(group_members(leader)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(group_members(leader)) == 2
+    finally:
+        flow.kill()
+        flow.wait()
+        flow.stdout.close()
+    assert gone_within(leader, 5.0)
+
+
+def test_workers_started_early_are_taken_over_once_or_ended():
+    start_early(2)
+    from flows import validation_workers as module
+
+    early = module._early
+    with validation_workers(2) as workers:
+        assert workers is early
+    assert module._early is None and early.leader.returncode is not None
+
+    start_early(2)
+    early = module._early
+    with validation_workers(1) as workers:  # another count: new workers, the early ones ended
+        assert workers is not early and len(workers.channels) == 1
+        assert early.leader.poll() is not None
+    start_early(2)
+    early = module._early
+    with validation_workers(0) as workers:
+        assert workers is None and early.leader.poll() is not None
+    start_early(1)
+    early = module._early
+    end_early()
+    assert module._early is None and early.leader.returncode is not None
+    start_early(0)
+    assert module._early is None
+
+
+def test_a_build_with_a_table_for_pieces_validates_in_the_flows_process(tmp_path):
+    from expectations.runner import ROWS_PER_PIECE
+
+    def landing(rows: int) -> Landing:
+        return Landing("t", "m", "f", rows, "s", "u", str(tmp_path), {})
+
+    assert worker_count(2, [landing(10), landing(ROWS_PER_PIECE)]) == 2
+    assert worker_count(2, [landing(10), landing(ROWS_PER_PIECE + 1)]) == 0
+    assert worker_count(0, [landing(10)]) == 0
+
+
+def test_the_worker_module_starts_without_polars_or_gx():
+    """The command starts workers before it imports anything heavy: this module must stay on the standard library."""
+    code = "import sys, flows.validation_workers; print(sorted(m for m in ('polars', 'great_expectations', 'prefect') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
