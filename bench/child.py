@@ -6,9 +6,12 @@ its temporary server. Flows run as the ``werkregio`` command runs them
 
 * ``build``: ``refresh(offline=True)`` under Prefect. The validation cache and the published
   warehouse are removed first, so that every run validates every batch and computes the same
-  scenarios (the first build of newly landed data). ``validation`` is the time spent in
-  ``expectations.runner.validate`` (GX), ``validation_peak_rss_mb`` the peak memory when the
-  last batch was validated;
+  scenarios (the first build of newly landed data). The validation workers are started at once,
+  before Prefect is imported, as ``werkregio refresh --offline`` does (``flows.validation_workers.start_early``).
+  ``validation`` is the seconds the tables took to validate (``flows.validation.Validated.seconds``:
+  reading the landing, the suite, GX or the stored report), added up over the worker processes or,
+  when the build validates in its own process, there; ``validated_in_workers`` says which;
+  ``validation_peak_rss_mb`` this process's peak memory when the last table was validated;
 * ``build-direct``: the same flow body with Prefect's task and flow machinery replaced by plain
   calls (:func:`without_prefect`): the work alone;
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
@@ -23,7 +26,8 @@ times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and 
 import: Polars, DuckDB, and for a build GX and pandas), ``import_gx`` (the GX part of it; the
 other modes do not import GX, as the flows import it only to validate), ``run`` (the flow
 call), ``peak_rss_mb`` (this process; a temporary Prefect server runs in a process of its own
-and is not included).
+and is not included), ``children_peak_rss_mb`` (the largest peak of a child process this one
+waited for: the leader of the validation workers, whose forks hold about as much, most of it shared).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ def _validation_seconds(timings: dict[str, float]) -> Any:
         def wrapper(*args, **kwargs):
             validated = function(*args, **kwargs)
             timings["validation"] = timings.get("validation", 0.0) + validated.seconds
+            timings["validation_peak_rss_mb"] = _peak_rss_mb()
             timings["validated_in_workers"] = validated.worker is not None
             return validated
 

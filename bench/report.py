@@ -95,7 +95,8 @@ def build_summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per mode: medians of wall, startup parts, run, validation and peak memory; cold/warm also orchestration."""
     builds = result["builds"]
     work = med(builds["direct"], "run")
-    keys = ("wall", "python_start", "import_rest", "import_gx", "import_prefect", "run", "validation", "peak_rss_mb", "validation_peak_rss_mb")
+    keys = ("wall", "python_start", "import_rest", "import_gx", "import_prefect", "run", "validation", "peak_rss_mb", "validation_peak_rss_mb",
+            "children_peak_rss_mb")
     summary = {}
     for mode, runs in builds.items():
         row = {key: med(runs, key) for key in keys}
@@ -131,12 +132,14 @@ def _datasets(scales: dict[int, dict[str, Any]]) -> list[str]:
 
 def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings: list[str], validation: list[dict[str, Any]] | None) -> list[str]:
     summaries = {scale: build_summary(result) for scale, result in scales.items()}
+    workers = {scale: all(run.get("validated_in_workers") for run in result["builds"]["direct"]) for scale, result in scales.items()}
     rows = []
     for scale, summary in summaries.items():
         for mode, row in summary.items():
             share = f"{row['orchestration']:.1f} s ({row['share']:.0%})" if "share" in row else "-"
             rows.append([f"{scale}x", mode, row["wall"], row["python_start"], row["import_rest"], row["import_prefect"],
-                         row["run"], row["validation"], share, round(row["peak_rss_mb"])])  # fmt: skip
+                         row["run"], row["validation"], share, round(row["peak_rss_mb"]),
+                         round(row["children_peak_rss_mb"]) if workers[scale] else "-"])  # fmt: skip
     out = [
         "## Build: landed data to published warehouse",
         "",
@@ -144,14 +147,21 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
         "validated (the first build of new data). **cold**: a new process without `PREFECT_API_URL`; Prefect starts its "
         "temporary server. **warm**: a `prefect server start` is already running. **direct**: the same flow body with "
         "tasks as plain calls (`bench/child.py`, `without_prefect`): the work alone. *wall*: spawn to exit; *python*: "
-        "interpreter start; *imports*: the flows with Polars, GX, DuckDB and pandas; *Prefect import*; *run*: the flow "
-        "call; *validation*: time in `expectations.runner.validate` (GX). *Orchestration* = wall - python - imports - "
-        "work (the direct run): Prefect's import, server start and stop, and task bookkeeping. Peak memory is the build "
-        "process's own (the temporary server runs in a process of its own)."
+        "interpreter start; *imports*: the flows with Polars and DuckDB, and GX and pandas where the build validates in "
+        "its own process; *Prefect import*; *run*: the flow call; *validation*: the seconds the tables took to validate "
+        "(reading the landing, building the suite, GX), added up over the validation workers, which run beside the "
+        "flow (docs/validation.md, 'Where validation runs'), or in the build's process where a table is validated in "
+        "pieces (from 10x on). Every mode starts the workers before it imports Prefect, as `werkregio refresh --offline` "
+        "does. *Orchestration* = wall - python - imports - work (the direct run): Prefect's import, server start and "
+        "stop, and task bookkeeping. *peak MB* is the build process's own (the temporary server runs in a process of its "
+        "own); *worker peak MB* the largest of a validation worker (resident; most of it GX's modules, shared by the "
+        "leader and its forks), where the workers validated. From 10x on the workers started early are ended unused "
+        "when the build sees the table for pieces, before its memory grows."
         + (" From 100x on each mode ran once and the cold build was left out: it differs from the warm one by the "
            "temporary server, measured at the smaller scales." if max(scales) >= 100 else ""),
         "",
-        *table(["scale", "mode", "wall s", "python s", "imports s", "Prefect import s", "run s", "validation s", "orchestration", "peak MB"], rows),
+        *table(["scale", "mode", "wall s", "python s", "imports s", "Prefect import s", "run s", "validation s", "orchestration", "peak MB",
+                "worker peak MB"], rows),
     ]
     landed = {scale: result["sizes"]["landed_rows"] for scale, result in scales.items()}
     one = summaries.get(1)
@@ -164,22 +174,27 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                           _yes(cold["wall"] < 10 and warm["wall"] < 10)])  # fmt: skip
         server = cold["orchestration"] - warm["orchestration"]
         checks = scales[1]["builds"]["direct"][0]["published_rows"]["validation_results"]
+        in_workers = workers[1]
         findings.append(
-            f"- **Build at 1x ({cold['wall']:.1f} s cold, {warm['wall']:.1f} s warm)**: the work is {direct['run']:.1f} s, "
-            f"{direct['validation']:.1f} s of it GX validation ({checks} checks, about "
-            f"{direct['validation'] / checks * 1000:.0f} ms each, whatever the batch size); imports take "
-            f"{warm['import_rest']:.1f} s ({warm['import_gx']:.1f} s of it GX, which imports scipy), Prefect's import "
-            f"{warm['import_prefect']:.1f} s, its task bookkeeping {warm['orchestration'] - warm['import_prefect']:.1f} s "
-            f"and, in a cold process, its temporary server {server:.1f} s (cold minus warm orchestration). GX's import and "
-            "its per-check cost are a floor for a first build of new data as long as every check goes through GX: "
-            f"{warm['import_gx'] + direct['validation']:.1f} s here. Reruns on validated data reuse the stored reports "
-            "(`validate_batch`), and a refresh that finds nothing changed does not build, nor import GX, at all "
-            "(nightly figures below). GX gets only the columns its checks read and the `BASIC` result format "
-            "(docs/validation.md, 'Cost'); before, every column and `SUMMARY`: 4.8 s of validation in the run of "
-            "2026-11-28 16:23 UTC. Not done: the twelve small 'Gebieden in Nederland' tables take "
-            f"{12 * 23} of the {checks} checks (23 each, on about 400 rows); validating them as one batch would save most "
-            "of their cost but report one batch for twelve tables. Flows against a long-lived server "
-            "(`PREFECT_API_URL`, as the deployments do) avoid the temporary server."
+            f"- **Build at 1x ({cold['wall']:.1f} s cold, {warm['wall']:.1f} s warm)**: the work (direct run) is "
+            f"{direct['run']:.1f} s; the tables take {direct['validation']:.1f} s to validate ({checks} checks)"
+            + (
+                ", in two worker processes beside the flow (docs/validation.md, 'Where validation runs'). They are started "
+                "before Prefect is imported, one imports GX (about 3.5 s, scipy included) and forks the other, and they "
+                "validate while the flow starts, reads the landings and computes the facts; the build's process imports "
+                f"no GX ({warm['import_rest']:.1f} s of imports). Their {direct['validation']:.1f} s count every table's "
+                "reading of its landing and building of its suite, on cores the flow shares"
+                if in_workers
+                else f"; imports take {warm['import_rest']:.1f} s ({warm['import_gx']:.1f} s of it GX)"
+            )
+            + f". Prefect's import takes {warm['import_prefect']:.1f} s, its task bookkeeping "
+            f"{warm['orchestration'] - warm['import_prefect']:.1f} s and, in a cold process, its temporary server "
+            f"{server:.1f} s (cold minus warm orchestration). The cold goal is out of reach with Prefect's temporary "
+            "server on 2 cores: its start alone is most of the 10 s, and it competes with GX's import and the build for "
+            "the same cores. Flows against a long-lived server (`PREFECT_API_URL`, as the deployments do) do not start one. "
+            "Before the workers (run of 2026-11-28 18:21 UTC): warm 10.5 s, cold 17.4 s, with GX's import (3.2 s) and "
+            "validation (3.0 s) one after the other in the build's process. Reruns on validated data reuse the stored "
+            "reports, and a refresh that finds nothing changed neither builds nor starts workers (nightly figures below)."
         )
     if len(summaries) > 1:
         ordered = sorted(summaries)
@@ -210,7 +225,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             findings.append(
                 f"- **Memory at 100x ({peak / 1024:.1f} GB)**: the landed tables take about 0.7 GB ({rows:,} rows of "
                 "82015NED); validation adds the rest. A table of more than 250,000 rows is validated in pieces "
-                "split along its area dimension (`expectations.cbs_tables.ROWS_PER_PIECE`, docs/validation.md): the "
+                "split along its area dimension (`expectations.runner.ROWS_PER_PIECE`, docs/validation.md), in the build's own process: the "
                 "helper columns are made one piece at a time, GX gets each piece with only the columns its checks read, "
                 "and the uniqueness of `ID` is checked on that column regrouped by hash. The report is that of the whole "
                 "table. Before, the whole table with its helper columns went to GX as one pandas copy: the run of "

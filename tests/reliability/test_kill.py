@@ -326,7 +326,7 @@ def aimed(aim: str, rng: random.Random) -> tuple[str, str | None, float]:
         return "fetch", None, round(rng.uniform(0.0, 1.5), 3)  # fetching lasts at least 3 s
     point = rng.choice(
         {
-            "transform": ["validate cbs_national_benefits", "validate cbs_regions", "transform"],
+            "transform": [f"validate {NATIONAL}", f"validate {GEBIEDEN_2016}", "transform"],
             "load": [f"load {table}" for table in LOAD_ORDER],
             "publish": ["check", "pre-replace", "post-replace"],
         }[aim]
@@ -440,7 +440,7 @@ def test_leftovers_of_a_killed_run_are_ignored_or_removed_by_the_next_run(lab, t
     staging.mkdir()
     (staging / "TypedDataSet.parquet").write_bytes(b"PAR1 half")
     validated = next((home / "validated").rglob("*.json"))
-    partial_report = validated.with_name("0" * 64 + ".partial")
+    partial_report = validated.with_name("0" * 64 + ".4242.partial")
     partial_report.write_text('{"dataset": "half')
     partial_html = home / "reports" / "validation-killed.partial"
     partial_html.parent.mkdir(exist_ok=True)
