@@ -2,8 +2,10 @@
 
     fetch_table (per catalog table; one metadata request when Modified is unchanged)
       -> same inputs as the published build and no UWV file waiting? done, nothing rebuilt
-      -> read_landings + validate_batch per suite (critical failures stop here)
-      -> facts: national_series, regional_series, geography (pure transforms, cross-checked)
+      -> read_landings + validate_batch per table, in worker processes (flows.validation_workers)
+      -> facts: national_series, regional_series, geography (pure transforms, cross-checked),
+         computed while the workers validate; every report is in before anything else
+         (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default
       -> publish_warehouse (atomic swap)
 """
