@@ -23,8 +23,10 @@ its temporary server. Flows run as the ``werkregio`` command runs them
 
 Output: ``started_at``/``finished_at`` (epoch seconds, for the parent's startup and exit
 times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
-import: Polars, DuckDB, and for a build GX and pandas), ``import_gx`` (the GX part of it; the
-other modes do not import GX, as the flows import it only to validate), ``run`` (the flow
+import: Polars, DuckDB, and for a build that validates in this process GX and pandas),
+``import_gx`` (the GX part of it: imported up front, as before the workers, when the build will
+validate in this process, i.e. a table is to be validated in pieces; a build in the workers, and
+the other modes, import no GX here), ``run`` (the flow
 call), ``peak_rss_mb`` (this process; a temporary Prefect server runs in a process of its own
 and is not included), ``children_peak_rss_mb`` (the largest peak of a child process this one
 waited for: the leader of the validation workers, whose forks hold about as much, most of it shared).
@@ -39,7 +41,6 @@ STARTED_AT = time.time()
 import gc  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -124,20 +125,24 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     import prefect  # noqa: F401  (timed on its own)
 
     imported_prefect = time.perf_counter()
-    if mode.startswith("build") and os.environ.get("WERKREGIO_VALIDATION_WORKERS") == "0":
-        import great_expectations  # noqa: F401  (timed on its own: validated in this process)
-
-    imported_gx = time.perf_counter()
     import flows.cli
     import flows.indicators
     import flows.refresh
     import flows.tasks
     import transforms.geography
     import transforms.indicators
+    from flows import catalog
+    from flows.landing import current_landings
     from flows.settings import Settings
+    from flows.validation import worker_count
+
+    imported_flows = time.perf_counter()
+    settings = Settings.from_env()
+    if mode.startswith("build") and not worker_count(settings.validation_workers, current_landings(settings.raw_dir, catalog.ids())):
+        import great_expectations  # noqa: F401  (timed on its own: this build validates in its own process)
 
     imported = time.perf_counter()
-    home = Settings.from_env().home
+    home = settings.home
     if mode.startswith("build"):
         shutil.rmtree(home / "validated", ignore_errors=True)
         (home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
@@ -168,7 +173,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     result = {
         "mode": mode,
         "import_prefect": imported_prefect - begin_imports,
-        "import_gx": imported_gx - imported_prefect,
+        "import_gx": imported - imported_flows,
         "import_rest": imported - imported_prefect,
         "run": finished - begin,
         "peak_rss_mb": _peak_rss_mb(),
