@@ -104,28 +104,39 @@ def test_permanent_404_fails_naming_the_table_and_leaves_the_warehouse_untouched
     assert last.status == "failed" and "37789ksz" in last.error
 
 
-def test_critical_validation_failure_stops_before_publishing(home, mirror, statline_root, tmp_path):
-    run_refresh(tables=[NATIONAL.table_id])
-    warehouse = Settings.from_env().warehouse_path
-    before = sha(warehouse)
-    corrupted = tmp_path / "corrupted"
-    shutil.copytree(statline_root / NATIONAL.table_id, corrupted / NATIONAL.table_id)
-    data = json.loads((corrupted / NATIONAL.table_id / "TypedDataSet.json").read_text())
+def corrupted_national(statline_root: Path, folder: Path) -> Path:
+    """A mirror folder with the national table republished (new Modified) with one benefit count of -4.0."""
+    shutil.copytree(statline_root / NATIONAL.table_id, folder / NATIONAL.table_id)
+    data = json.loads((folder / NATIONAL.table_id / "TypedDataSet.json").read_text())
     data["value"][5]["TotaalBijstandsuitkeringen_11"] = -4.0
-    (corrupted / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
-    info = json.loads((corrupted / NATIONAL.table_id / "TableInfos.json").read_text())
+    (folder / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
+    info = json.loads((folder / NATIONAL.table_id / "TableInfos.json").read_text())
     info["value"][0]["Modified"] = "2026-01-01T02:00:00"
-    (corrupted / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
-    with StatLineMirror(corrupted) as bad, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WERKREGIO_CBS_URL", bad.base_url)
-        with pytest.raises(Exception) as caught:
-            run_refresh(tables=[NATIONAL.table_id])
-    message = str(caught.value)
+    (folder / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+    return folder
+
+
+def stopped_by_the_negative_count(error: BaseException, warehouse: Path, before: str) -> runlog.Run:
+    """Check that ``error`` names the -4.0 of :func:`corrupted_national`, nothing was published and the run log has it; the logged run."""
+    message = str(error)
     assert "TotaalBijstandsuitkeringen_11" in message and "-4.0" in message and "37789ksz" in message
     assert sha(warehouse) == before
     last = runlog.runs(Settings.from_env().run_log_path)[-1]
     assert last.status == "failed"
     assert any(not c["success"] and c["column"] == "TotaalBijstandsuitkeringen_11" for c in last.validation)
+    return last
+
+
+def test_critical_validation_failure_stops_before_publishing(home, mirror, statline_root, tmp_path):
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    corrupted = corrupted_national(statline_root, tmp_path / "corrupted")
+    with StatLineMirror(corrupted) as bad, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", bad.base_url)
+        with pytest.raises(Exception) as caught:
+            run_refresh(tables=[NATIONAL.table_id])
+    last = stopped_by_the_negative_count(caught.value, warehouse, before)
     report = Path(last.report).read_text()
     assert "FAILED" in report and "TotaalBijstandsuitkeringen_11" in report and "-4.0" in report
 
