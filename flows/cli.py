@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flows.settings import Settings, SettingsError, apply_quiet_environment
+from flows.validation_workers import end_early, start_early  # the standard library only
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,8 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     prepare_prefect_environment(settings)
     if args.command == "refresh" and (args.offline or args.force):
-        from flows.validation_workers import start_early
-
         start_early(settings.validation_workers)  # a build follows: the workers import GX while Prefect starts
     try:
         with foreground_flow_run():
@@ -128,8 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
         return 1
     finally:
-        if "flows.validation_workers" in sys.modules:
-            sys.modules["flows.validation_workers"].end_early()  # workers started early that no build took
+        end_early()  # workers started early that no build took
     print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
     return 0
 

@@ -1,20 +1,23 @@
 """Worker processes that validate landed CBS tables beside a build (``python -m flows.validation_workers``).
 
-What a worker does with a job is :func:`flows.validation.validate_landed`; this module only
-runs the processes. Each worker imports Great Expectations as soon as it starts (about 3.5 s), then
-answers one :class:`~flows.validation.ValidationJob` at a time: the job arrives pickled on its
-stdin and the :class:`~flows.validation.Validated` (or the error raised) goes back pickled on
-its stdout. Anything a library prints goes to the worker's stderr, which is the flow's.
+What a worker does with a job is :func:`flows.validation.validate_landed`; this module only runs
+the processes. One process, the leader (in a session and process group of its own), imports Great
+Expectations and builds its context (about 3.5 s), then forks the other workers, so the import is
+paid once and its memory shared. Each worker has a pair of pipes of its own: a
+:class:`~flows.validation.ValidationJob` arrives pickled on one, and the
+:class:`~flows.validation.Validated` (or the error raised) goes back pickled on the other. The
+workers' stdout and stderr are the flow's.
 
-A build starts its workers when it begins (:func:`validation_workers`). The ``werkregio``
-command starts them earlier, before it imports Prefect, when it will build anyway (``refresh
---offline`` or ``--force``: :func:`start_early`); the build then takes those over, and the command
-ends them if no build took them. This module imports only the standard library, so that starting
-early costs the command nothing.
+A build starts its workers when it begins (:func:`validation_workers`). The ``werkregio`` command
+starts them earlier, before it imports Prefect, when it will build anyway (``refresh --offline`` or
+``--force``: :func:`start_early`); the build then takes those over, and the command ends them if no
+build took them. This module imports only the standard library, so that starting early costs the
+command nothing.
 
-A worker ends when its stdin closes, at once (``os._exit``: every answer is written, and
-tearing down GX's modules would only keep the build waiting); and on its own, within a second,
-when the process that started it is gone (``kill -9`` of a refresh), even in the middle of a check.
+A worker ends at once when its jobs pipe is closed, by the flow when the build is done or by the
+kernel when the flow's process dies (``kill -9`` of a refresh): a thread of the worker waits for
+that hang-up and ends the process (``os._exit``), also in the middle of a check. Tearing down GX's
+modules would only keep the build waiting.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -107,7 +110,7 @@ class ValidationWorkers:
             pass
 
     def close(self, kill: bool = False, timeout: float = 30.0) -> None:
-        """End every worker: close its jobs pipe (it exits once its job is answered) or, with ``kill``, kill them."""
+        """End every worker: close its pipes (it exits at once) or, with ``kill``, kill them first."""
         if kill:
             self.kill()
         for channel in self.channels:
@@ -175,11 +178,10 @@ def validation_workers(count: int) -> Iterator[ValidationWorkers | None]:
 
 
 def _answer(job: ValidationJob) -> tuple[str, Any]:
-    from flows.validation import Validated, validate_landed
+    from flows.validation import validate_landed
 
     try:
-        validated = validate_landed(job)
-        return "ok", Validated(validated.report, validated.reused, validated.seconds, os.getpid())
+        return "ok", replace(validate_landed(job), worker=os.getpid())
     except Exception as err:  # noqa: BLE001 - sent back and raised in the flow
         err.add_note(f"(raised in validation worker pid {os.getpid()} while validating {job.batch})")
         try:
@@ -233,11 +235,8 @@ def main(channels: list[str]) -> None:
     threading.Thread(target=_exit_when_closed, args=(mine[0],), daemon=True).start()
     with os.fdopen(mine[0], "rb") as source, os.fdopen(mine[1], "wb") as sink:
         serve(source, sink)
-        sink.flush()
     os._exit(0)
 
 
-if __name__ == "__main__":  # answers must pickle the classes of flows.validation_workers, not of __main__
-    from flows.validation_workers import main as serve_jobs
-
-    serve_jobs(sys.argv[1:])
+if __name__ == "__main__":
+    main(sys.argv[1:])

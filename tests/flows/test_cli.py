@@ -344,14 +344,14 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
 )
 def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_build(home, monkeypatch, argv, early):
     """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command."""
+    import flows.cli
     import flows.indicators
     import flows.refresh
-    import flows.validation_workers
 
     events = []
     monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "3")
-    monkeypatch.setattr(flows.validation_workers, "start_early", lambda count: events.append(("start", count)))
-    monkeypatch.setattr(flows.validation_workers, "end_early", lambda: events.append(("end",)))
+    monkeypatch.setattr(flows.cli, "start_early", lambda count: events.append(("start", count)))
+    monkeypatch.setattr(flows.cli, "end_early", lambda: events.append(("end",)))
 
     def flow(**kwargs):
         events.append(("flow",))
