@@ -116,6 +116,10 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def main(mode: str, argument: str | None = None) -> dict[str, Any]:
+    if not mode.endswith("-direct"):  # as the `werkregio` command does, before it imports Prefect
+        from flows import prefect_server
+
+        prefect_server.start_early()  # without PREFECT_API_URL only: Prefect's temporary server
     if mode.startswith("build"):  # as `werkregio refresh --offline` does, before it imports Prefect
         from flows.settings import Settings
         from flows.validation_workers import start_early

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flows.settings import Settings, SettingsError, apply_quiet_environment
+from flows import prefect_server  # the standard library only
 from flows.validation_workers import end_early, start_early  # the standard library only
 
 
@@ -110,18 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     prepare_prefect_environment(settings)
+    prefect_server.start_early()  # Prefect's temporary server starts while the command imports Prefect and the flows
     if args.command == "refresh" and (args.offline or args.force):
         start_early(settings.validation_workers)  # a build follows: the workers import GX while Prefect starts
     try:
-        with foreground_flow_run():
-            if args.command == "indicators":
-                from flows.indicators import recalculate_indicators
+        if args.command == "indicators":
+            from flows.indicators import recalculate_indicators as flow
 
-                recalculate_indicators(reference_year=args.reference_year, view=args.view)
-            else:
-                from flows.refresh import refresh
+            parameters = {"reference_year": args.reference_year, "view": args.view}
+        else:
+            from flows.refresh import refresh as flow
 
-                refresh(tables=args.tables, force=args.force, offline=args.offline)
+            parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
+        with foreground_flow_run():  # waits for the early server, while the imports above did not
+            flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
         print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
@@ -142,9 +145,12 @@ def prepare_prefect_environment(settings: Settings) -> None:
 
 @contextmanager
 def foreground_flow_run() -> Iterator[None]:
-    """Prefect settings for a flow run this command starts: no flow-run heartbeats, unless set.
+    """Prefect settings for a flow run this command starts: the early server's API, no flow-run heartbeats.
 
-    Prefect (3.9) sends a heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds
+    The API: that of the temporary server the command started at its first step, once it answers
+    (``flows.prefect_server``), unless Prefect's settings name one or none was started.
+
+    Heartbeats: Prefect (3.9) sends a heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds
     (default 180) from a thread that the end of the run waits for, up to a second. Heartbeats serve
     one purpose: an automation on the Prefect server that marks a run whose machine died as crashed
     (docs/scheduling.md). A run started with this command is watched by whoever started it, and the
@@ -154,7 +160,7 @@ def foreground_flow_run() -> Iterator[None]:
     """
     from prefect.settings import temporary_settings
 
-    with temporary_settings(set_defaults={"flows.heartbeat_frequency": None}):
+    with prefect_server.api_for_flow_runs(), temporary_settings(set_defaults={"flows.heartbeat_frequency": None}):
         yield
 
 

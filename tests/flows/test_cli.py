@@ -361,3 +361,32 @@ def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_
     monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
     assert main(argv) == 0
     assert events == [*(("start", n) for n in early), ("flow",), ("end",)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["refresh", "--offline"], ["server", "workers", "flow"]),
+        (["refresh"], ["server", "flow"]),
+        (["indicators"], ["server", "flow"]),
+        (["status"], []),
+    ],
+)
+def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, monkeypatch, capsys, argv, expected):
+    """Prefect's temporary server starts at the command's first step (flows/prefect_server.py), before the workers."""
+    import flows.cli
+    import flows.indicators
+    import flows.refresh
+
+    events = []
+    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
+    monkeypatch.setattr(flows.cli, "start_early", lambda count: events.append("workers"))
+
+    def flow(**kwargs):
+        events.append("flow")
+        return {}
+
+    monkeypatch.setattr(flows.refresh, "refresh", flow)
+    monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
+    assert main(argv) == 0
+    assert events == expected

@@ -179,9 +179,10 @@ def lock_is_free(home: Path) -> bool:
 def reap_orphans(tag: str, grace: float = 3.0) -> int:
     """Kill (by pid) any process of the trial still alive ``grace`` seconds after the group kill; return how many.
 
-    The grace is for the validation workers: they run in a process group of their own (so that a
-    Ctrl-C reaches the flow, which kills them, and not them in the middle of an answer) and end on
-    their own once the flow's end of their pipes is closed, which its death does.
+    The grace is for the validation workers and the Prefect server the command starts early
+    (``flows.prefect_server``): they run in process groups of their own (so that a Ctrl-C reaches
+    the flow, and not them in the middle of an answer) and end on their own once the command's end
+    of their pipes (the server's stdin) is closed, which its death does.
     """
     deadline = time.monotonic() + grace
     while (survivors := pids_with_tag(tag)) and time.monotonic() < deadline:
