@@ -1,7 +1,7 @@
 """One measured run in a fresh process: ``python -m bench.child MODE``; prints one JSON line.
 
-The data dir is ``WERKREGIO_HOME``; Prefect talks to ``PREFECT_API_URL`` when set, else starts
-its temporary server. Flows run as the ``werkregio`` command runs them
+The data dir is ``WERKREGIO_HOME``; Prefect talks to ``PREFECT_API_URL`` when set, else to the
+temporary server started at the child's first step. Flows run as the ``werkregio`` command runs them
 (``flows.cli.foreground_flow_run``: no flow-run heartbeats). Modes:
 
 * ``build``: ``refresh(offline=True)`` under Prefect. The validation cache and the published
@@ -21,8 +21,13 @@ its temporary server. Flows run as the ``werkregio`` command runs them
   time until every table is downloaded or found unchanged (the inputs are then compared with the
   published build's); ``rebuilt``: whether it built and published.
 
+Every mode but the direct ones starts Prefect's temporary server at once when ``PREFECT_API_URL``
+is unset, as the ``werkregio`` command does (``flows.prefect_server.start_early``).
+
 Output: ``started_at``/``finished_at`` (epoch seconds, for the parent's startup and exit
-times), ``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
+times), ``server_wait`` (the seconds the flow call waited for that server: 0 without one),
+``server_ready`` (seconds from its start to its first answer; only when one was started),
+``import_prefect`` (``import prefect``), ``import_rest`` (the flows and what they
 import: Polars, DuckDB, and for a build that validates in this process GX and pandas),
 ``import_gx`` (the GX part of it: imported up front, as before the workers, when the build will
 validate in this process, i.e. a table is to be validated in pieces; a build in the workers, and
@@ -155,8 +160,15 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     with ExitStack() as stack:
         if direct:
             stack.enter_context(without_prefect())
-        else:  # the flow run as the `werkregio` command starts it (no flow-run heartbeats)
+        else:  # the flow run as the `werkregio` command starts it (the early server's API, no flow-run heartbeats)
+            from flows import prefect_server
+
+            server = prefect_server._early
+            waiting = time.perf_counter()
             stack.enter_context(flows.cli.foreground_flow_run())
+            timings["server_wait"] = time.perf_counter() - waiting
+            if server is not None:
+                timings["server_ready"] = server.ready_after or 0.0
         if mode == "recalculate-direct":
             stack.enter_context(_timed("flows.indicators.compute_marts", flows.indicators.compute_marts, timings, "compute_marts"))
             crosswalk = transforms.geography._crosswalk

@@ -66,6 +66,7 @@ class CommandServer:
             start_new_session=True,  # Ctrl-C stops the command's run, which still reports to the server, not the server
         )
         self.started = time.monotonic()
+        self.ready_after: float | None = None  # seconds from the start to the first answer, once seen
 
     @property
     def api_url(self) -> str:
@@ -85,7 +86,8 @@ class CommandServer:
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as response:
                     if response.status == 200:
-                        return time.monotonic() - self.started
+                        self.ready_after = time.monotonic() - self.started
+                        return self.ready_after
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
