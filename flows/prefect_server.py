@@ -13,9 +13,10 @@ application factory under ``uvicorn`` on 127.0.0.1, its UI off, in ephemeral mod
 temporary server runs: task-run and event recording, no scheduler), on the SQLite database under
 ``PREFECT_HOME``. It runs as ``python -m flows.prefect_server PORT``, in a process group of its own
 (Ctrl-C interrupts the command, whose run then still reports to the server). It ends when the
-command ends: stopped gracefully (SIGTERM, as Prefect stops its own) after Prefect's exit handlers
-have sent their last events and logs, or at once when its stdin closes, that is when the command's
-process dies (``kill -9``) without stopping it.
+command ends: at exit, after Prefect's exit handlers have sent their last events and logs, the
+command asks it to shut down gracefully (as Prefect stops its own, with SIGTERM) and exits without
+waiting for it (a few tenths of a second, in which it writes its last events to Prefect's
+database); when the command's process dies (``kill -9``), its stdin closes and it ends at once.
 
 Nothing is started early when ``PREFECT_API_URL`` is set, when Prefect is already imported (the
 process has made its own choices; tests), or when ``PREFECT_SERVER_ALLOW_EPHEMERAL_MODE`` is false.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 logger = logging.getLogger("werkregio.prefect_server")
@@ -48,6 +50,10 @@ COMMAND = (sys.executable, "-m", "flows.prefect_server")
 # What Prefect 3.9 sets for its temporary server (prefect/server/api/server.py, _run_uvicorn_command).
 SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 STOP_TIMEOUT = 5.0  # seconds for a graceful stop, as Prefect gives its own
+STOP = b"stop\n"  # on the server's stdin: shut down gracefully
+
+
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 directly, whatever HTTP_PROXY says
 
 
 class ServerStartError(RuntimeError):
@@ -84,7 +90,7 @@ class CommandServer:
             if code is not None:
                 raise ServerStartError(f"Prefect's server for {self.api_url} exited with code {code} before it answered")
             try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as response:
+                with _LOCAL.open(f"{self.api_url}/health", timeout=1) as response:
                     if response.status == 200:
                         self.ready_after = time.monotonic() - self.started
                         return self.ready_after
@@ -94,17 +100,26 @@ class CommandServer:
                 raise ServerStartError(f"Prefect's server for {self.api_url} did not answer within {timeout:g} s")
             time.sleep(0.05)
 
-    def stop(self) -> None:
-        """Stop gracefully (SIGTERM), killing after :data:`STOP_TIMEOUT` seconds; safe to call twice."""
-        if self.process.poll() is None:
-            self.process.terminate()
+    def stop(self, wait: bool = True) -> None:
+        """Ask the server to shut down gracefully (``stop`` on its stdin, which it then closes); safe to call twice.
+
+        ``wait``: until it has ended, killing it after :data:`STOP_TIMEOUT` seconds. Without, it
+        finishes its shutdown on its own (its last events into Prefect's database, a few tenths of
+        a second) and ends itself after :data:`STOP_TIMEOUT` seconds at most.
+        """
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.closed:
+            try:
+                stdin.write(STOP)
+                stdin.close()
+            except OSError:  # it has ended already
+                pass
+        if wait:
             try:
                 self.process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
 
 
 def _free_port() -> int:
@@ -116,7 +131,7 @@ def _free_port() -> int:
 _early: CommandServer | None = None
 
 
-def wanted(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+def wanted(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the command should start a server early: no API URL set, Prefect not yet imported, ephemeral mode allowed."""
     environ = os.environ if environ is None else environ
     allowed = environ.get("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true").strip().lower() not in {"0", "false", "no", "off"}
@@ -131,16 +146,16 @@ def start_early() -> CommandServer | None:
     _early = CommandServer()
     # registered before Prefect is imported, so it runs after Prefect's exit handlers (last in, first out),
     # which still send the run's events and logs to this server
-    atexit.register(end_early)
+    atexit.register(end_early, wait=False)
     return _early
 
 
-def end_early() -> None:
-    """Stop the server of :func:`start_early`, if any."""
+def end_early(wait: bool = True) -> None:
+    """Stop the server of :func:`start_early`, if any; at exit without waiting (:meth:`CommandServer.stop`)."""
     global _early
     server, _early = _early, None
     if server is not None:
-        server.stop()
+        server.stop(wait=wait)
 
 
 @contextmanager
@@ -180,16 +195,18 @@ def api_for_flow_runs() -> Iterator[str | None]:
         yield server.api_url
 
 
-def _exit_when_stdin_closes() -> None:
-    """In the server process: end it at once when the command's end of stdin closes (the command died)."""
-    while sys.stdin.buffer.read(65536):
-        pass
+def _watch_stdin() -> None:
+    """In the server process: ``stop`` on stdin: shut down gracefully, as on SIGTERM (uvicorn's handler),
+    within :data:`STOP_TIMEOUT` seconds; stdin closed without it (the command died): end at once."""
+    if sys.stdin.buffer.read().startswith(STOP):  # read() returns once the command's end is closed
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_TIMEOUT)
     os._exit(0)
 
 
 def main(port: int) -> None:
     """The server process: Prefect's application under uvicorn on 127.0.0.1:``port``, as Prefect runs its own."""
-    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    threading.Thread(target=_watch_stdin, daemon=True).start()
     import uvicorn
 
     uvicorn.run(

@@ -139,20 +139,20 @@ def test_a_server_that_does_not_start_leaves_the_choice_to_prefect(monkeypatch, 
 
 
 def test_waiting_for_a_server_that_never_answers_times_out_naming_it():
-    silent = CommandServer(command=(sys.executable, "-c", "import time; time.sleep(30)"))
+    silent = CommandServer(command=(sys.executable, "-c", "import sys; sys.stdin.buffer.read()"))  # ends when asked to stop
     try:
         with pytest.raises(ServerStartError, match=rf"{silent.api_url} did not answer within 0.3 s"):
             silent.wait_ready(0.3)
     finally:
         silent.stop()
-    assert silent.process.returncode == -signal.SIGTERM
+    assert silent.process.returncode == 0
 
 
 def test_an_api_url_from_prefects_settings_wins_and_the_early_server_is_stopped(monkeypatch, caplog):
     """As when a Prefect profile names a server: seen only after Prefect's import."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    early = CommandServer(command=(sys.executable, "-c", "import time; time.sleep(30)"))
+    early = CommandServer(command=(sys.executable, "-c", "import sys; sys.stdin.buffer.read()"))
     monkeypatch.setattr(prefect_server, "_early", early)
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4299/api"}), caplog.at_level(logging.INFO, logger="werkregio.prefect_server"):
         with prefect_server.api_for_flow_runs() as url:
@@ -184,3 +184,23 @@ def test_the_server_ends_when_the_command_is_killed(prefect_home):
         command.kill()
         command.wait()
         command.stdout.close()
+
+
+def test_asked_to_stop_the_server_shuts_down_gracefully(prefect_home, monkeypatch):
+    """``stop`` on its stdin: uvicorn's own shutdown on SIGTERM, well before the kill after STOP_TIMEOUT.
+
+    uvicorn raises the signal again once it has shut down, so the exit status is SIGTERM's; the
+    stdin watcher's own ends (the command died, or the shutdown overran) exit with 0.
+    """
+    monkeypatch.setenv("PREFECT_HOME", str(prefect_home))
+    server = CommandServer()
+    try:
+        server.wait_ready(STARTUP)
+        began = time.monotonic()
+        server.stop()
+        assert time.monotonic() - began < prefect_server.STOP_TIMEOUT
+    finally:
+        server.process.kill()
+        server.process.wait()
+    assert server.process.returncode == -signal.SIGTERM
+    assert not _answers(server.api_url)
