@@ -175,7 +175,10 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                   _yes(max(r["share"] for _, _, r in shares) < 0.25)])  # fmt: skip
     if one and "cold" in one:
         cold, warm, direct = one["cold"], one["warm"], one["direct"]
-        goals.insert(-1, ["build 1x under 10 s wall including Prefect", f"cold {cold['wall']:.1f} s, warm {warm['wall']:.1f} s",
+        spread = {mode: sorted(run["wall"] for run in scales[1]["builds"][mode]) for mode in ("cold", "warm")}
+        goals.insert(-1, ["build 1x under 10 s wall including Prefect (median)",
+                          f"cold {cold['wall']:.1f} s (runs {spread['cold'][0]:.1f}-{spread['cold'][-1]:.1f} s), "
+                          f"warm {warm['wall']:.1f} s (runs {spread['warm'][0]:.1f}-{spread['warm'][-1]:.1f} s)",
                           _yes(cold["wall"] < 10 and warm["wall"] < 10)])  # fmt: skip
         server = cold["orchestration"] - warm["orchestration"]
         checks = scales[1]["builds"]["direct"][0]["published_rows"]["validation_results"]
@@ -202,6 +205,14 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 f", which leaves the cold build {cold['wall']:.1f} s, above the goal. "
                 if cold["wall"] >= 10
                 else f"; the cold build takes {cold['wall']:.1f} s. "
+            )
+            + (
+                f"Orchestration stays at {cold['share']:.0%} of a cold build: the server's own start (3.7 s alone) is "
+                "longer than all the command does before the flow call, so the wait for it, Prefect's import and the task "
+                "bookkeeping add up to more than a quarter whatever the order; against a running server (warm, as the "
+                f"deployments run) it is {warm['share']:.0%}. "
+                if cold["share"] >= 0.25
+                else ""
             )
             + "Before (run of 2026-11-28 20:33 UTC), Prefect started its temporary server when the flow first needed it, "
             "after the imports: cold 12.6 s (53% orchestration). Flows against a long-lived server (`PREFECT_API_URL`, "
