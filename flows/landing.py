@@ -45,6 +45,10 @@ _POLARS_TYPES = {
 }
 
 
+class LandingUnreadable(RuntimeError):
+    """A file of a landing is missing or damaged; the message names the file by its full path."""
+
+
 @dataclass(frozen=True)
 class Landing:
     """One landed version of a CBS table (the content of its ``manifest.json``)."""
@@ -63,10 +67,21 @@ class Landing:
         return Path(self.path)
 
     def read_data(self) -> pl.DataFrame:
-        return pl.read_parquet(self.folder / DATA_FILE)
+        return self._read_parquet(DATA_FILE)
 
     def read_dimension(self, name: str) -> pl.DataFrame:
-        return pl.read_parquet(self.folder / f"{name}.parquet")
+        return self._read_parquet(f"{name}.parquet")
+
+    def _read_parquet(self, name: str) -> pl.DataFrame:
+        path = self.folder / name
+        try:
+            return pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError) as err:  # Polars shortens the path in its own message
+            raise LandingUnreadable(
+                f"{self.table_id}: the landed file {path} cannot be read ({type(err).__name__}: {err}); a landing folder "
+                f"is only ever renamed into place complete, so it was changed afterwards: move {self.folder} away and "
+                f"refresh {self.table_id} again to land it anew"
+            ) from err
 
     def read_properties(self) -> list[dict[str, Any]]:
         return json.loads((self.folder / "DataProperties.json").read_text(encoding="utf-8"))

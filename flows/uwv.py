@@ -245,7 +245,7 @@ def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
         entries.append((record["accepted_at"], record["sha256"], record["dataset"], report_path.parent))
     frames: dict[str, list[pl.DataFrame]] = {dataset: [] for dataset in uwv.DATASETS}
     for _, _, dataset, folder in sorted(entries):
-        frames[dataset].append(pl.read_parquet(folder / NORMALISED).cast(uwv.SCHEMAS[dataset]))
+        frames[dataset].append(_read_normalised(folder).cast(uwv.SCHEMAS[dataset]))
     tables = {}
     for dataset, parts in frames.items():
         keys = list(uwv.KEYS[dataset])
@@ -255,6 +255,22 @@ def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
             table = pl.DataFrame(schema=uwv.SCHEMAS[dataset])
         tables[dataset] = table.sort(keys)
     return tables
+
+
+class ArchiveUnreadable(RuntimeError):
+    """An archive entry's normalised table is missing or damaged; the message names it by its full path."""
+
+
+def _read_normalised(folder: Path) -> pl.DataFrame:
+    path = folder / NORMALISED
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as err:  # Polars shortens the path in its own message
+        raise ArchiveUnreadable(
+            f"the UWV archive file {path} cannot be read ({type(err).__name__}: {err}); an archive entry is only ever "
+            f"renamed into place complete, so it was changed afterwards: move the accepted file kept in {folder} back "
+            "into the inbox, remove that folder, and refresh again to take the file in anew"
+        ) from err
 
 
 def load_valid_municipalities(path: Path) -> dict[int, set[str]]:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from flows.cbs import CbsBadResponse, CbsUnavailable, LiveCbs, RecordedCbs
-from flows.landing import DATA_FILE, land_table, landings, latest_landing
+from flows.landing import DATA_FILE, LandingUnreadable, land_table, landings, latest_landing
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90002TST"
@@ -140,3 +140,27 @@ def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_
     (landed.folder / "manifest.json").write_text("{")
     with pytest.raises(CbsBadResponse, match=r"manifest\.json is not readable JSON"):
         landings(tmp_path / "raw")
+
+
+@pytest.mark.parametrize(("damage", "name"), [("remove", DATA_FILE), ("garble", DATA_FILE), ("garble", "Perioden.parquet")])
+def test_a_damaged_landed_file_is_named_in_full_and_the_advice_lands_it_anew(tmp_path, damage, name):
+    make_table(tmp_path / "src")
+    landing = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    path = landing.folder / name
+    if damage == "remove":
+        path.unlink()
+    else:
+        path.write_bytes(b"PAR1 not really")
+
+    with pytest.raises(LandingUnreadable) as raised:
+        landing.read_data() if name == DATA_FILE else landing.read_dimension("Perioden")
+
+    message = str(raised.value)
+    assert message.startswith(f"{TABLE}: the landed file {path} cannot be read")  # the full path, not Polars' shortened one
+    assert f"move {landing.folder} away and refresh {TABLE} again" in message
+    # the advice, followed
+    landing.folder.rename(tmp_path / "moved-away")
+    again = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
+    assert again.action == "downloaded"
+    assert again.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert again.landing.read_dimension("Perioden").height == 3

@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from flows.uwv import (
     DEFAULT_MAX_BYTES,
+    ArchiveUnreadable,
     IntakeBusy,
     UwvFolders,
     archived_frames,
@@ -167,6 +168,31 @@ def test_a_later_file_wins_on_the_same_keys_and_other_keys_stay(home):
     assert result.status == "accepted"
     assert_frame_equal(table, files.expected_frame(VACANCIES, corrected + january[3:] + december))
     assert archived_frames(folders.archive)[WWB_REGISTRATIONS].schema == pl.Schema(SCHEMAS[WWB_REGISTRATIONS])
+
+
+def test_a_damaged_archive_entry_is_named_in_full_and_the_advice_recovers_it(home, tmp_path):
+    folders = UwvFolders.at(home)
+    generated = rows(WWB_REGISTRATIONS)
+    files.write_csv(folders.inbox / "bijstand_2015.csv", WWB_REGISTRATIONS, generated)
+    (first,) = intake(home)
+    entry = first.path.parent
+    expected = archived_frames(folders.archive)[WWB_REGISTRATIONS]
+    (entry / "normalised.parquet").write_bytes(b"not parquet")
+
+    with pytest.raises(ArchiveUnreadable) as raised:
+        archived_frames(folders.archive)
+
+    message = str(raised.value)
+    assert f"the UWV archive file {entry / 'normalised.parquet'} cannot be read" in message  # the full path, not Polars' shortened one
+    assert f"move the accepted file kept in {entry} back into the inbox, remove that folder" in message
+    # the advice, followed
+    (entry / "bijstand_2015.csv").rename(folders.inbox / "bijstand_2015.csv")
+    for path in entry.iterdir():
+        path.unlink()
+    entry.rmdir()
+    (again,) = intake(home)
+    assert again.status == "accepted" and again.path.parent == entry
+    assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
 
 
 def test_files_still_being_written_are_left_alone(home):
