@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from flows.cbs import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
+from flows.parquet import read_named
 
 MANIFEST = "manifest.json"
 DATA_FILE = "TypedDataSet.parquet"
@@ -73,15 +74,11 @@ class Landing:
         return self._read_parquet(f"{name}.parquet")
 
     def _read_parquet(self, name: str) -> pl.DataFrame:
-        path = self.folder / name
-        try:
-            return pl.read_parquet(path)
-        except (OSError, pl.exceptions.PolarsError) as err:  # Polars shortens the path in its own message
-            raise LandingUnreadable(
-                f"{self.table_id}: the landed file {path} cannot be read ({type(err).__name__}: {err}); a landing folder "
-                f"is only ever renamed into place complete, so it was changed afterwards: move {self.folder} away and "
-                f"refresh {self.table_id} again to land it anew"
-            ) from err
+        advice = (
+            f"a landing folder is only ever renamed into place complete, so it was changed afterwards: move {self.folder} "
+            f"away and refresh {self.table_id} again to land it anew"
+        )
+        return read_named(self.folder / name, LandingUnreadable, f"{self.table_id}: the landed file", advice)
 
     def read_properties(self) -> list[dict[str, Any]]:
         return json.loads((self.folder / "DataProperties.json").read_text(encoding="utf-8"))

@@ -48,6 +48,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from expectations.runner import ValidationReport
+from flows.parquet import read_named
 from transforms import uwv
 from transforms.geography import normalise_gm_code
 
@@ -262,15 +263,11 @@ class ArchiveUnreadable(RuntimeError):
 
 
 def _read_normalised(folder: Path) -> pl.DataFrame:
-    path = folder / NORMALISED
-    try:
-        return pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as err:  # Polars shortens the path in its own message
-        raise ArchiveUnreadable(
-            f"the UWV archive file {path} cannot be read ({type(err).__name__}: {err}); an archive entry is only ever "
-            f"renamed into place complete, so it was changed afterwards: move the accepted file kept in {folder} back "
-            "into the inbox, remove that folder, and refresh again to take the file in anew"
-        ) from err
+    advice = (
+        f"an archive entry is only ever renamed into place complete, so it was changed afterwards: move the accepted "
+        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew"
+    )
+    return read_named(folder / NORMALISED, ArchiveUnreadable, "the UWV archive file", advice)
 
 
 def load_valid_municipalities(path: Path) -> dict[int, set[str]]:

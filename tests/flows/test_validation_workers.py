@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flows import catalog, runlog
-from flows.landing import Landing
+from flows.landing import Landing, LandingUnreadable
 from flows.settings import Settings
 from flows.validation import ValidationJob, worker_count
 from flows.validation_workers import ValidationWorkerDied, ValidationWorkers, end_early, start_early, validation_workers
@@ -155,11 +155,11 @@ def test_workers_killed_mid_build_fail_the_run_cleanly(home, monkeypatch):
 def test_an_error_raised_in_a_worker_is_raised_in_the_flow_as_itself(tmp_path):
     job = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {}, None, None)
     with validation_workers(1) as workers:
-        with pytest.raises(FileNotFoundError) as caught:
+        with pytest.raises(LandingUnreadable) as caught:
             workers.run(job)
-        assert "nowhere/TypedDataSet.parquet" in str(caught.value)
+        assert f"the landed file {tmp_path / 'nowhere' / 'TypedDataSet.parquet'} cannot be read (FileNotFoundError" in str(caught.value)
         assert any("raised in validation worker pid" in note and job.batch in note for note in caught.value.__notes__)
-        with pytest.raises(FileNotFoundError):  # the worker answers the next job as well
+        with pytest.raises(LandingUnreadable):  # the worker answers the next job as well
             workers.run(job)
 
 
