@@ -121,10 +121,11 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def main(mode: str, argument: str | None = None) -> dict[str, Any]:
+    server = None
     if not mode.endswith("-direct"):  # as the `werkregio` command does, before it imports Prefect
         from flows import prefect_server
 
-        prefect_server.start_early()  # without PREFECT_API_URL only: Prefect's temporary server
+        server = prefect_server.start_early()  # without PREFECT_API_URL only: Prefect's temporary server
     if mode.startswith("build"):  # as `werkregio refresh --offline` does, before it imports Prefect
         from flows.settings import Settings
         from flows.validation_workers import start_early
@@ -161,9 +162,6 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         if direct:
             stack.enter_context(without_prefect())
         else:  # the flow run as the `werkregio` command starts it (the early server's API, no flow-run heartbeats)
-            from flows import prefect_server
-
-            server = prefect_server._early
             waiting = time.perf_counter()
             stack.enter_context(flows.cli.foreground_flow_run())
             timings["server_wait"] = time.perf_counter() - waiting

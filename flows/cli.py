@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows.settings import Settings, SettingsError, apply_quiet_environment
 from flows import prefect_server  # the standard library only
+from flows.settings import Settings, SettingsError, apply_quiet_environment
 from flows.validation_workers import end_early, start_early  # the standard library only
 
 
