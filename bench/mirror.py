@@ -8,9 +8,9 @@ meanwhile. End of stdin stops it.
 
 ``python -m bench.mirror ROOT LATENCY --prerendered`` keeps every response body it renders and
 serves a repeated request from memory (:class:`PrerenderedMirror`): rendering a 10,000-row page
-costs the mirror about 50 ms of CPU, which on this machine is taken from the cores the client
-runs on, where a remote CBS renders on hardware of its own. Latency, request log and paging are
-the same.
+costs the mirror about 10 ms of CPU (42 ms before it used orjson and sliced pages by index), which
+on this machine is taken from the cores the client runs on, where a remote CBS renders on hardware
+of its own. Latency, request log and paging are the same.
 """
 
 from __future__ import annotations

@@ -300,6 +300,32 @@ def test_service_document_urls_are_rewritten_to_the_mirror(
     assert mirror.requests_for(TABLE, "")[0].rows == len(body["value"])
 
 
+def test_bodies_are_compact_utf8_json_with_only_feed_urls_rewritten(table_root: Path, session: requests.Session) -> None:
+    """The bytes json.dumps(ensure_ascii=False, compact) writes; CBS URLs in any case, within any text,
+    point at the mirror when they lead to an OData feed or catalog, and only then."""
+    infos = read(table_root / TABLE, "TableInfos")
+    infos["value"][0]["Summary"] = (
+        "Zie HTTPS://OpenData.CBS.nl/ODataFeed/odata/99001TST/ en https://opendata.cbs.nl/ODataCatalog/Tables; "
+        "niet https://opendata.cbs.nl/statline/#/CBS/nl/ — één, 3½ %"
+    )
+    (table_root / TABLE / "TableInfos.json").write_text(json.dumps(infos), encoding="utf-8")
+
+    with StatLineMirror(table_root) as mirror:
+        summary_response = session.get(f"{mirror.base_url}/ODataFeed/odata/{TABLE}/TableInfos?$format=json")
+        data_response = session.get(typed_url(mirror), params={"$format": "json"})
+        base_url = mirror.base_url
+
+    summary = summary_response.json()["value"][0]["Summary"]
+    assert summary == (
+        f"Zie {base_url}/ODataFeed/odata/99001TST/ en {base_url}/ODataCatalog/Tables; "
+        "niet https://opendata.cbs.nl/statline/#/CBS/nl/ — één, 3½ %"
+    )
+    for response in (summary_response, data_response):
+        compact = json.dumps(response.json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        assert response.content == compact
+    assert [row["Werkloosheid_2"] for row in data_response.json()["value"]][6:8] == [9.5, None]
+
+
 def test_odata_path_segment_is_case_insensitive(mirror: StatLineMirror, session: requests.Session) -> None:
     response = session.get(f"{mirror.base_url}/ODataFeed/OData/{TABLE}/TableInfos?$format=json")
     assert response.json()["value"][0]["Identifier"] == TABLE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import threading
 import time
 from pathlib import Path
@@ -230,6 +232,33 @@ def test_a_first_page_failing_during_table_meta_fails_in_data_pages(small_pages)
 def test_a_body_that_is_not_utf8_is_a_bad_response():
     with pytest.raises(CbsBadResponse, match="90001TST.*not UTF-8"):
         _decode(TABLE, "http://cbs/TypedDataSet", b'{"value": ["caf\xe9"]}')
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param('{"value": [{"ID": 0, "RegioS": "GM0363", "Titel": "één 3½", "X": -0.0, "Y": 1e-7, "Z": null}]}'.encode(),
+                     id="UTF-8, as CBS sends it (orjson)"),
+        pytest.param(codecs.BOM_UTF8 + b'{"value": [{"ID": 0}]}', id="with a byte order mark (json)"),
+        pytest.param('{"value": [{"ID": 0, "Titel": "één"}]}'.encode("utf-16"), id="UTF-16 (json)"),
+        pytest.param(b'{"value": [{"ID": 0, "X": NaN}]}', id="NaN (json)"),
+    ],
+)
+def test_a_page_body_decodes_as_json_decodes_it(content: bytes):
+    assert _decode(TABLE, "http://cbs/TypedDataSet", content) == json.loads(content)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"value": [{"ID": 0}, {"ID": 1', r"malformed JSON from http://cbs/TypedDataSet \(Expecting .* at character 30 of 30\)"),
+        (b'{"odata.metadata": "x"}', "has no 'value' list"),
+        (b'[{"ID": 0}]', "has no 'value' list"),
+    ],
+)
+def test_a_page_body_that_cannot_be_read_is_a_bad_response_naming_the_position(content: bytes, message: str):
+    with pytest.raises(CbsBadResponse, match=f"{TABLE}: .*{message}"):
+        _decode(TABLE, "http://cbs/TypedDataSet", content)
 
 
 def test_500_on_one_page_is_retried_and_only_that_page_refetched(mirror):
