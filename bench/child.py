@@ -17,6 +17,8 @@ temporary server started at the child's first step. Flows run as the ``werkregio
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
   the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (building every
   crosswalk: ``transforms.geography._crosswalk``; the change table is checked once, before);
+* ``server``: Prefect's temporary server alone, started and stopped as the command does
+  (:func:`server_alone`);
 * ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
   time until every table is downloaded or found unchanged (the inputs are then compared with the
   published build's); ``rebuilt``: whether it built and published.
@@ -120,7 +122,29 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def server_alone() -> dict[str, Any]:
+    """Mode ``server``: Prefect's temporary server as the command starts it, with nothing else running.
+
+    ``server_ready``: seconds from its start to its first answer; ``server_cpu``: the CPU seconds its
+    process had used by then (``/proc``; its start is CPU-bound, so about the same when alone).
+    """
+    import os
+
+    from flows import prefect_server
+
+    server = prefect_server.CommandServer()
+    try:
+        ready = server.wait_ready(120)
+        fields = open(f"/proc/{server.process.pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115, PTH123
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    finally:
+        server.stop()
+    return {"mode": "server", "server_ready": ready, "server_cpu": cpu, "started_at": STARTED_AT, "finished_at": time.time()}
+
+
 def main(mode: str, argument: str | None = None) -> dict[str, Any]:
+    if mode == "server":
+        return server_alone()
     server = None
     if not mode.endswith("-direct"):  # as the `werkregio` command does, before it imports Prefect
         from flows import prefect_server
@@ -131,20 +155,23 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         from flows.validation_workers import start_early
 
         start_early(Settings.from_env().validation_workers)
-    begin_imports = time.perf_counter()
-    import prefect  # noqa: F401  (timed on its own)
+    from flows.startup import imports_without_collection
 
-    imported_prefect = time.perf_counter()
-    import flows.cli
-    import flows.indicators
-    import flows.refresh
-    import flows.tasks
-    import transforms.geography
-    import transforms.indicators
-    from flows import catalog
-    from flows.landing import current_landings
-    from flows.settings import Settings
-    from flows.validation import worker_count
+    begin_imports = time.perf_counter()
+    with imports_without_collection():  # as the `werkregio` command imports Prefect and the flows
+        import prefect  # noqa: F401  (timed on its own)
+
+        imported_prefect = time.perf_counter()
+        import flows.cli
+        import flows.indicators
+        import flows.refresh
+        import flows.tasks
+        import transforms.geography
+        import transforms.indicators
+        from flows import catalog
+        from flows.landing import current_landings
+        from flows.settings import Settings
+        from flows.validation import worker_count
 
     imported_flows = time.perf_counter()
     settings = Settings.from_env()

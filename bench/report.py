@@ -181,6 +181,9 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                           f"warm {warm['wall']:.1f} s (runs {spread['warm'][0]:.1f}-{spread['warm'][-1]:.1f} s)",
                           _yes(cold["wall"] < 10 and warm["wall"] < 10)])  # fmt: skip
         server = cold["orchestration"] - warm["orchestration"]
+        alone_runs = scales[1].get("server_alone", [])
+        alone = (f"{statistics.median(r['server_ready'] for r in alone_runs):.1f} s alone, "
+                 f"{statistics.median(r['server_cpu'] for r in alone_runs):.1f} s of CPU" if alone_runs else "about 3.7 s alone")
         checks = scales[1]["builds"]["direct"][0]["published_rows"]["validation_results"]
         in_workers = workers[1]
         findings.append(
@@ -198,8 +201,8 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             + f". Prefect's import takes {warm['import_prefect']:.1f} s, its task bookkeeping "
             f"{warm['orchestration'] - warm['import_prefect']:.1f} s and, in a cold process, its temporary server "
             f"{server:.1f} s more (cold minus warm orchestration). The command starts that server at its first step "
-            "(`flows/prefect_server.py`), so that its start (about 3.7 s alone, most of it importing Prefect's server "
-            f"modules) overlaps the imports and GX's import in the workers: it answered after {cold.get('server_ready', 0):.1f} s "
+            f"(`flows/prefect_server.py`), so that its start ({alone}, most of it importing Prefect's server "
+            f"modules, with the garbage collector paused: `flows/startup.py`) overlaps the imports and GX's import in the workers: it answered after {cold.get('server_ready', 0):.1f} s "
             f"and the flow call waited {cold['server_wait']:.1f} s for it. All of this shares 2 cores"
             + (
                 f", which leaves the cold build {cold['wall']:.1f} s, above the goal. "
@@ -207,7 +210,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 else f"; the cold build takes {cold['wall']:.1f} s. "
             )
             + (
-                f"Orchestration stays at {cold['share']:.0%} of a cold build: the server's own start (3.7 s alone) is "
+                f"Orchestration stays at {cold['share']:.0%} of a cold build: the server's own start ({alone}) is "
                 "longer than all the command does before the flow call, so the wait for it, Prefect's import and the task "
                 "bookkeeping add up to more than a quarter whatever the order; against a running server (warm, as the "
                 f"deployments run) it is {warm['share']:.0%}. "

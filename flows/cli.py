@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flows import prefect_server  # the standard library only
 from flows.settings import Settings, SettingsError, apply_quiet_environment
+from flows.startup import imports_without_collection  # the standard library only
 from flows.validation_workers import end_early, start_early  # the standard library only
 
 
@@ -115,14 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "refresh" and (args.offline or args.force):
         start_early(settings.validation_workers)  # a build follows: the workers import GX while Prefect starts
     try:
-        if args.command == "indicators":
-            from flows.indicators import recalculate_indicators as flow
+        with imports_without_collection():  # Prefect, Polars, DuckDB: about a seventh less CPU time
+            if args.command == "indicators":
+                from flows.indicators import recalculate_indicators as flow
 
-            parameters = {"reference_year": args.reference_year, "view": args.view}
-        else:
-            from flows.refresh import refresh as flow
+                parameters = {"reference_year": args.reference_year, "view": args.view}
+            else:
+                from flows.refresh import refresh as flow
 
-            parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
+                parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
         with foreground_flow_run():  # waits for the early server, while the imports above did not
             flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1

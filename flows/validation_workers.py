@@ -217,12 +217,15 @@ def main(channels: list[str]) -> None:
     pipes, so that the flow sees the end of a worker's answers when that worker dies.
     """
     pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in channels]
-    import expectations.cbs_tables  # noqa: F401 - GX, while the flow starts and reads the landings
-    import expectations.national_benefits  # noqa: F401
-    import flows.validation  # noqa: F401
-    from expectations.runner import _batch_definition
+    from flows.startup import imports_without_collection
 
-    _batch_definition()  # the GX context, built once and shared by the forks
+    with imports_without_collection():  # frozen before the forks, which then share those pages untouched
+        import expectations.cbs_tables  # noqa: F401 - GX, while the flow starts and reads the landings
+        import expectations.national_benefits  # noqa: F401
+        import flows.validation  # noqa: F401
+        from expectations.runner import _batch_definition
+
+        _batch_definition()  # the GX context, built once and shared by the forks
     mine = pairs[0]
     for pair in pairs[1:]:
         if os.fork() == 0:
