@@ -161,6 +161,31 @@ def nightly(runner: Runner, api_url: str, reps: int) -> dict[str, Any]:
     return {"first": first, "unchanged": unchanged}
 
 
+REFERENCE = "import time; t = time.perf_counter(); sum(i * i for i in range(5_000_000)); print(time.perf_counter() - t)"
+
+
+def reference_seconds(reps: int = 3) -> float:
+    """The machine's speed at the moment: median wall seconds of a fixed pure-Python loop, each in a fresh process.
+
+    Shared virtual machines vary by tens of percent within hours; this figure, taken before and
+    after the run, tells readers whether two runs of the bench may be compared.
+    """
+    runs = [float(subprocess.run([sys.executable, "-c", REFERENCE], capture_output=True, text=True, check=True).stdout) for _ in range(reps)]
+    return sorted(runs)[len(runs) // 2]
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (``/proc/stat``, first line: user, nice, system, idle, iowait, irq, softirq, steal, ...)."""
+    return [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of CPU time the hypervisor gave to other machines between two :func:`cpu_times` (the ``steal`` counter)."""
+    spent = [b - a for a, b in zip(before, after)]
+    total = sum(spent[:8])  # guest time is already counted in user and nice
+    return spent[7] / total if total else 0.0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100], help="scale factors (default 1 10 100)")
@@ -179,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     scales = [1] if args.quick else sorted(set(args.scales))
     results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv), "load_before": os.getloadavg()}
     results["started"] = time.strftime("%Y-%m-%d %H:%M %Z")
+    results["reference_before"], counters = reference_seconds(), cpu_times()
     extraction_scale = max(s for s in scales if s <= 10) if any(s <= 10 for s in scales) else None
     with tempfile.TemporaryDirectory(prefix="werkregio-bench-") as tmp:
         runner = Runner(Path(tmp))
@@ -191,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             results["nightly"] = nightly(runner, api_url, args.reps)
     results["load_after"] = os.getloadavg()
+    results["steal"], results["reference_after"] = steal_share(counters, cpu_times()), reference_seconds()
     args.results.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     args.output.write_text(report.render(results), encoding="utf-8")
     print(f"wrote {args.output}")

@@ -42,7 +42,14 @@ def render(results: dict[str, Any]) -> str:
         f"Run {results['started']}; load average (1, 5, 15 min) {_load(results['load_before'])} before and "
         f"{_load(results['load_after'])} after (other processes shared the machine). Figures are medians of "
         f"{first['reps']} runs{' (one run from 100x on)' if max(scales) >= 100 else ''}, each run a fresh process, runs of "
-        "different modes interleaved.",
+        "different modes interleaved."
+        + (
+            f" Machine speed: a fixed pure-Python loop (`bench.__main__.REFERENCE`, lower is faster) took "
+            f"{results['reference_before']:.2f} s before and {results['reference_after']:.2f} s after; the hypervisor "
+            f"gave {results['steal']:.0%} of the CPU time to other machines meanwhile (steal)."
+            if "reference_before" in results
+            else ""
+        ),
         "",
         *machine(),
         "",
