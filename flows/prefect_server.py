@@ -1,15 +1,16 @@
 """Prefect's temporary server, started by the ``werkregio`` command at its first step.
 
 Without ``PREFECT_API_URL``, Prefect starts a temporary API server (a ``uvicorn`` process, about
-3.7 s alone, most of it importing Prefect's server modules) when a flow first needs it, and stops it when
-the process exits. The command would then wait for that start after it has imported Prefect and
+4 s of CPU alone, most of it importing Prefect's server modules; docs/benchmarks.md measures it) when
+a flow first needs it, and stops it when the process exits. The command would then wait for that start after it has imported Prefect and
 the flows. Instead, :func:`start_early` starts the same server before the command imports Prefect,
 so that the start overlaps those imports and the start of the validation workers; the flow runs
 talk to it through ``PREFECT_API_URL`` (:func:`api_for_flow_runs`), and Prefect starts no server of
 its own. At 1x, ``refresh --offline`` took 9.8 s instead of 12.6 s (docs/benchmarks.md).
 
 The server is the one Prefect would start (Prefect 3.9's ``SubprocessASGIServer``): Prefect's
-application factory under ``uvicorn`` on 127.0.0.1, its UI off, in ephemeral mode (the services a
+application (its factory ``create_app``, called with the garbage collector paused:
+``flows/startup.py``) under ``uvicorn`` on 127.0.0.1, its UI off, in ephemeral mode (the services a
 temporary server runs: task-run and event recording, no scheduler), on the SQLite database under
 ``PREFECT_HOME``. It runs as ``python -m flows.prefect_server PORT``, in a process group of its own
 (Ctrl-C interrupts the command, whose run then still reports to the server). It ends when the
