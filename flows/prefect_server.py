@@ -2,11 +2,12 @@
 
 Without ``PREFECT_API_URL``, Prefect starts a temporary API server (a ``uvicorn`` process, about
 4 s of CPU alone, most of it importing Prefect's server modules; docs/benchmarks.md measures it) when
-a flow first needs it, and stops it when the process exits. The command would then wait for that start after it has imported Prefect and
-the flows. Instead, :func:`start_early` starts the same server before the command imports Prefect,
-so that the start overlaps those imports and the start of the validation workers; the flow runs
-talk to it through ``PREFECT_API_URL`` (:func:`api_for_flow_runs`), and Prefect starts no server of
-its own. At 1x, ``refresh --offline`` took 9.8 s instead of 12.6 s (docs/benchmarks.md).
+a flow first needs it, and stops it when the process exits. The command would then wait for that
+start after it has imported Prefect and the flows. Instead, :func:`start_early` starts the same
+server before the command imports Prefect, so that the start overlaps those imports and the start
+of the validation workers; the flow runs talk to it through ``PREFECT_API_URL``
+(:func:`api_for_flow_runs`), and Prefect starts no server of its own. At 1x, ``refresh --offline``
+took 9.8 s instead of 12.6 s (docs/benchmarks.md).
 
 The server is the one Prefect would start (Prefect 3.9's ``SubprocessASGIServer``): Prefect's
 application (its factory ``create_app``, called with the garbage collector paused:

@@ -3,9 +3,9 @@
 Importing Prefect, its server or Great Expectations creates a few hundred thousand objects
 (classes, pydantic models, functions), nearly none of them garbage, and the collector walks them
 again and again while they are made: with it paused, importing Prefect's server takes about a
-quarter less CPU time (measured: 4.0 s to 3.2 s), Prefect with the flows about a seventh less (2.1 s to
-1.8 s), GX about a twelfth (3.6 s to 3.3 s). Those imports run at the command's start, side by side
-on the same cores (Prefect's temporary server, the validation workers, the command itself;
+quarter less time (by hand: 4.0 s to 3.2 s), Prefect with the flows about a seventh less
+(2.1 s to 1.8 s), GX about a twelfth (3.6 s to 3.3 s). Those imports run at the command's start, side by
+side on the same cores (Prefect's temporary server, the validation workers, the command itself;
 docs/architecture.md), so the time saved is the command's.
 
 What was imported stays for the life of the process, so it is then frozen (:func:`gc.freeze`):
