@@ -129,13 +129,14 @@ def server_alone() -> dict[str, Any]:
     process had used by then (``/proc``; its start is CPU-bound, so about the same when alone).
     """
     import os
+    from pathlib import Path
 
     from flows import prefect_server
 
     server = prefect_server.CommandServer()
     try:
         ready = server.wait_ready(120)
-        fields = open(f"/proc/{server.process.pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115, PTH123
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     finally:
         server.stop()
