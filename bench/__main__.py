@@ -37,6 +37,7 @@ import polars as pl
 import requests
 
 from bench import extraction, report
+from bench.cpu import TreeSampler, tree_cpu
 from bench.mirror import MirrorProcess
 from bench.pandas_baseline import check_equal, load_inputs
 from flows.settings import QUIET_ENVIRONMENT, Settings
@@ -52,27 +53,42 @@ class Runner:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.cold_prefect_home = tmp / "prefect-cold"
+        self.warm_server_pid: int | None = None  # the `prefect server start` of the warm runs, once started
         self.base_env = {k: v for k, v in os.environ.items() if not k.startswith(("WERKREGIO_", "PREFECT_"))}
         self.base_env |= QUIET_ENVIRONMENT | {"PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_HOME": str(tmp / "prefect-client")}
 
-    def run(self, args: list[str], env: dict[str, str]) -> dict[str, Any]:
-        """Run ``python -m ARGS``; return its JSON line plus ``wall`` (spawn to exit) and ``spawned_at``."""
+    def run(self, args: list[str], env: dict[str, str], *, cpu: bool = False) -> dict[str, Any]:
+        """Run ``python -m ARGS``; return its JSON line plus ``wall`` (spawn to exit) and ``spawned_at``.
+
+        ``cpu``: also ``cpu``, the CPU seconds of the run's processes per role (:class:`bench.cpu.TreeSampler`),
+        with ``server`` the long-lived server's CPU meanwhile when the run talks to it (``PREFECT_API_URL``).
+        """
         log = self.tmp / "logs" / f"{time.time_ns()}-{args[0]}.log"
         log.parent.mkdir(exist_ok=True)
+        warm_server = self.warm_server_pid if cpu and env.get("PREFECT_API_URL") else None
+        server_before = tree_cpu(warm_server) if warm_server else 0.0
         spawned_at = time.time()
         start = time.perf_counter()
         with log.open("w") as stderr:
-            done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=self.base_env | env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            process = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=self.base_env | env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            sampler = TreeSampler(process.pid) if cpu else None
+            stdout, _ = process.communicate()
         wall = time.perf_counter() - start
+        measured: dict[str, Any] = {}
+        if sampler is not None:
+            sampler.stop()
+            measured["cpu"] = sampler.by_role()
+            if warm_server:
+                measured["cpu"]["server"] += tree_cpu(warm_server) - server_before
         print(f"{time.strftime('%H:%M:%S')} {' '.join(args[:2])} {Path(env.get('WERKREGIO_HOME', '-')).name}: {wall:.1f} s", file=sys.stderr, flush=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed (exit {done.returncode}); end of {log}:\n{log.read_text()[-3000:]}")
-        return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall, "spawned_at": spawned_at}
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed (exit {process.returncode}); end of {log}:\n{log.read_text()[-3000:]}")
+        return {**json.loads(stdout.strip().splitlines()[-1]), "wall": wall, "spawned_at": spawned_at, **measured}
 
     def child(self, mode: str, home: Path, *, api_url: str | None = None, argument: str | None = None, **env: str) -> dict[str, Any]:
         """One ``bench.child`` run on data dir ``home``: with ``api_url`` against that server, else Prefect's temporary one."""
         prefect = {"PREFECT_API_URL": api_url} if api_url else {"PREFECT_HOME": str(self.cold_prefect_home)}
-        result = self.run(["bench.child", mode, *([argument] if argument else [])], {"WERKREGIO_HOME": str(home), **prefect, **env})
+        result = self.run(["bench.child", mode, *([argument] if argument else [])], {"WERKREGIO_HOME": str(home), **prefect, **env}, cpu=True)
         result["python_start"] = result["started_at"] - result["spawned_at"]
         return result
 
@@ -90,6 +106,7 @@ def prefect_server(runner: Runner) -> Iterator[str]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/api"
+    runner.warm_server_pid = server.pid
     try:
         for _ in range(360):
             try:
@@ -102,6 +119,7 @@ def prefect_server(runner: Runner) -> Iterator[str]:
             raise RuntimeError(f"the Prefect server did not start; see {log.name}")
         yield url
     finally:
+        runner.warm_server_pid = None
         server.terminate()
         server.wait(timeout=60)
         log.close()

@@ -232,14 +232,8 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 if cold["wall"] >= 10
                 else f"; the cold build takes {cold['wall']:.1f} s. "
             )
-            + (
-                f"Orchestration stays at {cold['share']:.0%} of a cold build: the server's own start ({alone}) is "
-                "longer than all the command does before the flow call, so the wait for it, Prefect's import and the task "
-                "bookkeeping add up to more than a quarter whatever the order; against a running server (warm, as the "
-                f"deployments run) it is {warm['share']:.0%}. "
-                if cold["share"] >= 0.25
-                else ""
-            )
+            + _cold_floor(cold, direct, alone_runs)
+            + f"Against a running server (warm, as the deployments run) orchestration is {warm['share']:.0%}. "
             + "In the run of 2026-11-28 22:03 UTC (the machine faster, see above; imports with the collector running): "
             "cold 9.8 s, warm 7.4 s, direct 6.9 s, 35% orchestration cold. "
             "Before (run of 2026-11-28 20:33 UTC), Prefect started its temporary server when the flow first needed it, "
@@ -249,6 +243,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             "on validated data reuse the stored reports, and a refresh that finds nothing changed neither builds nor "
             "starts workers (nightly figures below)."
         )
+    out += _cpu(scales, findings)
     if len(summaries) > 1:
         ordered = sorted(summaries)
         slopes = [
@@ -295,6 +290,57 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 "only the uniqueness and row-count checks need a column whole."
             )
     return out
+
+
+def _cold_floor(cold: dict[str, float], direct: dict[str, float], alone_runs: list[dict[str, Any]]) -> str:
+    """How fast a cold build could be at best: the temporary server's start alone, then the work."""
+    if not alone_runs:
+        return f"Orchestration is {cold['share']:.0%} of a cold build. "
+    ready = statistics.median(run["server_ready"] for run in alone_runs)
+    wall = ready + direct["run"]
+    orchestration = wall - cold["python_start"] - cold["import_rest"] - direct["run"]
+    return (
+        f"Orchestration is {cold['share']:.0%} of a cold build. A flow run starts only once the server answers, which "
+        f"takes {ready:.1f} s with nothing else running, and the work after that takes at least the direct run "
+        f"({direct['run']:.1f} s): however the command is arranged, a cold build takes at least {wall:.1f} s, "
+        f"{orchestration:.1f} s ({orchestration / wall:.0%}) of it orchestration as defined below (measured: "
+        f"{cold['wall']:.1f} s). "
+    )
+
+
+def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
+    """CPU seconds per build and process role (``bench.cpu``), where the runs recorded them."""
+    rows, totals = [], {}
+    for scale, result in scales.items():
+        for mode, runs in result["builds"].items():
+            if not all("cpu" in run for run in runs):
+                continue
+            parts = {role: statistics.median(run["cpu"][role] for run in runs) for role in ("build", "workers", "server")}
+            total = statistics.median(sum(run["cpu"][role] for role in ("build", "workers", "server", "other")) for run in runs)
+            wall = med(runs, "wall")
+            totals[scale, mode] = total
+            rows.append([f"{scale}x", mode, wall, parts["build"], parts["workers"], parts["server"] if mode != "direct" else "-", total,
+                         total / wall])  # fmt: skip
+    if not rows:
+        return []
+    if all((1, mode) in totals for mode in ("cold", "warm", "direct")):
+        cold, warm, direct = (totals[1, mode] for mode in ("cold", "warm", "direct"))
+        cores = os.cpu_count() or 1
+        findings.append(
+            f"- **CPU at 1x**: the processes of a build used {direct:.1f} s of CPU without Prefect (direct), {warm:.1f} s "
+            f"against a running server (warm, the server's share included) and {cold:.1f} s cold: Prefect's temporary server "
+            f"and bookkeeping add {cold - direct:.1f} s of CPU to a cold build, most of it the server's start. On {cores} "
+            f"cores that is {cold / cores:.1f} s of wall at the least for the cold build's CPU alone. The validation workers "
+            "(GX's import once, then the checks) use the most."
+        )
+    return [
+        "CPU seconds per build (medians; `bench/cpu.py`: every process of the run, sampled from `/proc` every 0.1 s): "
+        "*build* the build's own process, *workers* the validation workers (leader and forks), *server* Prefect's "
+        "temporary server (cold; its start included) or, warm, the long-lived server over the run (with its "
+        "background services), *cores busy* = total / wall.",
+        "",
+        *table(["scale", "mode", "wall s", "build CPU s", "workers CPU s", "server CPU s", "total CPU s", "cores busy"], rows),
+    ]
 
 
 def _transforms(scales: dict[int, dict[str, Any]]) -> list[str]:
