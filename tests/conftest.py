@@ -50,3 +50,24 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_event_socket_during_hypothesis(request):
+    """Close Prefect's event websocket before a Hypothesis test.
+
+    Flow runs in the test process leave Prefect's events worker connected to the session's API.
+    Its websocket sends a keepalive ping every 20 s, whose payload comes from the global ``random``
+    module (``websockets``, ``Connection.ping``), in a background thread. Hypothesis reports a
+    change of the global random state during a draw as a strategy using ``random``
+    (HypothesisDeprecationWarning), whichever thread made it. The next flow run connects again.
+    """
+    import sys
+
+    from hypothesis.internal.detection import is_hypothesis_test
+
+    if is_hypothesis_test(request.function) and "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all(timeout=30, at_exit=False)
+    yield
