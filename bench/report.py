@@ -232,8 +232,9 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 if cold["wall"] >= 10
                 else f"; the cold build takes {cold['wall']:.1f} s. "
             )
-            + _cold_floor(cold, direct, alone_runs)
-            + f"Against a running server (warm, as the deployments run) orchestration is {warm['share']:.0%}. "
+            + f"Orchestration is {cold['share']:.0%} of a cold build: the server's start ({alone}) is longer than all the "
+            f"command does before the flow call (python and imports: {cold['python_start'] + cold['import_rest'] + cold['import_prefect']:.1f} s), "
+            f"so the flow call waits for it. Against a running server (warm, as the deployments run) it is {warm['share']:.0%}. "
             + "In the run of 2026-11-28 22:03 UTC (the machine faster, see above; imports with the collector running): "
             "cold 9.8 s, warm 7.4 s, direct 6.9 s, 35% orchestration cold. "
             "Before (run of 2026-11-28 20:33 UTC), Prefect started its temporary server when the flow first needed it, "
@@ -292,25 +293,9 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
     return out
 
 
-def _cold_floor(cold: dict[str, float], direct: dict[str, float], alone_runs: list[dict[str, Any]]) -> str:
-    """How fast a cold build could be at best: the temporary server's start alone, then the work."""
-    if not alone_runs:
-        return f"Orchestration is {cold['share']:.0%} of a cold build. "
-    ready = statistics.median(run["server_ready"] for run in alone_runs)
-    wall = ready + direct["run"]
-    orchestration = wall - cold["python_start"] - cold["import_rest"] - direct["run"]
-    return (
-        f"Orchestration is {cold['share']:.0%} of a cold build. A flow run starts only once the server answers, which "
-        f"takes {ready:.1f} s with nothing else running, and the work after that takes at least the direct run "
-        f"({direct['run']:.1f} s): however the command is arranged, a cold build takes at least {wall:.1f} s, "
-        f"{orchestration:.1f} s ({orchestration / wall:.0%}) of it orchestration as defined below (measured: "
-        f"{cold['wall']:.1f} s). "
-    )
-
-
 def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
     """CPU seconds per build and process role (``bench.cpu``), where the runs recorded them."""
-    rows, totals = [], {}
+    rows, totals, servers = [], {}, {}
     for scale, result in scales.items():
         for mode, runs in result["builds"].items():
             if not all("cpu" in run for run in runs):
@@ -318,7 +303,7 @@ def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
             parts = {role: statistics.median(run["cpu"][role] for run in runs) for role in ("build", "workers", "server")}
             total = statistics.median(sum(run["cpu"][role] for role in ("build", "workers", "server", "other")) for run in runs)
             wall = med(runs, "wall")
-            totals[scale, mode] = total
+            totals[scale, mode], servers[scale, mode] = total, parts["server"]
             rows.append([f"{scale}x", mode, wall, parts["build"], parts["workers"], parts["server"] if mode != "direct" else "-", total,
                          total / wall])  # fmt: skip
     if not rows:
@@ -327,11 +312,11 @@ def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
         cold, warm, direct = (totals[1, mode] for mode in ("cold", "warm", "direct"))
         cores = os.cpu_count() or 1
         findings.append(
-            f"- **CPU at 1x**: the processes of a build used {direct:.1f} s of CPU without Prefect (direct), {warm:.1f} s "
-            f"against a running server (warm, the server's share included) and {cold:.1f} s cold: Prefect's temporary server "
-            f"and bookkeeping add {cold - direct:.1f} s of CPU to a cold build, most of it the server's start. On {cores} "
-            f"cores that is {cold / cores:.1f} s of wall at the least for the cold build's CPU alone. The validation workers "
-            "(GX's import once, then the checks) use the most."
+            f"- **CPU at 1x** (every process of a build; table under 'Build'): {direct:.1f} s without Prefect (direct), "
+            f"{warm:.1f} s against a running server (warm; {servers[1, 'warm']:.1f} s of it the server's) and {cold:.1f} s "
+            f"cold ({servers[1, 'cold']:.1f} s of it the temporary server's, its start included). A cold build thus does "
+            f"{cold - direct:.1f} s of CPU more than the work alone, and {cores} cores cannot run its {cold:.1f} s in less "
+            f"than {cold / cores:.1f} s of wall. The validation workers use the most: GX's import, once, and the checks."
         )
     return [
         "CPU seconds per build (medians; `bench/cpu.py`: every process of the run, sampled from `/proc` every 0.1 s): "
