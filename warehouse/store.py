@@ -49,7 +49,8 @@ def publish(
     columns, except the tables named in ``keep``: those are taken as they are from the
     published file (which is copied as the start of the new one; the published file itself is
     never opened for writing). A kept table must be in the published file with the declared
-    columns. Keys are enforced by DuckDB primary keys; a duplicate key fails the build.
+    columns. Keys are enforced by DuckDB primary keys (added once a table's rows are in); a duplicate
+    key fails the build, naming the duplicated keys.
     Callers must not publish to the same path concurrently (the flows hold the pipeline lock):
     building files left by a killed build are removed first.
     """
@@ -122,10 +123,7 @@ def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, pat
     if missing:
         raise WarehouseError(f"{path}: table {table.name} is missing column(s) {missing}")
     if table.nullable_key:
-        duplicated = frame.filter(frame.select(table.key).is_duplicated())
-        if duplicated.height:
-            example = duplicated.select(table.key).head(3).to_dicts()
-            raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: duplicates such as {example}")
+        _unique(table, frame, path)
     con.execute(table.ddl())
     for statement in table.comments():
         con.execute(statement)
@@ -135,11 +133,25 @@ def _load(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFrame, pat
         columns = ", ".join(table.column_names)
         con.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {incoming}")
     except duckdb.ConstraintException as err:
-        broken = "a NOT NULL column" if "NOT NULL" in str(err) else f"its key {table.key}"
-        raise WarehouseError(f"{path}: table {table.name} violates {broken}: {err}") from err
+        raise WarehouseError(f"{path}: table {table.name} violates a NOT NULL column: {err}") from err
     finally:
         con.unregister(incoming)
+    primary_key = table.primary_key()
+    if primary_key is not None:
+        try:
+            con.execute(primary_key)
+        except duckdb.ConstraintException as err:
+            _unique(table, frame, path)  # names the duplicates, which DuckDB's message does not
+            raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: {err}") from err
     return frame.height
+
+
+def _unique(table: Table, frame: pl.DataFrame, path: Path) -> None:
+    """Raise :class:`WarehouseError` naming up to three duplicated keys of ``frame``, if any."""
+    duplicated = frame.filter(frame.select(table.key).is_duplicated())
+    if duplicated.height:
+        example = duplicated.select(table.key).head(3).to_dicts()
+        raise WarehouseError(f"{path}: table {table.name} violates its key {table.key}: duplicates such as {example}")
 
 
 def _check(building: Path, counts: Mapping[str, int]) -> None:

@@ -214,9 +214,19 @@ def test_a_failed_build_leaves_the_published_file_byte_for_byte_unchanged(wareho
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-1"]
 
 
-def test_duplicate_key_error_names_the_key(warehouse):
-    with pytest.raises(WarehouseError, match=r"national_series violates its key \('series', 'frequency', 'period_start'\)"):
-        publish(warehouse, with_duplicate_key(build("run-2"), "national_series"))
+def test_duplicate_key_error_names_the_key_and_the_duplicated_values(warehouse):
+    frames = with_duplicate_key(build("run-2"), "national_series")
+    first = frames["national_series"].row(0, named=True)
+    with pytest.raises(WarehouseError, match=r"national_series violates its key \('series', 'frequency', 'period_start'\)") as raised:
+        publish(warehouse, frames)
+    assert f"'series': '{first['series']}'" in str(raised.value), "the duplicated key is named"
+
+
+def test_a_null_in_a_not_null_column_is_named(warehouse):
+    frames = build("run-2")
+    frames["national_series"] = frames["national_series"].with_columns(pl.lit(None, dtype=pl.String).alias("unit"))
+    with pytest.raises(WarehouseError, match=r"national_series violates a NOT NULL column"):
+        publish(warehouse, frames)
 
 
 def test_publish_replaces_a_previous_build_completely(warehouse):
