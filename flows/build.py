@@ -6,7 +6,7 @@ by the pure transforms they call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -47,11 +47,16 @@ class MissingSource(RuntimeError):
 
 @dataclass
 class Facts:
-    """The fact tables of a build, the validation records behind them and the UWV files taken in."""
+    """The fact tables of a build, the validation records behind them and the UWV files taken in.
+
+    ``meanwhile``: what :func:`build_facts`'s ``meanwhile`` returned on these very tables, or
+    None when it was not called or the UWV files taken in changed the tables since.
+    """
 
     tables: dict[str, pl.DataFrame]
     validation: list[dict[str, Any]]
     uwv_files: list[dict[str, Any]]
+    meanwhile: Any = None
 
 
 class ValidationStopped(RuntimeError):
@@ -66,13 +71,19 @@ class ValidationStopped(RuntimeError):
         self.validation_rows = rows
 
 
-def build_facts(settings: Settings) -> Facts:
+def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
     Every landed CBS batch is validated (reports are reused for unchanged batches): in worker
     processes while this one computes the CBS fact tables, or here first (``flows.validation``).
     Any critical failure stops the build with all failures listed, before the UWV inbox is
     touched. A UWV file that fails is quarantined and left out (its outcome is in ``uwv_files``).
+
+    ``meanwhile`` (the refresh: its indicator marts) is called on the fact tables while the
+    workers still validate, with the UWV tables of the archive as it is; its result is kept in
+    :attr:`Facts.meanwhile` unless the intake then accepts a UWV file (the tables change: the
+    caller computes again). Without workers it is not called. Its errors, like the transforms',
+    come after the validation's failures.
     """
     landings = current_landings(settings.raw_dir, catalog.ids())
     national_entry = catalog.national_benefits()
@@ -113,6 +124,10 @@ def build_facts(settings: Settings) -> Facts:
                 ),
                 **geography_tables(reference["municipal_changes"], municipalities, membership),
             }
+            early = None
+            if meanwhile is not None and workers is not None:  # on this process's core while the workers validate
+                archive = read_uwv_archive(settings)
+                early = meanwhile({**facts, **archive})
         except Exception:
             if workers is not None:
                 _validated(pending)  # the workers' failed checks explain bad data better than a transform's error
@@ -128,12 +143,16 @@ def build_facts(settings: Settings) -> Facts:
     for result in intake:
         if result.status == "accepted" and result.validation is not None:
             validation += result.validation.to_rows()
-    facts.update(read_uwv_archive(settings))
+    if early is not None and not any(result.status == "accepted" for result in intake):
+        facts.update(archive)  # the archive as ``meanwhile`` saw it: only an accepted file changes it
+    else:
+        facts.update(read_uwv_archive(settings))
+        early = None
     uwv_files = [
         {"file": r.file, "status": r.status, "dataset": r.dataset, "message": r.message, "report": str(r.report) if r.report else None}
         for r in intake
     ]
-    return Facts(facts, validation, uwv_files)
+    return Facts(facts, validation, uwv_files, early)
 
 
 def _validated(pending: list[Any]) -> list[dict[str, Any]]:

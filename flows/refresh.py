@@ -75,11 +75,15 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         if not force and (current := published_with_inputs(settings, inputs)) is not None:
             record["published"] = current
             return record
-        built = build_facts(settings)
+        previous = read_published_tables(settings, ["indicators"])["indicators"]
+
+        def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+            return compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
+
+        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
         facts = built.tables
-        previous = read_published_tables(settings, ["indicators"])["indicators"]
-        marts = compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
+        marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
         frames = {
             **facts,
             **marts,

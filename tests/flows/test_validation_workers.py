@@ -89,8 +89,10 @@ def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
         return validated
 
     monkeypatch.setattr(validation_workers.ValidationWorkers, "run", spy)
+    marts = marts_spy(monkeypatch)
     two = run_refresh(tables=tables, offline=True, force=True)
 
+    assert len(marts) == 1 and marts[0]["validated"] < len(handed), "the marts, once, while the workers validated"
     assert sorted(t for t, _ in handed) == sorted(t["table_id"] for t in one["tables"])
     assert all(pid not in (None, os.getpid()) for _, pid in handed) and len({pid for _, pid in handed}) == 2
     assert two["validation"] == one["validation"]
@@ -99,6 +101,52 @@ def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
     assert query(warehouse, checks).equals(one_checks)
     assert len(list((home / "validated").rglob("*.json"))) == len(handed)  # each worker kept its reports
     assert not list((home / "validated").rglob("*.partial"))
+
+
+def marts_spy(monkeypatch) -> list[dict]:
+    """Record each computation of the refresh's marts: how many batches the workers had answered by then."""
+    from flows import refresh, validation_workers
+
+    answered, calls = [], []
+    real_run, real_marts = validation_workers.ValidationWorkers.run, refresh.compute_marts
+
+    def run(self, job):
+        validated = real_run(self, job)
+        answered.append(job.table_id)
+        return validated
+
+    def marts(facts, chosen):
+        calls.append({"validated": len(answered), "uwv_vacancies": facts["uwv_vacancies"].height})
+        return real_marts(facts, chosen)
+
+    monkeypatch.setattr(validation_workers.ValidationWorkers, "run", run)
+    monkeypatch.setattr(refresh, "compute_marts", marts)
+    return calls
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_marts_computed_while_the_workers_validate_are_computed_again_when_a_uwv_file_is_taken_in(home, statline_root, monkeypatch):
+    import datetime as dt
+
+    from tests import uwv_files
+    from tests.flows.test_refresh_uwv import GEBIEDEN_2016, members_2016
+    from transforms.uwv import VACANCIES
+
+    monkeypatch.setenv("WERKREGIO_REFERENCE_YEAR", "2016")
+    regions = {code: name for code, name in members_2016(statline_root).values()}
+    rows = uwv_files.vacancies([dt.date(2016, 1, 1)], regions)
+    inbox = home / "inbox" / "uwv"
+    inbox.mkdir(parents=True)
+    uwv_files.write_csv(inbox / "vacatures_2016.csv", VACANCIES, rows)
+    marts = marts_spy(monkeypatch)
+
+    result = run_refresh(tables=[NATIONAL.table_id, GEBIEDEN_2016])
+
+    assert [item["status"] for item in result["uwv_files"]] == ["accepted"]
+    assert [call["uwv_vacancies"] for call in marts] == [0, len(rows)], "again, with the file taken in"
+    published = query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM indicators WHERE indicator = 'uwv_vacancies'")
+    assert published["n"][0] > 0
 
 
 @pytest.mark.mirror
