@@ -26,7 +26,7 @@ PERIOD = 0.1  # seconds between samples
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # what a process of a run is, from its command line (the first match wins)
-ROLES = (("flows.validation_workers", "workers"), ("flows.prefect_server", "server"), ("uvicorn", "server"), ("prefect", "server"))
+ROLES = (("flows.validation_workers", "workers"), ("flows.prefect_server", "server"), ("uvicorn", "server"))  # uvicorn: the server Prefect starts itself
 
 
 def _processes() -> dict[int, tuple[int, float]]:
