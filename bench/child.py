@@ -177,7 +177,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
     imported_flows = time.perf_counter()
     settings = Settings.from_env()
     if mode.startswith("build") and not worker_count(settings.validation_workers, current_landings(settings.raw_dir, catalog.ids())):
-        import great_expectations  # noqa: F401  (timed on its own: this build validates in its own process)
+        import expectations.gx  # noqa: F401  (timed on its own: this build validates in its own process)
 
     imported = time.perf_counter()
     home = settings.home

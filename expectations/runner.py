@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-# GX (3 s to import: it pulls in scipy) and pandas are imported when a check is made or run, so
+# GX (2 s to import, through expectations.gx) and pandas are imported when a check is made or run, so
 # that a refresh that finds nothing changed, a recalculation and the other commands never pay for
 # them
 if TYPE_CHECKING:
@@ -88,9 +88,9 @@ class Check:
     description: str | None = None
 
     def __post_init__(self) -> None:
-        from great_expectations.expectations import Expectation
+        from expectations.gx import gx
 
-        if not isinstance(self.expectation, Expectation):
+        if not isinstance(self.expectation, gx.expectations.Expectation):
             raise TypeError(
                 f"Check needs a GX expectation instance, got {type(self.expectation).__name__}"
             )
@@ -515,7 +515,7 @@ def _validate_together(
         meta = dict(check.expectation.meta or {})
         meta[_CHECK_KEY] = index
         expectations.append(check.expectation.copy(update={"meta": meta, "id": None}))
-    import great_expectations as gx
+    from expectations.gx import gx
 
     try:
         gx_suite = gx.ExpectationSuite(name=f"werkregio-{name}", expectations=expectations)
@@ -533,7 +533,7 @@ def _validate_together(
 
 def build_context() -> EphemeralDataContext:
     """A fresh ephemeral GX context: in-memory stores, analytics and progress bars off."""
-    import great_expectations as gx
+    from expectations.gx import gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,

@@ -1,7 +1,7 @@
 """Validation of landed CBS tables: the suite of each, its report stored and reused.
 
 A build validates every landed CBS table before anything is published. Validating costs Great
-Expectations' import (about 3.5 s: it pulls in scipy) and about 5 to 8 ms per check, whatever the
+Expectations' import (about 2.5 s, ``expectations.gx``) and about 5 to 8 ms per check, whatever the
 size of a small batch; at 1x that is more than the rest of the build together. So a build hands
 its tables as :class:`ValidationJob` s to ``WERKREGIO_VALIDATION_WORKERS`` worker processes
 (default 2, ``flows.validation_workers``): they import GX while the flow starts and reads the

@@ -2,7 +2,7 @@
 
 What a worker does with a job is :func:`flows.validation.validate_landed`; this module only runs
 the processes. One process, the leader (in a session and process group of its own), imports Great
-Expectations and builds its context (about 3.5 s), then forks the other workers, so the import is
+Expectations and builds its context (about 2.5 s), then forks the other workers, so the import is
 paid once and its memory shared. Each worker has a pair of pipes of its own: a
 :class:`~flows.validation.ValidationJob` arrives pickled on one, and the
 :class:`~flows.validation.Validated` (or the error raised) goes back pickled on the other. The
