@@ -7,7 +7,8 @@ temporary server started at the child's first step. Flows run as the ``werkregio
 * ``build``: ``refresh(offline=True)`` under Prefect. The validation cache and the published
   warehouse are removed first, so that every run validates every batch and computes the same
   scenarios (the first build of newly landed data). The validation workers are started at once,
-  before Prefect is imported, as ``werkregio refresh --offline`` does (``flows.validation_workers.start_early``).
+  before Prefect is imported, as ``werkregio refresh --offline`` does (``flows.validation_workers.start_early``),
+  and validate the build's planned jobs ahead of it (``flows.validation_workers``, 'Ahead of the build').
   ``validation`` is the seconds the tables took to validate (``flows.validation.Validated.seconds``:
   reading the landing, the suite, GX or the stored report), added up over the worker processes or,
   when the build validates in its own process, there; ``validated_in_workers`` says which;
@@ -155,7 +156,11 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         from flows.settings import Settings
         from flows.validation_workers import start_early
 
-        start_early(Settings.from_env().validation_workers)
+        early = Settings.from_env()
+        # the first build of new data: every batch validated, nothing published yet
+        shutil.rmtree(early.home / "validated", ignore_errors=True)
+        (early.home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
+        start_early(early.validation_workers, ahead=(early.raw_dir, early.home))
     from flows.startup import imports_without_collection
 
     begin_imports = time.perf_counter()
@@ -180,10 +185,6 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         import expectations.gx  # noqa: F401  (timed on its own: this build validates in its own process)
 
     imported = time.perf_counter()
-    home = settings.home
-    if mode.startswith("build"):
-        shutil.rmtree(home / "validated", ignore_errors=True)
-        (home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
     direct = mode.endswith("-direct")
     timings: dict[str, float] = {}
     with ExitStack() as stack:

@@ -40,7 +40,7 @@ import polars as pl
 from flows import catalog
 from flows.cbs import RecordedCbs
 from flows.landing import land_table
-from flows.tasks import REFERENCE_DIR
+from flows.reference_data import REFERENCE_DIR
 from tests.statline_mirror import write_table
 from transforms.regions import MUNICIPALITIES_SCHEMA, valid_codes_by_year
 

@@ -21,7 +21,7 @@ from flows.cbs import time_dimension
 from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
-from flows.validation import ValidationJob, worker_count
+from flows.validation import ValidationJob, job_valid_codes, worker_count
 from flows.validation_workers import validation_workers
 from transforms import uwv
 from transforms.indicators import indicator_tables
@@ -93,7 +93,7 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
         landed = {t.landing.table_id: t for t in read_landings(landings)}
         reference = read_reference()
         municipalities = reference["municipalities"]
-        valid_codes = valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), date.today().year + 1))
+        valid_codes = job_valid_codes(municipalities, date.today())
 
         def check(entry: catalog.SourceTable, region_codes: Mapping[int, frozenset[str]] | None) -> Any:
             table = landed[entry.table_id]

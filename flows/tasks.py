@@ -21,17 +21,13 @@ from expectations.runner import ValidationReport
 from flows import catalog
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.landing import Landing, LandResult, current_landings, land_table, latest_landing
+from flows.reference_data import reference_tables
 from flows.settings import Settings
 from flows.uwv import IntakeResult, UwvFolders, archive_state, archived_frames, intake_inbox, waiting_files
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
-from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
-from transforms.regions import MUNICIPALITIES_SCHEMA
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, publish, query_tables, table_counts
-
-REFERENCE_DIR = Path(__file__).parent / "reference"
-
 
 @dataclass(frozen=True)
 class LandedTable:
@@ -102,10 +98,7 @@ def read_landings(landings: list[Landing]) -> list[LandedTable]:
 @task(name="read_reference", cache_policy=NO_CACHE)
 def read_reference() -> dict[str, pl.DataFrame]:
     """The project's checked-in reference tables (``flows/reference/``)."""
-    return {
-        "municipal_changes": pl.read_csv(REFERENCE_DIR / "municipal_changes.csv", schema=MUNICIPAL_CHANGES_SCHEMA),
-        "municipalities": pl.read_csv(REFERENCE_DIR / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA),
-    }
+    return reference_tables()
 
 
 @task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {job.table_id}")
@@ -141,7 +134,8 @@ def validate_batch(
         len(report.critical_failures),
         len(report.warnings),
         validated.seconds,
-        f"validation worker pid {validated.worker}" if validated.worker else "the flow's process",
+        (f"validation worker pid {validated.worker}" if validated.worker else "the flow's process")
+        + (", ahead of the flow's request" if validated.ahead else ""),
     )
     return report
 

@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ import polars as pl
 
 from expectations.runner import ROWS_PER_PIECE, CheckResult, Pieces, Suite, ValidationReport, validate
 from flows import catalog
-from flows.landing import Landing
+from flows.landing import Landing, current_landings
+from flows.reference_data import reference_tables
+from transforms.regions import region_memberships, valid_codes_by_year
+from transforms.validation_frames import region_codes_by_year
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,49 @@ class ValidationJob:
 
 @dataclass(frozen=True)
 class Validated:
-    """A job's report; ``reused``: read from ``validated/`` instead of run; ``seconds``: time taken; ``worker``: pid, or None in the flow's process."""
+    """A job's report; ``reused``: read from ``validated/`` instead of run; ``seconds``: time taken; ``worker``: pid, or None in the flow's process.
+
+    ``ahead``: validated by a worker before the build asked for it (``flows.validation_workers``,
+    'ahead'), by ``worker`` in ``seconds``.
+    """
 
     report: ValidationReport
     reused: bool
     seconds: float
     worker: int | None = None
+    ahead: bool = False
+
+
+def job_valid_codes(municipalities: pl.DataFrame, today: date) -> dict[int, frozenset[str]]:
+    """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``."""
+    return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 1))
+
+
+def planned_jobs(raw_dir: Path, home: Path | None, requested: int, today: date | None = None) -> list[ValidationJob]:
+    """The jobs a build of the current landings hands its workers (``flows.build.build_facts``), largest first.
+
+    Worked out without Prefect, from the same landings, reference and region memberships, by
+    the validation workers that start before the build (:mod:`flows.validation_workers`).
+    Empty when that build would have no workers (:func:`worker_count`) or fails at once
+    (the national table never landed). A test keeps it equal to the build's jobs.
+    """
+    landings = current_landings(raw_dir, catalog.ids())
+    landed = {landing.table_id: landing for landing in landings}
+    if not worker_count(requested, landings) or catalog.national_benefits().table_id not in landed:
+        return []
+    codes = job_valid_codes(reference_tables()["municipalities"], today or date.today())
+    gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
+    membership = region_memberships(
+        {"year": e.geography_year, "table_id": e.table_id, "data": landed[e.table_id].read_data(), "properties": landed[e.table_id].read_properties()}
+        for e in gebieden
+    )
+    regions = region_codes_by_year(membership)
+    jobs = [
+        ValidationJob(e.table_id, landed[e.table_id], codes, None if e.family in (catalog.NATIONAL_BENEFITS, catalog.REGIONS) else regions, home)
+        for e in catalog.TABLES
+        if e.table_id in landed
+    ]
+    return sorted(jobs, key=lambda job: -job.landing.rows)
 
 
 def validate_landed(

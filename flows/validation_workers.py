@@ -14,6 +14,20 @@ starts them earlier, before it imports Prefect, when it will build anyway (``ref
 build took them. This module imports only the standard library, so that starting early costs the
 command nothing.
 
+**Ahead of the build.** Workers started early for ``refresh --offline`` know what that build will
+validate: the current landings (:func:`flows.validation.planned_jobs`). Once GX is imported and
+the leader has forked, every worker works those jobs out and validates them, largest first,
+whenever no job of the flow is waiting on its pipe: while the command still imports Prefect and
+waits for Prefect's server, the cores would otherwise sit idle (docs/benchmarks.md). What they
+find is kept in a directory of this build (:class:`Claims`): per batch, a lock (``flock``) that
+one worker holds while it validates the batch, and the job with its :class:`~flows.validation.Validated`
+once done. When the flow's job for a batch arrives, the worker waits for that lock (a sibling
+may be validating the batch) and answers with what was found ahead when the job is the very one
+that was planned (``ahead=True``, the seconds and worker of that validation), else validates.
+So no batch is validated twice, a job is never answered with another job's report, and a worker
+killed mid-batch releases its lock with its death. A planned job that fails is left to the
+flow's own job, which raises the error. The reports go to ``validated/`` as any report does.
+
 A worker ends at once when its jobs pipe is closed, by the flow when the build is done or by the
 kernel when the flow's process dies (``kill -9`` of a refresh): a thread of the worker waits for
 that hang-up and ends the process (``os._exit``), also in the middle of a check. Tearing down GX's
@@ -22,17 +36,22 @@ modules would only keep the build waiting.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import pickle
 import queue
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,9 +71,11 @@ class ValidationWorkers:
     that the import is paid once. Each worker has a pair of pipes of its own: jobs in, answers out.
     """
 
-    def __init__(self, count: int, command: tuple[str, ...] = COMMAND) -> None:
+    def __init__(self, count: int, command: tuple[str, ...] = COMMAND, ahead: tuple[Path, Path] | None = None) -> None:
+        """``ahead``: (raw dir, data dir) of the build to come, to validate its planned jobs ahead of it."""
         self._idle: queue.SimpleQueue[_Channel] = queue.SimpleQueue()
         self.channels: list[_Channel] = []
+        self.claims: Path | None = None
         theirs: list[int] = []
         try:
             for _ in range(count):
@@ -62,8 +83,12 @@ class ValidationWorkers:
                 answers_r, answers_w = os.pipe()
                 theirs += [jobs_r, answers_w]
                 self.channels.append(_Channel(os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")))
+            arguments = [f"{theirs[i]},{theirs[i + 1]}" for i in range(0, len(theirs), 2)]
+            if ahead is not None:
+                self.claims = Path(tempfile.mkdtemp(prefix="werkregio-validation-"))
+                arguments = ["--ahead", str(ahead[0]), str(ahead[1]), str(self.claims), *arguments]
             self.leader = subprocess.Popen(
-                [*command, *(f"{theirs[i]},{theirs[i + 1]}" for i in range(0, len(theirs), 2))],
+                [*command, *arguments],
                 stdin=subprocess.DEVNULL,
                 pass_fds=theirs,
                 start_new_session=True,
@@ -71,6 +96,7 @@ class ValidationWorkers:
         except BaseException:
             for channel in self.channels:
                 channel.close()
+            self._remove_claims()
             raise
         finally:
             for fd in theirs:
@@ -120,6 +146,11 @@ class ValidationWorkers:
         except subprocess.TimeoutExpired:
             self.kill()
             self.leader.wait()
+        self._remove_claims()
+
+    def _remove_claims(self) -> None:
+        if self.claims is not None:
+            shutil.rmtree(self.claims, ignore_errors=True)
 
 
 @dataclass
@@ -138,12 +169,15 @@ class _Channel:
 _early: ValidationWorkers | None = None
 
 
-def start_early(count: int) -> None:
-    """Start ``count`` workers now, for the next build in this process to take over (none for 0)."""
+def start_early(count: int, ahead: tuple[Path, Path] | None = None) -> None:
+    """Start ``count`` workers now, for the next build in this process to take over (none for 0).
+
+    ``ahead``: (raw dir, data dir) of that build, whose planned jobs they then validate ahead of it.
+    """
     global _early
     end_early()
     if count > 0:
-        _early = ValidationWorkers(count)
+        _early = ValidationWorkers(count, ahead=ahead)
 
 
 def end_early() -> None:
@@ -177,11 +211,88 @@ def validation_workers(count: int) -> Iterator[ValidationWorkers | None]:
     workers.close()
 
 
-def _answer(job: ValidationJob) -> tuple[str, Any]:
+class Claims:
+    """Per batch, in the directory of one build's workers: a lock held while one worker validates it, and what it found.
+
+    The lock is an ``flock`` on ``<name>.lock``, released when its holder closes it or dies. What
+    was found is ``<name>.done``: the job and its :class:`~flows.validation.Validated`, pickled,
+    written whole (renamed into place).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _name(self, job: ValidationJob) -> str:
+        return hashlib.sha256(f"{job.batch}|{job.landing.sha256}".encode()).hexdigest()[:32]
+
+    def lock(self, job: ValidationJob, wait: bool) -> int | None:
+        """A descriptor holding the batch's lock; without ``wait``, None when another holds it."""
+        fd = os.open(self.directory / f"{self._name(job)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def found(self, job: ValidationJob) -> Validated | None:
+        """What was found for this very job (equal, not only the same batch), or None."""
+        try:
+            done, validated = pickle.loads((self.directory / f"{self._name(job)}.done").read_bytes())
+        except FileNotFoundError:
+            return None
+        return validated if done == job else None
+
+    def is_done(self, job: ValidationJob) -> bool:
+        return (self.directory / f"{self._name(job)}.done").exists()
+
+    def keep(self, job: ValidationJob, validated: Validated) -> None:
+        path = self.directory / f"{self._name(job)}.done"
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(pickle.dumps((job, validated), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+
+
+def validate_ahead(claims: Claims, job: ValidationJob) -> None:
+    """Validate a planned job unless another worker has it or it is done; what fails is left to the flow's job."""
     from flows.validation import validate_landed
 
+    fd = claims.lock(job, wait=False)
+    if fd is None:
+        return
     try:
-        return "ok", replace(validate_landed(job), worker=os.getpid())
+        if not claims.is_done(job):
+            claims.keep(job, replace(validate_landed(job), worker=os.getpid()))
+    except Exception:  # noqa: BLE001, S110 - the flow's own job for this batch validates it and raises the error
+        pass
+    finally:
+        os.close(fd)
+
+
+def _validate(job: ValidationJob, claims: Claims | None) -> Validated:
+    """The flow's job: what was found ahead for it (after any worker still on it is done), or validated now."""
+    from flows.validation import validate_landed
+
+    if claims is None:
+        return replace(validate_landed(job), worker=os.getpid())
+    fd = claims.lock(job, wait=True)
+    try:
+        found = claims.found(job)
+        if found is not None:
+            return replace(found, ahead=True)
+        validated = replace(validate_landed(job), worker=os.getpid())
+        claims.keep(job, validated)  # no worker validates it ahead any more
+        return validated
+    finally:
+        os.close(fd)
+
+
+def _answer(job: ValidationJob, claims: Claims | None = None) -> tuple[str, Any]:
+    try:
+        return "ok", _validate(job, claims)
     except Exception as err:  # noqa: BLE001 - sent back and raised in the flow
         err.add_note(f"(raised in validation worker pid {os.getpid()} while validating {job.batch})")
         try:
@@ -199,24 +310,35 @@ def _exit_when_closed(jobs_fd: int) -> None:
     os._exit(1)
 
 
-def serve(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Answer jobs from ``source`` on ``sink`` until ``source`` closes."""
+def serve(source: IO[bytes], sink: IO[bytes], claims: Claims | None = None, planned: list[ValidationJob] | None = None) -> None:
+    """Answer jobs from ``source`` on ``sink`` until ``source`` closes; meanwhile validate ``planned`` ahead (:class:`Claims`)."""
+    ahead = iter(planned or [])
     while True:
+        if claims is not None and not select.select([source], [], [], 0)[0]:  # the flow's jobs come first
+            job = next(ahead, None)
+            if job is not None:
+                validate_ahead(claims, job)
+                continue
         try:
             job = pickle.load(source)
         except EOFError:
             return
-        pickle.dump(_answer(job), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_answer(job, claims), sink, protocol=pickle.HIGHEST_PROTOCOL)
         sink.flush()
 
 
-def main(channels: list[str]) -> None:
+def main(arguments: list[str]) -> None:
     """The leader: GX imported, one worker forked per channel but the first, then the first served.
 
-    ``channels``: ``"jobs_fd,answers_fd"`` per worker. Every worker closes the other workers'
-    pipes, so that the flow sees the end of a worker's answers when that worker dies.
+    ``arguments``: ``"jobs_fd,answers_fd"`` per worker, after ``--ahead RAW_DIR HOME CLAIMS_DIR``
+    to validate the planned jobs of the build of ``RAW_DIR``'s landings ahead of it. Every worker
+    closes the other workers' pipes, so that the flow sees the end of a worker's answers when that
+    worker dies.
     """
-    pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in channels]
+    ahead = None
+    if arguments[:1] == ["--ahead"]:
+        ahead, arguments = [Path(a) for a in arguments[1:4]], arguments[4:]
+    pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in arguments]
     from flows.startup import imports_without_collection
 
     with imports_without_collection():  # frozen before the forks, which then share those pages untouched
@@ -236,8 +358,20 @@ def main(channels: list[str]) -> None:
             for fd in pair:
                 os.close(fd)
     threading.Thread(target=_exit_when_closed, args=(mine[0],), daemon=True).start()
+    claims, planned = None, []
+    if ahead is not None:
+        # after the fork, in every worker (about 0.15 s at 1x): reading Parquet starts Polars' thread
+        # pool, which a process forked afterwards would lack, and would wait for forever
+        from flows.validation import planned_jobs
+
+        raw_dir, home, directory = ahead
+        claims = Claims(directory)
+        try:
+            planned = planned_jobs(raw_dir, home, len(pairs))
+        except Exception:  # noqa: BLE001, S110 - nothing ahead; the build finds and reports whatever is wrong
+            planned = []
     with os.fdopen(mine[0], "rb") as source, os.fdopen(mine[1], "wb") as sink:
-        serve(source, sink)
+        serve(source, sink, claims, planned)
     os._exit(0)
 
 

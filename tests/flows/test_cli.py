@@ -340,17 +340,31 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
 
 @pytest.mark.parametrize(
     ("argv", "early"),
-    [(["refresh", "--offline"], [3]), (["refresh", "--force"], [3]), (["refresh"], []), (["indicators"], [])],
+    [
+        (["refresh", "--offline"], [(3, "ahead")]),
+        (["refresh", "--force"], [(3, None)]),
+        (["refresh"], []),
+        (["indicators"], []),
+    ],
 )
 def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_build(home, monkeypatch, argv, early):
-    """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command."""
+    """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command.
+
+    Offline, the landings to build are known: the workers validate them ahead of the build.
+    """
     import flows.cli
     import flows.indicators
     import flows.refresh
 
     events = []
+    settings = Settings.from_env()
     monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "3")
-    monkeypatch.setattr(flows.cli, "start_early", lambda count: events.append(("start", count)))
+
+    def start(count, ahead):
+        assert ahead in (None, (settings.raw_dir, settings.home))
+        events.append(("start", (count, ahead and "ahead")))
+
+    monkeypatch.setattr(flows.cli, "start_early", start)
     monkeypatch.setattr(flows.cli, "end_early", lambda: events.append(("end",)))
 
     def flow(**kwargs):
@@ -380,7 +394,7 @@ def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, m
 
     events = []
     monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
-    monkeypatch.setattr(flows.cli, "start_early", lambda count: events.append("workers"))
+    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None: events.append("workers"))
 
     def flow(**kwargs):
         events.append("flow")

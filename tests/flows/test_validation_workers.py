@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from flows import catalog, runlog
 from flows.landing import Landing, LandingUnreadable
 from flows.settings import Settings
-from flows.validation import ValidationJob, worker_count
+from flows.validation import ValidationJob, planned_jobs, worker_count
 from flows.validation_workers import ValidationWorkerDied, ValidationWorkers, end_early, start_early, validation_workers
 from tests.flows.test_refresh import corrupted_national, published_tables, run_refresh, sha, stopped_by_the_negative_count
 from tests.statline_mirror import StatLineMirror
@@ -101,6 +102,107 @@ def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
     assert query(warehouse, checks).equals(one_checks)
     assert len(list((home / "validated").rglob("*.json"))) == len(handed)  # each worker kept its reports
     assert not list((home / "validated").rglob("*.partial"))
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_workers_started_ahead_validate_each_planned_job_once_and_answer_the_build_with_it(home, monkeypatch):
+    from flows import validation_workers
+
+    tables = [NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL]
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
+    one = run_refresh(tables=tables)
+    warehouse = Settings.from_env().warehouse_path
+    in_one_process = published_tables(warehouse)
+    checks = "SELECT * EXCLUDE (run_id) FROM validation_results ORDER BY ALL"
+    one_checks = query(warehouse, checks)
+
+    shutil.rmtree(home / "validated")
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+    settings = Settings.from_env()
+    planned = planned_jobs(settings.raw_dir, settings.home, 2)
+    assert sorted(job.table_id for job in planned) == sorted(t["table_id"] for t in one["tables"])
+    answered = []
+    real = validation_workers.ValidationWorkers.run
+
+    def spy(self, job):
+        validated = real(self, job)
+        answered.append((job, validated))
+        return validated
+
+    monkeypatch.setattr(validation_workers.ValidationWorkers, "run", spy)
+    start_early(2, ahead=(settings.raw_dir, settings.home))
+    workers = validation_workers._early
+    reports = lambda: sorted((home / "validated").rglob("*.json"))  # noqa: E731
+    deadline = time.monotonic() + 120
+    while len(reports()) < len(planned):  # every planned job validated before the build asks
+        assert time.monotonic() < deadline and workers.alive(), "the workers did not validate the planned jobs ahead"
+        time.sleep(0.1)
+    written = {path: path.stat().st_ino for path in reports()}
+    pids = set(group_members(workers.leader.pid))
+    assert len(pids) == 2
+
+    two = run_refresh(tables=tables, offline=True, force=True)
+
+    assert workers.claims is not None and not workers.claims.exists()  # the build's claims went with its workers
+    by_table = sorted(answered, key=lambda pair: pair[0].table_id)
+    assert [job for job, _ in by_table] == sorted(planned, key=lambda job: job.table_id)  # the very jobs planned
+    assert all(v.ahead and v.worker in pids and v.seconds > 0 for _, v in by_table)
+    assert {path: path.stat().st_ino for path in reports()} == written  # none validated (or written) again
+    assert two["validation"] == one["validation"]
+    for name, frame in published_tables(warehouse).items():
+        assert frame.equals(in_one_process[name]), name
+    assert query(warehouse, checks).equals(one_checks)
+
+
+def test_a_job_is_answered_with_what_was_found_ahead_only_when_it_is_the_very_job_planned(tmp_path):
+    from expectations.runner import ValidationReport
+    from flows.validation import Validated
+    from flows.validation_workers import Claims, _validate, validate_ahead
+
+    claims = Claims(tmp_path)
+    planned = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {2024: frozenset({"GM0363"})}, None, None)
+    found = Validated(ValidationReport(NATIONAL.table_id, planned.batch, ()), reused=False, seconds=1.5, worker=4321)
+    claims.keep(planned, found)
+
+    answer = _validate(planned, claims)  # its landing is missing: validating it would raise
+    assert answer == Validated(found.report, reused=False, seconds=1.5, worker=4321, ahead=True)
+    other_codes = ValidationJob(planned.table_id, planned.landing, {2024: frozenset({"GM0034"})}, None, None)
+    assert claims.found(other_codes) is None
+    with pytest.raises(LandingUnreadable):  # the same batch with other municipality codes: validated anew
+        _validate(other_codes, claims)
+
+    unplanned = ValidationJob("82496NED", missing_landing(tmp_path), {}, None, None)
+    validate_ahead(claims, unplanned)  # fails: nothing kept, nothing raised, the lock released
+    assert claims.found(unplanned) is None and not claims.is_done(unplanned)
+    fd = claims.lock(unplanned, wait=False)
+    assert fd is not None
+    os.close(fd)
+
+
+def test_a_batch_lock_is_released_when_its_holder_is_killed(tmp_path):
+    from flows.validation_workers import Claims
+
+    claims = Claims(tmp_path)
+    job = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {}, None, None)
+    code = (
+        "import pickle, sys, time; from pathlib import Path; from flows.validation_workers import Claims\n"
+        "job = pickle.loads(sys.stdin.buffer.read())\n"
+        f"fd = Claims(Path({str(tmp_path)!r})).lock(job, wait=True); print('locked', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False)
+    try:
+        holder.stdin.write(pickle.dumps(job))
+        holder.stdin.close()
+        assert holder.stdout.readline() == b"locked\n"
+        assert claims.lock(job, wait=False) is None  # another worker has the batch
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    fd = claims.lock(job, wait=False)
+    assert fd is not None
+    os.close(fd)
 
 
 def marts_spy(monkeypatch) -> list[dict]:

@@ -25,7 +25,7 @@ from transforms.regions import (
     region_totals,
     topic_group_columns,
 )
-from flows.tasks import REFERENCE_DIR
+from flows.reference_data import REFERENCE_DIR
 
 PROPERTIES = [
     {"ID": 0, "Type": "GeoDimension", "Key": "RegioS", "Title": "Regio's"},
