@@ -310,7 +310,9 @@ class _Outcome:
 
 def _run(data: pd.DataFrame, name: str, checks: Sequence[Check]) -> list[_Outcome]:
     """Every check on one pandas frame, in one GX suite run; erroring checks rerun on their own."""
-    with _GX_LOCK:
+    from expectations.gx import configurations_once
+
+    with _GX_LOCK, configurations_once():
         try:
             gx_batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
         except Exception as exc:  # every check fails with the reason the batch could not load

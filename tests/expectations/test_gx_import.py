@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from expectations.gx import gx
+
 REPO = Path(__file__).resolve().parents[2]
 
 # scipy.stats' own code has run once this submodule of it is imported
@@ -88,3 +90,49 @@ def _under_type_checking(path: Path, number: int) -> bool:
             if indent == 0:
                 return False
     return False
+
+
+def _bad_ww_frame():
+    """80794ned in small with a negative count and a tripled figure: failures with offending values."""
+    from tests.expectations.test_cbs_tables import BIJSTAND, WW_COL, set_value, ww_frame
+
+    return set_value(set_value(ww_frame(), BIJSTAND, 6, -40), WW_COL, 7, 45_000)
+
+
+def test_the_reports_are_those_of_gx_unchanged(monkeypatch):
+    """Without the fingerprint and with configurations built once, every check's outcome is as GX's own."""
+    import expectations.gx as module
+    from tests.expectations.test_cbs_tables import WW, failed, run
+
+    ours = run(WW, _bad_ww_frame())
+    monkeypatch.setattr(module._pandas_engine, "HASH_THRESHOLD", 1e9)
+    monkeypatch.setattr(module._Expectation, "configuration", property(module._build_configuration))
+    plain = run(WW, _bad_ww_frame())
+
+    assert len(failed(ours)) == 2  # a critical failure and a warning, with their offending values
+    assert ours == plain
+
+
+def test_a_configuration_is_built_once_per_expectation_inside_the_block_only():
+    from expectations.gx import configurations_once
+
+    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="RegioS")
+    assert expectation.configuration is not expectation.configuration  # GX's way: a new one each time
+    with configurations_once():
+        first = expectation.configuration
+        assert expectation.configuration is first
+        other = gx.expectations.ExpectColumnValuesToNotBeNull(column="RegioS")
+        assert other.configuration is not first and other.configuration == first  # per object
+        with configurations_once():  # nested: the same memory
+            assert expectation.configuration is first
+        assert expectation.configuration is first
+    assert expectation.configuration is not first and expectation.configuration == first
+
+
+def test_gx_puts_no_fingerprint_of_a_pandas_batch_in_its_markers():
+    import pandas as pd
+
+    from expectations.runner import _batch_definition
+
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": pd.DataFrame({"a": [1, 2, 3]})})
+    assert "pandas_data_fingerprint" not in batch.batch_markers
