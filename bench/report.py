@@ -257,10 +257,13 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             (f"{low}x to {high}x", (summaries[high]["direct"]["run"] - summaries[low]["direct"]["run"]) / ((landed[high] - landed[low]) / 1e6))
             for low, high in zip(ordered, ordered[1:])
         ]
-        linear = max(cost for _, cost in slopes) <= 1.5 * min(cost for _, cost in slopes)
-        text = "; ".join(f"{span} {cost:.0f} s per extra million landed rows" for span, cost in slopes)
+        # linear or better: an extra row of a larger span costs at most 1.5x one of the span before (a
+        # cheaper one, as fixed costs and per-table overheads weigh less, is no growth beyond linear)
+        linear = all(later <= 1.5 * earlier for (_, earlier), (_, later) in zip(slopes, slopes[1:]))
+        text = "; ".join(f"{span} {cost:.1f} s per extra million landed rows" for span, cost in slopes)
         out += [f"Work (direct run) added per extra million landed rows: {text}.", ""]
-        goals.append(["cost growing linearly with size (work per extra row within 1.5x between spans)", text, _yes(linear)])
+        goals.append(["cost growing linearly with size (work per extra row of a larger span at most 1.5x that of the span before)",
+                      text, _yes(linear)])  # fmt: skip
         if not linear:
             direct = {scale: summary["direct"] for scale, summary in summaries.items()}
             findings.append(
@@ -270,6 +273,14 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 + ", ".join(f"{d['validation']:.0f} s at {s}x" for s, d in direct.items())
                 + " and is what grows faster than the landed rows (GX's cost per row on a pandas copy, with one "
                 "Python object per text cell)."
+            )
+        elif any(later < earlier / 1.2 for (_, earlier), (_, later) in zip(slopes, slopes[1:])):
+            findings.append(
+                f"- **Growth with size** ({text}): an extra row costs less in the larger span. From 10x on the build "
+                "validates in its own process, in pieces, one table after another (docs/validation.md, 'Large builds'), "
+                "where at 1x the workers validate beside the flow, much of it before the flow starts: the first span "
+                "pays that switch once. A symmetric test (each span within 1.5x of the other) would call this growth "
+                "not linear; the goal is read as no faster than linear."
             )
     if 100 in summaries:
         hundred = summaries[100]
