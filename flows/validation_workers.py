@@ -26,7 +26,9 @@ may be validating the batch) and answers with what was found ahead when the job 
 that was planned (``ahead=True``, the seconds and worker of that validation), else validates.
 So no batch is validated twice, a job is never answered with another job's report, and a worker
 killed mid-batch releases its lock with its death. A planned job that fails is left to the
-flow's own job, which raises the error. The reports go to ``validated/`` as any report does.
+flow's own job, which raises the error. The reports go to ``validated/`` as any report does. The
+directory goes with the workers; one left by a killed command is removed by the next that
+validates ahead (:func:`claims_directory`).
 
 A worker ends at once when its jobs pipe is closed, by the flow when the build is done or by the
 kernel when the flow's process dies (``kill -9`` of a refresh): a thread of the worker waits for
@@ -85,7 +87,7 @@ class ValidationWorkers:
                 self.channels.append(_Channel(os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")))
             arguments = [f"{theirs[i]},{theirs[i + 1]}" for i in range(0, len(theirs), 2)]
             if ahead is not None:
-                self.claims = Path(tempfile.mkdtemp(prefix="werkregio-validation-"))
+                self.claims = claims_directory()
                 arguments = ["--ahead", str(ahead[0]), str(ahead[1]), str(self.claims), *arguments]
             self.leader = subprocess.Popen(
                 [*command, *arguments],
@@ -209,6 +211,33 @@ def validation_workers(count: int) -> Iterator[ValidationWorkers | None]:
         workers.close(kill=True)
         raise
     workers.close()
+
+
+CLAIMS_PREFIX = "werkregio-validation-"
+
+
+def claims_directory() -> Path:
+    """A new directory for one build's :class:`Claims`, named after this process: ``<tmp>/werkregio-validation-<pid>-*``.
+
+    Its workers' :meth:`ValidationWorkers.close` removes it. One whose process is gone (killed
+    before it could) is removed here, by the next build that validates ahead.
+    """
+    base = Path(tempfile.gettempdir())
+    for stale in base.glob(f"{CLAIMS_PREFIX}*-*"):
+        pid = stale.name.removeprefix(CLAIMS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{CLAIMS_PREFIX}{os.getpid()}-", dir=base))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 class Claims:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -354,6 +355,42 @@ def test_workers_end_on_their_own_when_the_flow_is_killed(tmp_path):
         flow.wait()
         flow.stdout.close()
     assert gone_within(leader, 5.0)
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_a_command_killed_while_its_workers_validate_ahead_leaves_no_process_and_the_next_removes_its_claims(home):
+    run_refresh(tables=[NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL])
+    shutil.rmtree(home / "validated")
+    settings = Settings.from_env()
+    code = (
+        "import sys, time; from pathlib import Path; from flows.validation_workers import ValidationWorkers\n"
+        "w = ValidationWorkers(2, ahead=(Path(sys.argv[1]), Path(sys.argv[2])))\n"
+        "print(w.leader.pid, w.claims, flush=True); time.sleep(600)\n"
+    )
+    command = subprocess.Popen([sys.executable, "-c", code, str(settings.raw_dir), str(settings.home)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        leader, claims = command.stdout.readline().split()
+        leader, claims = int(leader), Path(claims)
+        assert claims.name.startswith(f"werkregio-validation-{command.pid}-")
+        deadline = time.monotonic() + 120
+        while not list(claims.glob("*.done")):  # killed while validating ahead
+            assert time.monotonic() < deadline, "nothing was validated ahead"
+            time.sleep(0.05)
+    finally:
+        command.kill()
+        command.wait()
+        command.stdout.close()
+    assert gone_within(leader, 5.0)  # no worker outlives the command
+    assert claims.is_dir()  # the command could not remove it
+    mine = ValidationWorkers(1, ahead=(settings.raw_dir, settings.home))  # the next build validating ahead
+    try:
+        assert not claims.exists() and mine.claims.is_dir()
+    finally:
+        mine.close()
+    assert not mine.claims.exists()
+    for report in (home / "validated").rglob("*.json"):  # what was kept is whole: written aside, then renamed
+        assert json.loads(report.read_text(encoding="utf-8"))["records"]
 
 
 def test_workers_started_early_are_taken_over_once_or_ended():
