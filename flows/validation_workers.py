@@ -87,8 +87,12 @@ class ValidationWorkers:
                 self.channels.append(_Channel(os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")))
             arguments = [f"{theirs[i]},{theirs[i + 1]}" for i in range(0, len(theirs), 2)]
             if ahead is not None:
-                self.claims = claims_directory()
-                arguments = ["--ahead", str(ahead[0]), str(ahead[1]), str(self.claims), *arguments]
+                try:
+                    self.claims = claims_directory()
+                except OSError:  # no temporary directory to write: the workers validate what the flow hands them, as without
+                    self.claims = None
+                else:
+                    arguments = ["--ahead", str(ahead[0]), str(ahead[1]), str(self.claims), *arguments]
             self.leader = subprocess.Popen(
                 [*command, *arguments],
                 stdin=subprocess.DEVNULL,

@@ -436,3 +436,17 @@ def test_the_worker_module_starts_without_polars_or_gx():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_workers_without_a_writable_temporary_directory_validate_only_what_they_are_handed(tmp_path, monkeypatch):
+    import tempfile
+
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))
+    workers = ValidationWorkers(1, ahead=(tmp_path / "raw", tmp_path / "home"))
+    try:
+        assert workers.claims is None and workers.alive()
+        assert "--ahead" not in workers.leader.args
+    finally:
+        workers.close()
