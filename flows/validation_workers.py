@@ -275,7 +275,7 @@ class Claims:
         """What was found for this very job (equal, not only the same batch), or None."""
         try:
             done, validated = pickle.loads((self.directory / f"{self._name(job)}.done").read_bytes())
-        except FileNotFoundError:
+        except (OSError, EOFError, pickle.UnpicklingError):  # none, or the directory is gone
             return None
         return validated if done == job else None
 
@@ -293,7 +293,10 @@ def validate_ahead(claims: Claims, job: ValidationJob) -> None:
     """Validate a planned job unless another worker has it or it is done; what fails is left to the flow's job."""
     from flows.validation import validate_landed
 
-    fd = claims.lock(job, wait=False)
+    try:
+        fd = claims.lock(job, wait=False)
+    except OSError:  # the directory is gone: nothing ahead
+        return
     if fd is None:
         return
     try:
@@ -309,15 +312,21 @@ def _validate(job: ValidationJob, claims: Claims | None) -> Validated:
     """The flow's job: what was found ahead for it (after any worker still on it is done), or validated now."""
     from flows.validation import validate_landed
 
-    if claims is None:
+    try:
+        fd = None if claims is None else claims.lock(job, wait=True)
+    except OSError:  # the directory is gone (a cleaner of the temporary directory): validated here, as without
+        fd = None
+    if fd is None:
         return replace(validate_landed(job), worker=os.getpid())
-    fd = claims.lock(job, wait=True)
     try:
         found = claims.found(job)
         if found is not None:
             return replace(found, ahead=True)
         validated = replace(validate_landed(job), worker=os.getpid())
-        claims.keep(job, validated)  # no worker validates it ahead any more
+        try:
+            claims.keep(job, validated)  # no worker validates it ahead any more
+        except OSError:
+            pass
         return validated
     finally:
         os.close(fd)

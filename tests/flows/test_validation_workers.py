@@ -450,3 +450,14 @@ def test_workers_without_a_writable_temporary_directory_validate_only_what_they_
         assert "--ahead" not in workers.leader.args
     finally:
         workers.close()
+
+
+def test_a_claims_directory_removed_mid_build_leaves_validation_to_each_job(tmp_path):
+    from flows.validation_workers import Claims, _validate, validate_ahead
+
+    claims = Claims(tmp_path / "gone")  # removed by a cleaner of the temporary directory
+    job = ValidationJob(NATIONAL.table_id, missing_landing(tmp_path), {}, None, None)
+    validate_ahead(claims, job)  # nothing ahead, nothing raised
+    assert claims.found(job) is None
+    with pytest.raises(LandingUnreadable):  # the job itself is validated (here: its landing is missing)
+        _validate(job, claims)
