@@ -6,8 +6,10 @@ size of a small batch; at 1x that is more than the rest of the build together. S
 its tables as :class:`ValidationJob` s to ``WERKREGIO_VALIDATION_WORKERS`` worker processes
 (default 2, ``flows.validation_workers``): they import GX while the flow starts and reads the
 landings, then each validates one table at a time, reading the landed Parquet itself, while the
-flow's own process computes the fact tables. Nothing is published before every report is in, and
-a critical failure stops the build as it would in one process (``flows.build``).
+flow's own process computes the fact tables. Workers started with ``refresh --offline`` work out
+the build's jobs themselves (:func:`planned_jobs`) and validate them ahead of it, while the command
+still starts. Nothing is published before every report is in, and a critical failure stops the
+build as it would in one process (``flows.build``).
 
 Two cases validate in the flow's own process, one table after another, with the same
 :func:`validate_landed`: ``WERKREGIO_VALIDATION_WORKERS=0``, and a build with a landed table of
