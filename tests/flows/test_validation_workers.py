@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from flows import catalog, runlog
@@ -67,21 +69,44 @@ def missing_landing(tmp_path: Path) -> Landing:
     return Landing(NATIONAL.table_id, "2025-04-23T02:00:00", "now", 352, "0" * 64, "http://x", str(tmp_path / "nowhere"), {})
 
 
+TABLES = [NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL]
+CHECKS = "SELECT * EXCLUDE (run_id) FROM validation_results ORDER BY ALL"
+
+
+@dataclass
+class OneProcessBuild:
+    """A refresh of :data:`TABLES` validated in the flow's process, to compare a build in workers with."""
+
+    record: dict
+    warehouse: Path
+    tables: dict
+    checks: pl.DataFrame
+
+    @classmethod
+    def of(cls, home: Path, monkeypatch) -> OneProcessBuild:
+        """Built, then the stored reports removed and 2 workers set for the build that follows."""
+        monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
+        record = run_refresh(tables=TABLES)
+        warehouse = Settings.from_env().warehouse_path
+        built = cls(record, warehouse, published_tables(warehouse), query(warehouse, CHECKS))
+        shutil.rmtree(home / "validated")
+        monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+        return built
+
+    def assert_equal(self, record: dict) -> None:
+        """The refresh of ``record`` published the same tables and validation results."""
+        assert record["validation"] == self.record["validation"]
+        for name, frame in published_tables(self.warehouse).items():
+            assert frame.equals(self.tables[name]), name
+        assert query(self.warehouse, CHECKS).equals(self.checks)
+
+
 @pytest.mark.mirror
 @pytest.mark.usefixtures("prefect_server")
 def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
     from flows import validation_workers
 
-    tables = [NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL]
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
-    one = run_refresh(tables=tables)
-    warehouse = Settings.from_env().warehouse_path
-    in_one_process = published_tables(warehouse)
-    checks = "SELECT * EXCLUDE (run_id) FROM validation_results ORDER BY ALL"
-    one_checks = query(warehouse, checks)
-
-    shutil.rmtree(home / "validated")
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+    one = OneProcessBuild.of(home, monkeypatch)
     handed = []
     real = validation_workers.ValidationWorkers.run
 
@@ -92,15 +117,12 @@ def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
 
     monkeypatch.setattr(validation_workers.ValidationWorkers, "run", spy)
     marts = marts_spy(monkeypatch)
-    two = run_refresh(tables=tables, offline=True, force=True)
+    two = run_refresh(tables=TABLES, offline=True, force=True)
 
     assert len(marts) == 1 and marts[0]["validated"] < len(handed), "the marts, once, while the workers validated"
-    assert sorted(t for t, _ in handed) == sorted(t["table_id"] for t in one["tables"])
+    assert sorted(t for t, _ in handed) == sorted(t["table_id"] for t in one.record["tables"])
     assert all(pid not in (None, os.getpid()) for _, pid in handed) and len({pid for _, pid in handed}) == 2
-    assert two["validation"] == one["validation"]
-    for name, frame in published_tables(warehouse).items():
-        assert frame.equals(in_one_process[name]), name
-    assert query(warehouse, checks).equals(one_checks)
+    one.assert_equal(two)
     assert len(list((home / "validated").rglob("*.json"))) == len(handed)  # each worker kept its reports
     assert not list((home / "validated").rglob("*.partial"))
 
@@ -110,19 +132,10 @@ def test_a_build_in_workers_publishes_what_one_process_does(home, monkeypatch):
 def test_workers_started_ahead_validate_each_planned_job_once_and_answer_the_build_with_it(home, monkeypatch):
     from flows import validation_workers
 
-    tables = [NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL]
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
-    one = run_refresh(tables=tables)
-    warehouse = Settings.from_env().warehouse_path
-    in_one_process = published_tables(warehouse)
-    checks = "SELECT * EXCLUDE (run_id) FROM validation_results ORDER BY ALL"
-    one_checks = query(warehouse, checks)
-
-    shutil.rmtree(home / "validated")
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "2")
+    one = OneProcessBuild.of(home, monkeypatch)
     settings = Settings.from_env()
     planned = planned_jobs(settings.raw_dir, settings.home, 2)
-    assert sorted(job.table_id for job in planned) == sorted(t["table_id"] for t in one["tables"])
+    assert sorted(job.table_id for job in planned) == sorted(t["table_id"] for t in one.record["tables"])
     answered = []
     real = validation_workers.ValidationWorkers.run
 
@@ -143,17 +156,14 @@ def test_workers_started_ahead_validate_each_planned_job_once_and_answer_the_bui
     pids = set(group_members(workers.leader.pid))
     assert len(pids) == 2
 
-    two = run_refresh(tables=tables, offline=True, force=True)
+    two = run_refresh(tables=TABLES, offline=True, force=True)
 
     assert workers.claims is not None and not workers.claims.exists()  # the build's claims went with its workers
     by_table = sorted(answered, key=lambda pair: pair[0].table_id)
     assert [job for job, _ in by_table] == sorted(planned, key=lambda job: job.table_id)  # the very jobs planned
     assert all(v.ahead and v.worker in pids and v.seconds > 0 for _, v in by_table)
     assert {path: path.stat().st_ino for path in reports()} == written  # none validated (or written) again
-    assert two["validation"] == one["validation"]
-    for name, frame in published_tables(warehouse).items():
-        assert frame.equals(in_one_process[name]), name
-    assert query(warehouse, checks).equals(one_checks)
+    one.assert_equal(two)
 
 
 def test_a_job_is_answered_with_what_was_found_ahead_only_when_it_is_the_very_job_planned(tmp_path):
@@ -360,7 +370,7 @@ def test_workers_end_on_their_own_when_the_flow_is_killed(tmp_path):
 @pytest.mark.mirror
 @pytest.mark.usefixtures("prefect_server")
 def test_a_command_killed_while_its_workers_validate_ahead_leaves_no_process_and_the_next_removes_its_claims(home):
-    run_refresh(tables=[NATIONAL.table_id, "82496NED", catalog.WW_MUNICIPAL])
+    run_refresh(tables=TABLES)
     shutil.rmtree(home / "validated")
     settings = Settings.from_env()
     code = (
