@@ -29,6 +29,7 @@ from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, publish, query_tables, table_counts
 
+
 @dataclass(frozen=True)
 class LandedTable:
     """A landing read back: data rows, dimension tables by key, DataProperties records."""
