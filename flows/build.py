@@ -21,7 +21,7 @@ from flows.cbs import time_dimension
 from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
-from flows.validation import ValidationJob, job_valid_codes, worker_count
+from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes, worker_count
 from flows.validation_workers import validation_workers
 from transforms import uwv
 from transforms.indicators import indicator_tables
@@ -111,7 +111,7 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 for e in gebieden
             )
             region_codes = region_codes_by_year(membership)
-            others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in (catalog.NATIONAL_BENEFITS, catalog.REGIONS)]
+            others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in WITHOUT_REGION_CHECK]
             pending += [check(e, region_codes) for e in others]
             if workers is None:
                 validation = _validated(pending)

@@ -80,6 +80,10 @@ class Validated:
     ahead: bool = False
 
 
+WITHOUT_REGION_CHECK = (catalog.NATIONAL_BENEFITS, catalog.REGIONS)
+"""Catalog families whose jobs carry no region codes: the national table, and the tables the regions come from."""
+
+
 def job_valid_codes(municipalities: pl.DataFrame, today: date) -> dict[int, frozenset[str]]:
     """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``."""
     return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 1))
@@ -105,7 +109,7 @@ def planned_jobs(raw_dir: Path, home: Path | None, requested: int, today: date |
     )
     regions = region_codes_by_year(membership)
     jobs = [
-        ValidationJob(e.table_id, landed[e.table_id], codes, None if e.family in (catalog.NATIONAL_BENEFITS, catalog.REGIONS) else regions, home)
+        ValidationJob(e.table_id, landed[e.table_id], codes, None if e.family in WITHOUT_REGION_CHECK else regions, home)
         for e in catalog.TABLES
         if e.table_id in landed
     ]
