@@ -112,7 +112,14 @@ def test_flow_runs_use_the_early_server_which_ends_with_the_process(tmp_path, pr
     """A flow run after start_early is recorded by the early server; Prefect starts none; the server ends at exit."""
     script = tmp_path / "flow_run.py"
     script.write_text(FLOW_RUN, encoding="utf-8")
-    env = _environment(prefect_home, PREFECT_LOGGING_EXTRA_LOGGERS="werkregio", PYTHONPATH=str(REPO))
+    # the first server of this module's PREFECT_HOME creates its database (about 10 s) before it
+    # answers: on a loaded CI machine that went past Prefect's default wait of 20 s (CI, 2026-11-29)
+    env = _environment(
+        prefect_home,
+        PREFECT_LOGGING_EXTRA_LOGGERS="werkregio",
+        PYTHONPATH=str(REPO),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=str(int(STARTUP)),
+    )
     done = subprocess.run([sys.executable, str(script)], env=env, cwd=REPO, capture_output=True, text=True, timeout=STARTUP + 60)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
