@@ -206,6 +206,27 @@ def _watch_stdin() -> None:
     os._exit(0)
 
 
+def _serve_one_app(app: object) -> None:
+    """In the server process: ``create_app()`` without arguments returns ``app`` at once from now on.
+
+    Prefect's server-side API clients (the automations' actions service makes two at its start)
+    each call ``create_app()`` for the application to talk to in-process. Prefect's function then
+    returns its cached application, the same one, but only after it has turned all of Prefect's
+    settings into environment variables twice (its cache key, and logging set up again): about
+    0.1 s of CPU per call, in the event loop that answers the command. The settings of this
+    process do not change after its start, so the answer cannot differ. Calls with arguments
+    still go to Prefect's function.
+    """
+    import prefect.server.api.server as server_module
+
+    create_app = server_module.create_app
+
+    def create_app_once(*args: object, **kwargs: object) -> object:
+        return create_app(*args, **kwargs) if args or kwargs else app
+
+    server_module.create_app = create_app_once
+
+
 def main(port: int) -> None:
     """The server process: Prefect's application under uvicorn on 127.0.0.1:``port``, as Prefect runs its own."""
     threading.Thread(target=_watch_stdin, daemon=True).start()
@@ -216,6 +237,7 @@ def main(port: int) -> None:
         from prefect.server.api.server import create_app
 
         app = create_app()  # what uvicorn's factory=True would call, with the same environment
+    _serve_one_app(app)
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -211,3 +211,19 @@ def test_asked_to_stop_the_server_shuts_down_gracefully(prefect_home, monkeypatc
         server.process.wait()
     assert server.process.returncode == -signal.SIGTERM
     assert not _answers(server.api_url)
+
+
+def test_in_the_server_process_create_app_without_arguments_is_the_served_app(monkeypatch):
+    """Prefect's server-side clients ask ``create_app()`` for the application; they get the served one at once."""
+    import prefect.server.api.server as server_module
+
+    calls = []
+    monkeypatch.setattr(server_module, "create_app", lambda *args, **kwargs: calls.append((args, kwargs)) or "another app")
+    served = object()
+
+    prefect_server._serve_one_app(served)
+
+    assert server_module.create_app() is served
+    assert calls == []
+    assert server_module.create_app(ephemeral=True) == "another app"  # with arguments: Prefect's own function
+    assert calls == [((), {"ephemeral": True})]
