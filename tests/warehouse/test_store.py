@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,7 @@ from polars.testing import assert_frame_equal
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
-from warehouse.store import WarehouseError, publish, query, read_only, table_counts
+from warehouse.store import WarehouseError, _ArrowStream, publish, query, read_only, table_counts
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_AT = dt.datetime(2025, 4, 23, 3, 15, tzinfo=dt.UTC)
@@ -121,6 +123,30 @@ def test_publish_builds_every_declared_table_with_columns_keys_and_comments(tmp_
                 [table.name],
             ).fetchall()
             assert [tuple(k[0]) for k in keys] == ([] if table.nullable_key else [table.key]), table.name
+
+
+def test_publish_reads_the_frames_through_the_arrow_stream_without_pyarrow(tmp_path):
+    # a new process: this test session has imported pyarrow; the build's process needs it nowhere else
+    path = tmp_path / "werkregio.duckdb"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.warehouse.test_store import build\n"
+        "from warehouse.store import publish\n"
+        f"counts = publish(Path({str(path)!r}), build()).row_counts\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules), sum(counts.values()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+
+    assert done.stdout.split() == ["[]", str(sum(frame.height for frame in build().values()))]
+
+
+def test_a_frame_registered_as_an_arrow_stream_can_be_scanned_again():
+    con = duckdb.connect()
+    con.register("incoming", _ArrowStream(pl.DataFrame({"code": ["GM0363", "GM0518"], "value": [1.5, None]})))
+
+    for _ in range(2):
+        assert con.execute("SELECT code, value FROM incoming ORDER BY code").fetchall() == [("GM0363", 1.5), ("GM0518", None)]
 
 
 def test_every_table_is_loaded_with_replace_semantics():
