@@ -178,6 +178,9 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         from flows.landing import current_landings
         from flows.settings import Settings
         from flows.validation import worker_count
+        from flows.startup import import_for_flow_runs
+
+        import_for_flow_runs()
 
     imported_flows = time.perf_counter()
     settings = Settings.from_env()

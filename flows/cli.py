@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flows import prefect_server  # the standard library only
 from flows.settings import Settings, SettingsError, apply_quiet_environment
-from flows.startup import imports_without_collection  # the standard library only
+from flows.startup import import_for_flow_runs, imports_without_collection  # the standard library only
 from flows.validation_workers import end_early, start_early  # the standard library only
 
 
@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from flows.refresh import refresh as flow
 
                 parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
+            import_for_flow_runs()  # rather than once the server answered
         with foreground_flow_run():  # waits for the early server, while the imports above did not
             flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
