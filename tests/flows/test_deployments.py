@@ -45,6 +45,7 @@ TABLES = '["37789ksz", "regions"]'  # the national benefits table and the 'Gebie
 SERVER_START_TIMEOUT = 180  # s: the first start creates and migrates the SQLite database
 COMMAND_TIMEOUT = 240  # s: one prefect CLI command (deploy imports both flows)
 WORKER_TIMEOUT = 480  # s: one `worker start --run-once`, including the flow runs it submits
+API_RETRIES = 5  # times a 503 (the server's database busy) is retried, as by Prefect's client (PREFECT_CLIENT_MAX_RETRIES)
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -186,7 +187,17 @@ class PrefectStack:
     # ------------------------------------------------------------------------------------------ API reads
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+        """One API call; a 503 is retried, as Prefect's own client does.
+
+        Prefect's server answers 503 ("Service Unavailable", retry) when its SQLite database is
+        busy, as when its services write the events of an earlier run at the same moment
+        (seen once on a full CI run, creating a deployment's flow run).
+        """
+        for attempt in range(API_RETRIES + 1):
+            response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+            if response.status_code != 503 or attempt == API_RETRIES:
+                break
+            time.sleep(0.5 * (attempt + 1))
         response.raise_for_status()
         return response.json()
 
