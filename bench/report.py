@@ -240,7 +240,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             + f"Orchestration is {cold['share']:.0%} of a cold build: the server's start ({alone}) is longer than all the "
             f"command does before the flow call (python and imports: {cold['python_start'] + cold['import_rest'] + cold['import_prefect']:.1f} s), "
             f"so the flow call waits for it. Against a running server (warm, as the deployments run) it is {warm['share']:.0%}. "
-            + "In the run of 2026-11-29 06:01 UTC (machine +25%; before that `create_app`, the flow call's imports "
+            + "In the run of 2026-11-29 06:01 UTC (machine +25%; before the server's one application, the flow call's imports "
             "ahead of the server's answer and the frames published without pyarrow): cold 10.1 s, warm 7.5 s, direct "
             "6.2 s, 49% orchestration cold. "
             "In the run of 2026-11-29 03:54 UTC (before the validation ahead of the build, the lazy scipy.stats, and GX "
