@@ -161,7 +161,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         shutil.rmtree(early.home / "validated", ignore_errors=True)
         (early.home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
         start_early(early.validation_workers, ahead=(early.raw_dir, early.home))
-    from flows.startup import imports_without_collection
+    from flows.startup import import_for_flow_runs, imports_without_collection
 
     begin_imports = time.perf_counter()
     with imports_without_collection():  # as the `werkregio` command imports Prefect and the flows
@@ -178,9 +178,8 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         from flows.landing import current_landings
         from flows.settings import Settings
         from flows.validation import worker_count
-        from flows.startup import import_for_flow_runs
 
-        import_for_flow_runs()
+        import_for_flow_runs()  # as the command does
 
     imported_flows = time.perf_counter()
     settings = Settings.from_env()
