@@ -8,7 +8,8 @@ Every measured run is a fresh process (``bench.child``, ``bench.pandas_baseline`
 peak memory is its own; repetitions of different modes are interleaved, and the median is kept.
 
 Per scale: generate and land the tables (``bench.generate``), build cold (new process, Prefect's
-temporary server), warm (a ``prefect server start`` already running) and direct (no Prefect), each
+temporary server), warm (a ``prefect server start`` already running) and direct (Prefect never
+imported: ``bench.no_prefect``), each
 with the CPU seconds of every process it started (``bench.cpu``; warm also the server's meanwhile),
 then the Polars transforms against the pandas baseline (both checked against the published
 indicators). At 1x also Prefect's temporary server started alone (as the command starts it), GX

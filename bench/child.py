@@ -13,8 +13,9 @@ temporary server started at the child's first step. Flows run as the ``werkregio
   reading the landing, the suite, GX or the stored report), added up over the worker processes or,
   when the build validates in its own process, there; ``validated_in_workers`` says which;
   ``validation_peak_rss_mb`` this process's peak memory when the last table was validated;
-* ``build-direct``: the same flow body with Prefect's task and flow machinery replaced by plain
-  calls (:func:`without_prefect`): the work alone;
+* ``build-direct``: the same flow body with no Prefect at all: a stand-in for the few Prefect
+  names the flows use (``bench/no_prefect.py``) is installed before the flows are imported, so
+  that flows and tasks are plain calls and Prefect is never imported: the work alone;
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
   the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (building every
   crosswalk: ``transforms.geography._crosswalk``; the change table is checked once, before);
@@ -48,34 +49,13 @@ STARTED_AT = time.time()
 
 import gc  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from typing import Any  # noqa: E402
 from unittest import mock  # noqa: E402
-
-
-@contextmanager
-def without_prefect() -> Iterator[None]:
-    """Tasks run as plain function calls, ``.submit`` returns a finished future, loggers are plain loggers."""
-    logger = logging.getLogger("werkregio")
-    plain = {
-        "prefect.tasks.Task.__call__": lambda self, *args, **kwargs: self.fn(*args, **kwargs),
-        "prefect.tasks.Task.submit": lambda self, *args, **kwargs: threads.submit(self.fn, *args, **kwargs),
-        "flows.refresh.wait": lambda futures: None,
-        "flows.build.wait": lambda futures: None,
-        "flows.tasks.get_run_logger": lambda: logger,
-        "flows.build.get_run_logger": lambda: logger,
-    }
-    with ExitStack() as stack:
-        threads = stack.enter_context(ThreadPoolExecutor())  # submitted tasks run beside the flow, as under Prefect
-        for target, replacement in plain.items():
-            stack.enter_context(mock.patch(target, replacement))
-        yield
 
 
 def _timed(target: str, function: Callable, timings: dict[str, float], name: str, *, at_start: bool = False) -> Any:
@@ -161,11 +141,16 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         shutil.rmtree(early.home / "validated", ignore_errors=True)
         (early.home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
         start_early(early.validation_workers, ahead=(early.raw_dir, early.home))
+    direct = mode.endswith("-direct")
+    if direct:
+        from bench import no_prefect
+
+        no_prefect.install()
     from flows.startup import import_for_flow_runs, imports_without_collection
 
     begin_imports = time.perf_counter()
     with imports_without_collection():  # as the `werkregio` command imports Prefect and the flows
-        import prefect  # noqa: F401  (timed on its own)
+        import prefect  # noqa: F401  (timed on its own; the stand-in in a direct run)
 
         imported_prefect = time.perf_counter()
         import flows.cli
@@ -179,7 +164,8 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         from flows.settings import Settings
         from flows.validation import worker_count
 
-        import_for_flow_runs()  # as the command does
+        if not direct:
+            import_for_flow_runs()  # as the command does
 
     imported_flows = time.perf_counter()
     settings = Settings.from_env()
@@ -187,12 +173,9 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         import expectations.gx  # noqa: F401  (timed on its own: this build validates in its own process)
 
     imported = time.perf_counter()
-    direct = mode.endswith("-direct")
     timings: dict[str, float] = {}
     with ExitStack() as stack:
-        if direct:
-            stack.enter_context(without_prefect())
-        else:  # the flow run as the `werkregio` command starts it (the early server's API, no flow-run heartbeats)
+        if not direct:  # the flow run as the `werkregio` command starts it (the early server's API, no flow-run heartbeats)
             waiting = time.perf_counter()
             stack.enter_context(flows.cli.foreground_flow_run())
             timings["server_wait"] = time.perf_counter() - waiting
@@ -220,6 +203,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         "import_prefect": imported_prefect - begin_imports,
         "import_gx": imported - imported_flows,
         "import_rest": imported - imported_prefect,
+        "prefect_imported": "prefect.flow_engine" in sys.modules,
         "run": finished - begin,
         "peak_rss_mb": _peak_rss_mb(),
         "children_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN),

@@ -1,0 +1,78 @@
+"""A stand-in for Prefect, for the benchmarks' direct runs: the flows run with no Prefect imported.
+
+The flows use a handful of Prefect's names (``flow``, ``task``, ``get_run_logger``,
+``prefect.futures.wait``, ``prefect.runtime.flow_run``, ``prefect.cache_policies.NO_CACHE``).
+:func:`install` puts modules with plain versions of exactly these into ``sys.modules`` before the
+flows are imported: a flow or task is its function, ``.submit`` runs the function in a thread pool
+(beside the flow, as Prefect's default task runner does) and returns its
+:class:`concurrent.futures.Future`, loggers are the ``werkregio`` logger. A direct run is then the
+same job with everything Prefect does left out, its import included, and orchestration is what a
+Prefect run takes longer (``bench/report.py``). A name the flows start to import and this module
+lacks fails the direct run with an ImportError.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
+from typing import Any
+
+_threads: ThreadPoolExecutor | None = None
+
+
+class PlainCall:
+    """A flow or task without Prefect: calling it calls the function; ``fn`` is the function, as in Prefect."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "call")
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Future:
+        """Run in the thread pool, beside the caller."""
+        global _threads
+        if _threads is None:
+            _threads = ThreadPoolExecutor(thread_name_prefix="no-prefect")
+        return _threads.submit(self.fn, *args, **kwargs)
+
+
+def _decorator(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """``@flow``/``@task`` and ``@flow(...)``/``@task(...)``: the options (names, caching, retries) are Prefect's and ignored."""
+    if fn is None:
+        return PlainCall
+    return PlainCall(fn)
+
+
+def _wait(futures: list[Future], timeout: float | None = None) -> Any:
+    return wait_all(futures, timeout=timeout)
+
+
+def modules() -> dict[str, types.ModuleType]:
+    """The stand-in modules by name."""
+    prefect = types.ModuleType("prefect", __doc__)
+    prefect.flow = _decorator
+    prefect.task = _decorator
+    prefect.get_run_logger = lambda: logging.getLogger("werkregio")
+    futures = types.ModuleType("prefect.futures")
+    futures.wait = _wait
+    runtime = types.ModuleType("prefect.runtime")
+    runtime.flow_run = types.SimpleNamespace(get_id=lambda: None)  # no flow run: the flows make up a run id
+    cache_policies = types.ModuleType("prefect.cache_policies")
+    cache_policies.NO_CACHE = None
+    prefect.futures, prefect.runtime, prefect.cache_policies = futures, runtime, cache_policies
+    return {"prefect": prefect, "prefect.futures": futures, "prefect.runtime": runtime, "prefect.cache_policies": cache_policies}
+
+
+def install() -> None:
+    """Put the stand-in into ``sys.modules``; raises RuntimeError if Prefect itself is imported already."""
+    loaded = sys.modules.get("prefect")
+    if loaded is not None and getattr(loaded, "__file__", None) is not None:
+        raise RuntimeError("Prefect is imported already: the stand-in must be installed before the flows are imported")
+    sys.modules.update(modules())
