@@ -76,7 +76,7 @@ def _against_last_run_without_loop(scales: dict[int, dict[str, Any]]) -> str:
     when, before = LAST_RUN_WITHOUT_LOOP
     now = med(scales[1]["transforms"]["pandas"], "seconds")
     return (f" The pandas baseline at 1x, whose code has not changed since the run of {when} (which had no such loop), "
-            f"took {now:.2f} s here against {before:.2f} s then: the same work ran {now / before - 1:+.0%} longer on this machine.")
+            f"took {now:.2f} s here against {before:.2f} s then: the same work ran {abs(now / before - 1):.0%} {'longer' if now >= before else 'shorter'} on this machine.")
 
 
 def machine() -> list[str]:
@@ -263,7 +263,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             "In the run of 2026-11-29 03:54 UTC (before the validation ahead of the build, the lazy scipy.stats, and GX "
             "without its batch fingerprint and with each check's configuration built once: `expectations/gx.py`): cold "
             "12.0 s, warm 8.6 s, direct 7.9 s, 40% orchestration cold. "
-            "In the run of 2026-11-28 22:03 UTC (the machine faster, see above; imports with the collector running): "
+            "In the run of 2026-11-28 22:03 UTC (the yardstick's run, see above; imports with the collector running): "
             "cold 9.8 s, warm 7.4 s, direct 6.9 s, 35% orchestration cold. "
             "Before (run of 2026-11-28 20:33 UTC), Prefect started its temporary server when the flow first needed it, "
             "after the imports: cold 12.6 s (53% orchestration). Flows against a long-lived server (`PREFECT_API_URL`, "
