@@ -198,12 +198,13 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         begin = time.perf_counter()
         record = flows_by_mode[mode.removesuffix("-direct")](flow.fn if direct else flow)
         finished = time.perf_counter()
+    if direct and (loaded := sorted(n for n, m in sys.modules.items() if n.split(".")[0] == "prefect" and getattr(m, "__file__", None))):
+        raise RuntimeError(f"the direct run imported Prefect after all ({', '.join(loaded[:5])}): its figures would include Prefect's")
     result = {
         "mode": mode,
         "import_prefect": imported_prefect - begin_imports,
         "import_gx": imported - imported_flows,
         "import_rest": imported - imported_prefect,
-        "prefect_imported": "prefect.flow_engine" in sys.modules,
         "run": finished - begin,
         "peak_rss_mb": _peak_rss_mb(),
         "children_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN),
