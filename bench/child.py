@@ -198,7 +198,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         begin = time.perf_counter()
         record = flows_by_mode[mode.removesuffix("-direct")](flow.fn if direct else flow)
         finished = time.perf_counter()
-    if direct and (loaded := sorted(n for n, m in sys.modules.items() if n.split(".")[0] == "prefect" and getattr(m, "__file__", None))):
+    if direct and (loaded := no_prefect.loaded_prefect()):
         raise RuntimeError(f"the direct run imported Prefect after all ({', '.join(loaded[:5])}): its figures would include Prefect's")
     result = {
         "mode": mode,

@@ -70,9 +70,13 @@ def modules() -> dict[str, types.ModuleType]:
     return {"prefect": prefect, "prefect.futures": futures, "prefect.runtime": runtime, "prefect.cache_policies": cache_policies}
 
 
+def loaded_prefect() -> list[str]:
+    """The modules of Prefect itself (not the stand-in's) imported in this process, sorted."""
+    return sorted(n for n, m in list(sys.modules.items()) if n.split(".")[0] == "prefect" and getattr(m, "__file__", None) is not None)
+
+
 def install() -> None:
     """Put the stand-in into ``sys.modules``; raises RuntimeError if Prefect itself is imported already."""
-    loaded = sys.modules.get("prefect")
-    if loaded is not None and getattr(loaded, "__file__", None) is not None:
+    if loaded_prefect():
         raise RuntimeError("Prefect is imported already: the stand-in must be installed before the flows are imported")
     sys.modules.update(modules())
