@@ -140,7 +140,7 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         # the first build of new data: every batch validated, nothing published yet
         shutil.rmtree(early.home / "validated", ignore_errors=True)
         (early.home / "warehouse" / "werkregio.duckdb").unlink(missing_ok=True)
-        start_early(early.validation_workers, ahead=(early.raw_dir, early.home))
+        start_early(early.validation_workers, ahead=(early.raw_dir, early.home), unless_unchanged=True)  # nothing published: they build
     direct = mode.endswith("-direct")
     if direct:
         from bench import no_prefect

@@ -115,8 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefect_server.start_early()  # Prefect's temporary server starts while the command imports Prefect and the flows
     if args.command == "refresh" and (args.offline or args.force):
         # a build follows: the workers import GX while Prefect starts; offline, the landings it
-        # builds are known, and the workers validate them ahead of it
-        start_early(settings.validation_workers, ahead=(settings.raw_dir, settings.home) if args.offline else None)
+        # builds are known, and the workers validate them ahead of it, unless (without --force)
+        # it will find nothing changed: they then wait for a job without importing GX
+        ahead = (settings.raw_dir, settings.home) if args.offline else None
+        start_early(settings.validation_workers, ahead=ahead, unless_unchanged=not args.force)
     try:
         with imports_without_collection():  # Prefect, Polars, DuckDB: about a seventh less CPU time
             if args.command == "indicators":

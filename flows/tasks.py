@@ -8,9 +8,7 @@ makes fetching idempotent.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,16 +16,16 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from expectations.runner import ValidationReport
-from flows import catalog
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
-from flows.landing import Landing, LandResult, current_landings, land_table, latest_landing
+from flows.inputs import inputs_sha256 as sha256_of_inputs
+from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.reference_data import reference_tables
 from flows.settings import Settings
-from flows.uwv import IntakeResult, UwvFolders, archive_state, archived_frames, intake_inbox, waiting_files
+from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, publish, query_tables, table_counts
+from warehouse.store import PublishResult, publish, published_build, query_tables, table_counts
 
 
 @dataclass(frozen=True)
@@ -176,29 +174,10 @@ def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.
     return frames
 
 
-CODE_PACKAGES = ("flows", "transforms", "expectations", "warehouse")
-
-
 @task(name="inputs_sha256", cache_policy=NO_CACHE)
 def inputs_sha256(settings: Settings) -> str:
-    """sha256 of everything a refresh builds from, so that equal inputs mean an equal warehouse.
-
-    Covers the current landing of every catalog table (id, Modified, sha256), the UWV archive
-    (folder and sha256 of each accepted file), the pipeline's code and reference files (every
-    file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
-    """
-    digest = hashlib.sha256()
-    for landing in current_landings(settings.raw_dir, catalog.ids()):
-        digest.update(f"landing {landing.table_id} {landing.modified} {landing.sha256}\n".encode())
-    for line in archive_state(settings.home):
-        digest.update(f"uwv {line}\n".encode())
-    root = Path(__file__).resolve().parents[1]
-    for package in CODE_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
-                digest.update(f"file {path.relative_to(root).as_posix()} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
-    digest.update(f"reference_year {settings.reference_year}\n".encode())
-    return digest.hexdigest()
+    """sha256 of everything a refresh builds from (:func:`flows.inputs.inputs_sha256`)."""
+    return sha256_of_inputs(settings)
 
 
 @task(name="published_with_inputs", cache_policy=NO_CACHE)
@@ -208,19 +187,19 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
     A refresh then has nothing to do: rebuilding would publish the same warehouse again.
     """
     waiting = waiting_files(settings.home)
-    build = read_published_tables.fn(settings, ["build_info"])["build_info"]
     logger = get_run_logger()
     if waiting:
         logger.info("%d UWV file(s) wait in the inbox: building", len(waiting))
         return None
-    if build is None or build.height != 1 or "inputs_sha256" not in build.columns or build["inputs_sha256"][0] != inputs:
+    build = published_build(settings.warehouse_path)
+    if build is None or build[1] != inputs:
         return None
     logger.info(
         "nothing changed since build %s (same landed versions, UWV archive, code and reference year): "
         "the published warehouse stays as it is; --force rebuilds",
-        build["run_id"][0],
+        build[0],
     )
-    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": build["run_id"][0]}
+    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": build[0]}
 
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)

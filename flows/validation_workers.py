@@ -28,7 +28,9 @@ So no batch is validated twice, a job is never answered with another job's repor
 killed mid-batch releases its lock with its death. A planned job that fails is left to the
 flow's own job, which raises the error. The reports go to ``validated/`` as any report does. The
 directory goes with the workers; one left by a killed command is removed by the next that
-validates ahead (:func:`claims_directory`).
+validates ahead (:func:`claims_directory`). A ``refresh --offline`` that will find nothing
+changed builds nothing: its leader, asked first (``unless_unchanged``), imports no GX and waits
+for a job that does not come (:func:`main`).
 
 A worker ends at once when its jobs pipe is closed, by the flow when the build is done or by the
 kernel when the flow's process dies (``kill -9`` of a refresh): a thread of the worker waits for
@@ -73,8 +75,15 @@ class ValidationWorkers:
     that the import is paid once. Each worker has a pair of pipes of its own: jobs in, answers out.
     """
 
-    def __init__(self, count: int, command: tuple[str, ...] = COMMAND, ahead: tuple[Path, Path] | None = None) -> None:
-        """``ahead``: (raw dir, data dir) of the build to come, to validate its planned jobs ahead of it."""
+    def __init__(
+        self, count: int, command: tuple[str, ...] = COMMAND, ahead: tuple[Path, Path] | None = None, unless_unchanged: bool = False
+    ) -> None:
+        """``ahead``: (raw dir, data dir) of the build to come, to validate its planned jobs ahead of it.
+
+        ``unless_unchanged`` (with ``ahead``): that build is a refresh without ``force``; when it
+        will find nothing to build (:func:`flows.inputs.nothing_to_build`), the leader imports
+        nothing and waits for a job: none comes, unless the inputs changed meanwhile.
+        """
         self._idle: queue.SimpleQueue[_Channel] = queue.SimpleQueue()
         self.channels: list[_Channel] = []
         self.claims: Path | None = None
@@ -93,6 +102,8 @@ class ValidationWorkers:
                     self.claims = None
                 else:
                     arguments = ["--ahead", str(ahead[0]), str(ahead[1]), str(self.claims), *arguments]
+                    if unless_unchanged:
+                        arguments.insert(0, "--unless-unchanged")
             self.leader = subprocess.Popen(
                 [*command, *arguments],
                 stdin=subprocess.DEVNULL,
@@ -175,15 +186,16 @@ class _Channel:
 _early: ValidationWorkers | None = None
 
 
-def start_early(count: int, ahead: tuple[Path, Path] | None = None) -> None:
+def start_early(count: int, ahead: tuple[Path, Path] | None = None, unless_unchanged: bool = False) -> None:
     """Start ``count`` workers now, for the next build in this process to take over (none for 0).
 
-    ``ahead``: (raw dir, data dir) of that build, whose planned jobs they then validate ahead of it.
+    ``ahead``: (raw dir, data dir) of that build, whose planned jobs they then validate ahead of
+    it; ``unless_unchanged``: see :class:`ValidationWorkers`.
     """
     global _early
     end_early()
     if count > 0:
-        _early = ValidationWorkers(count, ahead=ahead)
+        _early = ValidationWorkers(count, ahead=ahead, unless_unchanged=unless_unchanged)
 
 
 def end_early() -> None:
@@ -369,20 +381,55 @@ def serve(source: IO[bytes], sink: IO[bytes], claims: Claims | None = None, plan
         sink.flush()
 
 
+def _nothing_to_build(raw_dir: Path, home: Path) -> bool:
+    """Whether the ``refresh --offline`` these workers were started for will build nothing
+    (:func:`flows.inputs.nothing_to_build`); False when that cannot be told here."""
+    try:
+        from flows.inputs import nothing_to_build
+        from flows.settings import Settings
+
+        settings = Settings.from_env()
+        return settings.raw_dir == raw_dir and settings.home == home and nothing_to_build(settings)
+    except Exception:  # noqa: BLE001 - GX is imported as for a build; the flow finds and reports whatever is wrong
+        return False
+
+
+def _a_job_arrives(jobs_fds: list[int]) -> bool:
+    """Wait until a job arrives on one of ``jobs_fds`` (True) or the flow closes them (False)."""
+    watch = select.poll()
+    for fd in jobs_fds:
+        watch.register(fd, select.POLLIN)
+    while True:
+        events = [event for _, event in watch.poll()]
+        if any(event & select.POLLIN for event in events):
+            return True
+        if events:  # a hang-up without a job: the build is over, or the flow died
+            return False
+
+
 def main(arguments: list[str]) -> None:
     """The leader: GX imported, one worker forked per channel but the first, then the first served.
 
     ``arguments``: ``"jobs_fd,answers_fd"`` per worker, after ``--ahead RAW_DIR HOME CLAIMS_DIR``
-    to validate the planned jobs of the build of ``RAW_DIR``'s landings ahead of it. Every worker
-    closes the other workers' pipes, so that the flow sees the end of a worker's answers when that
-    worker dies.
+    to validate the planned jobs of the build of ``RAW_DIR``'s landings ahead of it, itself after
+    ``--unless-unchanged`` when that build may find nothing to do: if so (:func:`_nothing_to_build`),
+    the leader waits for a job before it imports GX, and ends when the pipes close without one.
+    Every worker closes the other workers' pipes, so that the flow sees the end of a worker's
+    answers when that worker dies.
     """
+    unless_unchanged = arguments[:1] == ["--unless-unchanged"]
+    arguments = arguments[1:] if unless_unchanged else arguments
     ahead = None
     if arguments[:1] == ["--ahead"]:
         ahead, arguments = [Path(a) for a in arguments[1:4]], arguments[4:]
     pairs = [tuple(int(fd) for fd in channel.split(",")) for channel in arguments]
     from flows.startup import imports_without_collection
 
+    if unless_unchanged and ahead is not None:
+        with imports_without_collection():
+            idle = _nothing_to_build(*ahead[:2])
+        if idle and not _a_job_arrives([jobs for jobs, _ in pairs]):
+            os._exit(0)
     with imports_without_collection():  # frozen before the forks, which then share those pages untouched
         import expectations.cbs_tables  # noqa: F401 - GX, while the flow starts and reads the landings
         import expectations.national_benefits  # noqa: F401

@@ -230,6 +230,22 @@ def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | N
     return frames
 
 
+def published_build(path: Path) -> tuple[str, str | None] | None:
+    """``(run_id, inputs_sha256)`` of the build published at ``path``; None when there is no file
+    or its ``build_info`` is not one readable row.
+
+    DuckDB alone, no Polars: the validation workers' leader asks this before it forks
+    (``flows.validation_workers``), and a process forked after Polars ran a query would lack
+    Polars' thread pool.
+    """
+    try:
+        with read_only(path) as con:
+            rows = con.execute("SELECT run_id, inputs_sha256 FROM build_info").fetchall()
+    except (WarehouseError, duckdb.Error):
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
 def table_counts(path: Path) -> dict[str, int]:
     """Rows per table in a warehouse file."""
     with read_only(path) as con:

@@ -341,8 +341,8 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
 @pytest.mark.parametrize(
     ("argv", "early"),
     [
-        (["refresh", "--offline"], [(3, "ahead")]),
-        (["refresh", "--force"], [(3, None)]),
+        (["refresh", "--offline"], [(3, "ahead", True)]),
+        (["refresh", "--force"], [(3, None, False)]),
         (["refresh"], []),
         (["indicators"], []),
     ],
@@ -350,7 +350,8 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
 def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_build(home, monkeypatch, argv, early):
     """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command.
 
-    Offline, the landings to build are known: the workers validate them ahead of the build.
+    Offline, the landings to build are known: the workers validate them ahead of the build, unless
+    (without ``--force``) it will find nothing changed.
     """
     import flows.cli
     import flows.indicators
@@ -360,9 +361,9 @@ def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_
     settings = Settings.from_env()
     monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "3")
 
-    def start(count, ahead):
+    def start(count, ahead, unless_unchanged):
         assert ahead in (None, (settings.raw_dir, settings.home))
-        events.append(("start", (count, ahead and "ahead")))
+        events.append(("start", (count, ahead and "ahead", unless_unchanged)))
 
     monkeypatch.setattr(flows.cli, "start_early", start)
     monkeypatch.setattr(flows.cli, "end_early", lambda: events.append(("end",)))
@@ -394,7 +395,7 @@ def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, m
 
     events = []
     monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
-    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None: events.append("workers"))
+    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None, unless_unchanged=False: events.append("workers"))
 
     def flow(**kwargs):
         events.append("flow")

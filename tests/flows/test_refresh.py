@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from flows import catalog, runlog
+from flows.inputs import nothing_to_build
 from flows.settings import Settings
 from tests.statline_mirror import StatLineMirror
 from warehouse.store import query
@@ -288,6 +289,7 @@ def test_a_rerun_on_the_same_data_does_not_validate_again(home, mirror, monkeypa
 
 def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(home, mirror):
     warehouse = Settings.from_env().warehouse_path
+    assert not nothing_to_build(Settings.from_env())  # nothing published yet
     first = run_refresh(tables=[NATIONAL.table_id])
     built = query(warehouse, "SELECT run_id, inputs_sha256 FROM build_info").row(0)
     assert built[0] == first["run_id"] and len(built[1]) == 64
@@ -297,6 +299,7 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
 
     assert second["published"] == {"path": str(warehouse), "rows": first["published"]["rows"], "rebuilt": False, "build": first["run_id"]}
     assert second["validation"] == [] and sha(warehouse) == before
+    assert nothing_to_build(Settings.from_env())  # what the validation workers of `refresh --offline` ask first
     assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "finished"
     from flows.status import render, status_report
 
@@ -304,6 +307,7 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
 
     inbox = home / "inbox" / "uwv"  # made by the intake of the first run
     (inbox / "vacatures.csv").write_text("not,a,uwv,file\n1,2,3,4\n", encoding="utf-8")
+    assert not nothing_to_build(Settings.from_env())
     third = run_refresh(tables=[NATIONAL.table_id])  # a waiting UWV file: intake and a new build
     assert third["uwv_files"][0]["status"] == "rejected"
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [third["run_id"]]
@@ -314,7 +318,7 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
 
 
 def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirror, monkeypatch, tmp_path):
-    from flows import tasks
+    from flows import inputs, tasks
 
     run_refresh(tables=[NATIONAL.table_id])
     settings = Settings.from_env()
@@ -329,9 +333,9 @@ def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirro
     assert with_regions != base
 
     code = tmp_path / "code"
-    for package in tasks.CODE_PACKAGES:
-        shutil.copytree(Path(tasks.__file__).resolve().parents[1] / package, code / package)
-    monkeypatch.setattr(tasks, "__file__", str(code / "flows" / "tasks.py"))
+    for package in inputs.CODE_PACKAGES:
+        shutil.copytree(inputs.ROOT / package, code / package)
+    monkeypatch.setattr(inputs, "ROOT", code)
     assert tasks.inputs_sha256.fn(settings) == with_regions
     (code / "transforms" / "indicators.py").write_text("# changed\n", encoding="utf-8")
     assert tasks.inputs_sha256.fn(settings) != with_regions

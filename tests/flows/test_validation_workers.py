@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -401,6 +402,60 @@ def test_a_command_killed_while_its_workers_validate_ahead_leaves_no_process_and
     assert not mine.claims.exists()
     for report in (home / "validated").rglob("*.json"):  # what was kept is whole: written aside, then renamed
         assert json.loads(report.read_text(encoding="utf-8"))["records"]
+
+
+SPIED_LEADER = (
+    "import os, pathlib, sys\n"
+    "marks = pathlib.Path(os.environ['SPY_MARKS'])\n"
+    "class Spy:  # notes GX's import, finds nothing itself\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'great_expectations':\n"
+    "            (marks / 'gx').touch()\n"
+    "sys.meta_path.insert(0, Spy())\n"
+    "import flows.validation_workers as module\n"
+    "waits = module._a_job_arrives\n"
+    "def idle(fds):\n"
+    "    (marks / 'idle').touch()\n"
+    "    return waits(fds)\n"
+    "module._a_job_arrives = idle\n"
+    "module.main(sys.argv[1:])\n"
+)
+
+
+@pytest.mark.mirror
+@pytest.mark.usefixtures("prefect_server")
+def test_workers_started_ahead_of_a_build_with_nothing_to_do_import_no_gx_unless_a_job_comes(home, tmp_path, monkeypatch):
+    """`refresh --offline` on unchanged inputs publishes nothing: its workers wait without GX, and still answer a job."""
+    from flows.inputs import nothing_to_build
+
+    run_refresh(tables=TABLES)
+    settings = Settings.from_env()
+    assert nothing_to_build(settings)
+    command = (sys.executable, "-c", SPIED_LEADER)
+    pool = ThreadPoolExecutor(2)  # its threads end once the workers are closed, even if they hang
+    for ending in ("closed", "a job"):
+        marks = tmp_path / ending
+        marks.mkdir()
+        monkeypatch.setenv("SPY_MARKS", str(marks))
+        workers = ValidationWorkers(2, command=command, ahead=(settings.raw_dir, settings.home), unless_unchanged=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (marks / "idle").exists():
+                assert time.monotonic() < deadline and workers.alive(), "the leader did not wait idle"
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert not (marks / "gx").exists() and group_members(workers.leader.pid) == [workers.leader.pid]
+            if ending == "a job":  # the flow built after all (its inputs changed meanwhile): GX, the forks, answers
+                jobs = planned_jobs(settings.raw_dir, settings.home, 2)
+                futures = [pool.submit(workers.run, job) for job in jobs]  # both workers busy: the fork works too
+                answers = [future.result(timeout=120) for future in futures]
+                assert all(validated.report.records and validated.worker in group_members(workers.leader.pid) for validated in answers)
+                assert (marks / "gx").exists() and len(group_members(workers.leader.pid)) == 2
+        finally:
+            workers.close(kill=True)
+        assert gone_within(workers.leader.pid, 5.0)
+    pool.shutdown()
+    assert not (tmp_path / "closed" / "gx").exists()
 
 
 def test_workers_started_early_are_taken_over_once_or_ended():

@@ -1,0 +1,61 @@
+"""What a refresh builds from, and whether the published warehouse was built from exactly that.
+
+A refresh whose inputs (:func:`inputs_sha256`) equal those recorded in the published build's
+``build_info`` and with no UWV file waiting in the inbox has nothing to build
+(:func:`nothing_to_build`): it would publish the same warehouse again. The refresh flow asks
+through its tasks (``flows.tasks.inputs_sha256``, ``flows.tasks.published_with_inputs``); the
+validation workers started early for ``refresh --offline`` ask before they import GX, which such
+a refresh does not need (``flows.validation_workers``). No Prefect here, so that both can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flows import catalog
+from flows.landing import current_landings
+from flows.settings import Settings
+
+CODE_PACKAGES = ("flows", "transforms", "expectations", "warehouse")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def inputs_sha256(settings: Settings) -> str:
+    """sha256 of everything a refresh builds from, so that equal inputs mean an equal warehouse.
+
+    Covers the current landing of every catalog table (id, Modified, sha256), the UWV archive
+    (folder and sha256 of each accepted file), the pipeline's code and reference files (every
+    file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
+    """
+    from flows.uwv import archive_state
+
+    digest = hashlib.sha256()
+    for landing in current_landings(settings.raw_dir, catalog.ids()):
+        digest.update(f"landing {landing.table_id} {landing.modified} {landing.sha256}\n".encode())
+    for line in archive_state(settings.home):
+        digest.update(f"uwv {line}\n".encode())
+    for package in CODE_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+                digest.update(f"file {path.relative_to(ROOT).as_posix()} {hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    digest.update(f"reference_year {settings.reference_year}\n".encode())
+    return digest.hexdigest()
+
+
+def nothing_to_build(settings: Settings) -> bool:
+    """Whether a refresh of what is landed now would publish nothing: no UWV file waits in the
+    inbox and the published warehouse was built from exactly the current inputs
+    (:func:`warehouse.store.published_build`; False when nothing is published).
+
+    Runs no Polars query (the validation workers' leader asks before it forks).
+    """
+    if not settings.warehouse_path.is_file():  # before any import: the first build of a data dir
+        return False
+    from flows.uwv import waiting_files
+    from warehouse.store import published_build
+
+    if waiting_files(settings.home):
+        return False
+    build = published_build(settings.warehouse_path)
+    return build is not None and build[1] == inputs_sha256(settings)
