@@ -43,19 +43,22 @@ def inputs_sha256(settings: Settings) -> str:
     return digest.hexdigest()
 
 
+def published_from(settings: Settings, inputs: str) -> str | None:
+    """The run id of the published build if it was made from exactly ``inputs``, else None
+    (also when nothing is published). Reads ``build_info`` with DuckDB alone (no Polars query:
+    the validation workers' leader asks before it forks)."""
+    from warehouse.store import published_build
+
+    build = published_build(settings.warehouse_path)
+    return build[0] if build is not None and build[1] == inputs else None
+
+
 def nothing_to_build(settings: Settings) -> bool:
     """Whether a refresh of what is landed now would publish nothing: no UWV file waits in the
-    inbox and the published warehouse was built from exactly the current inputs
-    (:func:`warehouse.store.published_build`; False when nothing is published).
-
-    Runs no Polars query (the validation workers' leader asks before it forks).
-    """
+    inbox and the published warehouse was built from exactly the current inputs (what the
+    flow's ``published_with_inputs`` decides)."""
     if not settings.warehouse_path.is_file():  # before any import: the first build of a data dir
         return False
     from flows.uwv import waiting_files
-    from warehouse.store import published_build
 
-    if waiting_files(settings.home):
-        return False
-    build = published_build(settings.warehouse_path)
-    return build is not None and build[1] == inputs_sha256(settings)
+    return not waiting_files(settings.home) and published_from(settings, inputs_sha256(settings)) is not None

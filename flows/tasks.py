@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from expectations.runner import ValidationReport
 from flows.cbs import CbsSource, LiveCbs, dimension_keys
 from flows.inputs import inputs_sha256 as sha256_of_inputs
+from flows.inputs import published_from
 from flows.landing import Landing, LandResult, land_table, latest_landing
 from flows.reference_data import reference_tables
 from flows.settings import Settings
@@ -25,7 +26,7 @@ from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox, w
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, publish, published_build, query_tables, table_counts
+from warehouse.store import PublishResult, publish, query_tables, table_counts
 
 
 @dataclass(frozen=True)
@@ -191,15 +192,15 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
     if waiting:
         logger.info("%d UWV file(s) wait in the inbox: building", len(waiting))
         return None
-    build = published_build(settings.warehouse_path)
-    if build is None or build[1] != inputs:
+    build = published_from(settings, inputs)
+    if build is None:
         return None
     logger.info(
         "nothing changed since build %s (same landed versions, UWV archive, code and reference year): "
         "the published warehouse stays as it is; --force rebuilds",
-        build[0],
+        build,
     )
-    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": build[0]}
+    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": build}
 
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)
