@@ -192,15 +192,15 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
     if waiting:
         logger.info("%d UWV file(s) wait in the inbox: building", len(waiting))
         return None
-    build = published_from(settings, inputs)
-    if build is None:
+    run_id = published_from(settings, inputs)
+    if run_id is None:
         return None
     logger.info(
         "nothing changed since build %s (same landed versions, UWV archive, code and reference year): "
         "the published warehouse stays as it is; --force rebuilds",
-        build,
+        run_id,
     )
-    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": build}
+    return {"path": str(settings.warehouse_path), "rows": table_counts(settings.warehouse_path), "rebuilt": False, "build": run_id}
 
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)
