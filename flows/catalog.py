@@ -253,7 +253,7 @@ def table(table_id: str) -> SourceTable:
     except KeyError:
         raise UnknownTableError(
             f"table {table_id!r} is not in the source catalog (flows/catalog.py); "
-            f"known tables: {', '.join(t.table_id for t in TABLES)}"
+            f"known tables: {', '.join(t.table_id for t in TABLES)}; families: {', '.join(FAMILIES)}"
         ) from None
 
 

@@ -111,6 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path}")
         return 0
+    if args.command == "refresh" and args.tables:
+        from flows.catalog import UnknownTableError, select  # the standard library only
+
+        try:
+            select(args.tables)  # before Prefect starts: a mistyped id fails at once, with no run
+        except UnknownTableError as err:
+            print(f"werkregio: {err}", file=sys.stderr)
+            return 2
     prepare_prefect_environment(settings)
     prefect_server.start_early()  # Prefect's temporary server starts while the command imports Prefect and the flows
     if args.command == "refresh" and (args.offline or args.force):

@@ -405,3 +405,23 @@ def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, m
     monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
     assert main(argv) == 0
     assert events == expected
+
+
+def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_starts(home, monkeypatch, capsys):
+    import flows.cli
+    import flows.refresh
+
+    events = []
+    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
+    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None, unless_unchanged=False: events.append("workers"))
+    monkeypatch.setattr(flows.refresh, "refresh", lambda **kwargs: events.append(("flow", kwargs["tables"])))
+
+    assert main(["refresh", "--offline", "--table", "37789ksz", "--table", "nope"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("werkregio: table 'nope' is not in the source catalog (flows/catalog.py)")
+    assert "known tables: 37789ksz," in err and f"families: {', '.join(catalog.FAMILIES)}" in err
+    assert events == [] and not home.exists()  # no server, no workers, no run, nothing written
+
+    assert main(["refresh", "--table", "37789KSZ", "--table", catalog.REGIONS]) == 0  # ids in any case, families
+    assert events == ["server", ("flow", ["37789KSZ", catalog.REGIONS])]
