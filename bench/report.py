@@ -29,6 +29,7 @@ def render(results: dict[str, Any]) -> str:
         *(_recalculation(first["recalculate"], goals, findings) if "recalculate" in first else []),
         *next((_extraction(s["extraction"], goals, findings) for s in scales.values() if "extraction" in s), []),
         *_nightly(results["nightly"], goals, findings),
+        *_earlier_builds(),
     ]
     return "\n".join([
         "# Benchmarks",
@@ -63,6 +64,32 @@ def render(results: dict[str, Any]) -> str:
         "",
         *sections,
     ])  # fmt: skip
+
+
+# Earlier committed runs of the build at 1x, newest first: what changed since each, and its figures.
+EARLIER_BUILDS = (
+    "Until the run of 2026-11-29 08:49 UTC orchestration was counted as wall - python - imports - the direct build's "
+    "flow call, with a direct build that imported Prefect: that charged Prefect's whole import to orchestration "
+    "although the workers validate ahead meanwhile, and the interpreter's exit too, and it credited the direct build "
+    "with the Prefect import's head start. The 08:49 run gave, counted that way, cold 43% and warm 32% (cold 9.0 s, "
+    "warm 6.7 s, direct 5.9 s; machine +22%); the runs below are counted that way too.",
+    "2026-11-29 06:01 UTC (machine +25%; before the server's one application, the flow call's imports ahead of the "
+    "server's answer and the frames published without pyarrow): cold 10.1 s, warm 7.5 s, direct 6.2 s, 49% "
+    "orchestration cold.",
+    "2026-11-29 03:54 UTC (before the validation ahead of the build, the lazy scipy.stats, and GX without its batch "
+    "fingerprint and with each check's configuration built once: `expectations/gx.py`): cold 12.0 s, warm 8.6 s, "
+    "direct 7.9 s, 40% orchestration cold.",
+    "2026-11-28 22:03 UTC (the yardstick's run, see the top; imports with the collector running): cold 9.8 s, warm "
+    "7.4 s, direct 6.9 s, 35% orchestration cold.",
+    "2026-11-28 20:33 UTC (Prefect started its temporary server when the flow first needed it, after the imports): "
+    "cold 12.6 s, 53% orchestration.",
+    "2026-11-28 18:21 UTC (before the validation workers: GX's import, 3.2 s, and validation, 3.0 s, one after the "
+    "other in the build's process): warm 10.5 s, cold 17.4 s.",
+)
+
+
+def _earlier_builds() -> list[str]:
+    return ["## Earlier runs at 1x", "", *(f"- {line}" for line in EARLIER_BUILDS), ""]
 
 
 # The last run without the machine-speed loop, and its pandas baseline at 1x (bench/pandas_baseline.py,
@@ -251,27 +278,10 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                 if cold["wall"] >= 10
                 else f"; the cold build takes {cold['wall']:.1f} s. "
             )
-            + "Why cold stays above a quarter: see 'CPU at 1x'. "
-            "Until the run of 2026-11-29 08:49 UTC orchestration was counted as wall - python - imports - the direct "
-            "build's flow call, with a direct build that imported Prefect: that charged Prefect's whole import to "
-            "orchestration although the workers validate ahead meanwhile, and the interpreter's exit too, and it "
-            "credited the direct build with the Prefect import's head start. The 08:49 run gave, counted that way, "
-            "cold 43% and warm 32% (cold 9.0 s, warm 6.7 s, direct 5.9 s; machine +22%); the figures of earlier runs "
-            "below are counted that way too. "
-            "In the run of 2026-11-29 06:01 UTC (machine +25%; before the server's one application, the flow call's "
-            "imports ahead of the server's answer and the frames published without pyarrow): cold 10.1 s, warm 7.5 s, "
-            "direct 6.2 s, 49% orchestration cold. "
-            "In the run of 2026-11-29 03:54 UTC (before the validation ahead of the build, the lazy scipy.stats, and GX "
-            "without its batch fingerprint and with each check's configuration built once: `expectations/gx.py`): cold "
-            "12.0 s, warm 8.6 s, direct 7.9 s, 40% orchestration cold. "
-            "In the run of 2026-11-28 22:03 UTC (the yardstick's run, see above; imports with the collector running): "
-            "cold 9.8 s, warm 7.4 s, direct 6.9 s, 35% orchestration cold. "
-            "Before (run of 2026-11-28 20:33 UTC), Prefect started its temporary server when the flow first needed it, "
-            "after the imports: cold 12.6 s (53% orchestration). Flows against a long-lived server (`PREFECT_API_URL`, "
-            "as the deployments do) start none. Before the workers (run of 2026-11-28 18:21 UTC): warm 10.5 s, cold "
-            "17.4 s, with GX's import (3.2 s) and validation (3.0 s) one after the other in the build's process. Reruns "
-            "on validated data reuse the stored reports, and a refresh that finds nothing changed neither builds nor "
-            "starts workers (nightly figures below)."
+            + "Why cold stays above a quarter: see 'CPU at 1x'; how earlier runs compare: 'Earlier runs at 1x' at the "
+            "end. Flows against a long-lived server (`PREFECT_API_URL`, as the deployments do) start no temporary "
+            "server. Reruns on validated data reuse the stored reports, and a refresh that finds nothing changed "
+            "neither builds nor starts workers (nightly figures below)."
         )
     out += _cpu(scales, findings)
     if len(summaries) > 1:
