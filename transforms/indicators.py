@@ -106,7 +106,8 @@ def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str],
     """Municipal figures of one series, one source per municipality and period.
 
     Where several CBS tables publish the same municipality and period, the first table in
-    ``precedence`` wins (newer tables first: they carry CBS's revisions).
+    ``precedence`` wins (newer tables first: they carry CBS's revisions); a table's null does not
+    win over another table's figure.
     """
     rank = {table: i for i, table in enumerate(precedence)}
     rows = regional.filter(
@@ -117,7 +118,7 @@ def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str],
     )
     return (
         rows.with_columns(pl.col("source_table").replace_strict(rank, return_dtype=pl.Int32).alias("_rank"))
-        .sort("_rank")
+        .sort(pl.col("value").is_null(), "_rank")
         .unique(["area_code", "period_start"], keep="first", maintain_order=True)
         .drop("_rank")
         .sort("area_code", "period_start")
@@ -148,13 +149,29 @@ def _municipal_figures(
             by_year={
                 # CBS tables list every municipality for every period, with nulls outside its lifetime:
                 # a null for a code that did not exist that year is no missing figure.
-                year: rows.filter(
-                    pl.col("value").is_not_null() | pl.col("area_code").is_in(list(valid_codes.get(year, ())))
-                ).select(pl.col("area_code").alias("gm_code"), "period_start", "value")
+                year: _every_valid_code(
+                    rows.filter(
+                        pl.col("value").is_not_null() | pl.col("area_code").is_in(list(valid_codes.get(year, ())))
+                    ).select(pl.col("area_code").alias("gm_code"), "period_start", "value"),
+                    valid_codes.get(year, frozenset()),
+                )
                 for (year,), rows in sorted(by_year.items())
             },
         )
     return figures
+
+
+def _every_valid_code(rows: pl.DataFrame, codes: frozenset[str]) -> pl.DataFrame:
+    """``rows`` (gm_code, period_start, value) with a null row for each of ``codes`` a period lacks.
+
+    A municipality that existed but has no row at all (a table cut short, a page never delivered) is
+    a missing figure like a null: it makes the municipality it merges into null when harmonised,
+    and its region incomplete, instead of silently counting as zero.
+    """
+    if not codes or rows.height == 0:
+        return rows
+    grid = pl.DataFrame({"gm_code": sorted(codes)}).join(rows.select("period_start").unique(), how="cross")
+    return grid.join(rows, on=["gm_code", "period_start"], how="full", coalesce=True).sort("gm_code", "period_start")
 
 
 def _monthly_region_totals(

@@ -162,7 +162,7 @@ def region_totals(
 
     ``series``: one row per municipality (per ``by`` keys) on the boundaries of ``geography_year``
     (harmonised there, or published there). Output: one row per region per ``by`` keys with
-    ``value`` (sum of the municipalities that have a figure), ``municipalities`` (in the region
+    ``value`` (sum of the municipalities that have a figure; null when none has), ``municipalities`` (in the region
     that year), ``reporting`` (with a non-null figure), ``complete`` (every municipality
     reported: only then is ``value`` the region total), ``approximate`` (an approximate share
     contributed, when the series carries that flag), ``view`` and ``geography_year``.
@@ -192,6 +192,7 @@ def region_totals(
             approximate.fill_null(False).alias("approximate"),
         )
         .with_columns(
+            pl.when(pl.col("reporting") > 0).then(pl.col("value")).alias("value"),
             (pl.col("reporting") == pl.col("municipalities")).alias("complete"),
             pl.lit(view).alias("view"),
             pl.lit(geography_year, pl.Int32).alias("geography_year"),

@@ -127,6 +127,30 @@ def test_a_missing_month_makes_the_region_incomplete_and_says_so():
     assert am02["reporting"] == 0 and am02["municipalities"] == 1
 
 
+@pytest.mark.parametrize("view", ["harmonised", "as_published"])
+def test_a_municipality_without_any_row_is_a_gap_also_when_it_merges_into_another(view):
+    """0002 existed in 2020 but has no row at all that year (a table cut short, a page never delivered).
+
+    Harmonised to 2021 it merges with 0001 into 0003: 0003 is unknown, not 0001's 10, and AM01 has no
+    figure for 2020. As published, 0002 lies in AM02: AM02 sums 0004 alone and is incomplete.
+    """
+    gap = REGIONAL.filter(~((pl.col("area_code") == "0002") & (pl.col("period_start").dt.year() == 2020)))
+    out = benefit_averages(gap, NATIONAL, MEMBERSHIP, CHANGES, VALID, sources={"wwb": ["T1"]}, national_sources={},
+                           reference_year=2021, view=view)
+    regions = out.filter((pl.col("area_type") == "region") & (pl.col("year") == 2020)).sort("area_code")
+    got = regions.select("area_code", "value", "municipalities", "reporting", "complete").to_dicts()
+    if view == "harmonised":
+        assert got == [
+            {"area_code": "AM01", "value": None, "municipalities": 1, "reporting": 0, "complete": False},
+            {"area_code": "AM02", "value": 5.0, "municipalities": 1, "reporting": 1, "complete": True},
+        ]
+    else:
+        assert got == [
+            {"area_code": "AM01", "value": 10.0, "municipalities": 1, "reporting": 1, "complete": True},
+            {"area_code": "AM02", "value": 5.0, "municipalities": 2, "reporting": 1, "complete": False},
+        ]
+
+
 def test_null_for_a_municipality_outside_its_lifetime_is_not_a_gap():
     extinct = pl.DataFrame(monthly("0001", 2021, None), schema=REGIONAL_SCHEMA)
     out = benefit_averages(pl.concat([REGIONAL, extinct]), NATIONAL, MEMBERSHIP, CHANGES, VALID, sources={"wwb": ["T1"]},
@@ -143,6 +167,16 @@ def test_pick_sources_prefers_the_first_table_per_municipality_and_month():
     assert sorted(chosen.iter_rows()) == [(2020, ["T2"]), (2021, ["T1"])]
     assert picked.filter((pl.col("area_code") == "0004") & (pl.col("period_start") == dt.date(2020, 1, 1)))["value"].item() == 7.0
     assert not picked.select("area_code", "period_start").is_duplicated().any()
+
+
+def test_pick_sources_takes_an_older_tables_figure_where_the_newer_one_has_a_null():
+    newer = pl.DataFrame(monthly("0004", 2020, None, table="T2") + monthly("0001", 2020, 11.0, table="T2"), schema=REGIONAL_SCHEMA)
+    picked = pick_sources(pl.concat([REGIONAL, newer]), "wwb", ["T2", "T1"]).filter(pl.col("period_start") == dt.date(2020, 3, 1))
+    assert picked.select("area_code", "source_table", "value").rows() == [
+        ("0001", "T2", 11.0), ("0002", "T1", 20.0), ("0004", "T1", 5.0)
+    ]
+    both_null = pl.DataFrame(monthly("0002", 2020, None, table="T1") + monthly("0002", 2020, None, table="T2"), schema=REGIONAL_SCHEMA)
+    assert pick_sources(both_null, "wwb", ["T2", "T1"])["source_table"].unique().to_list() == ["T2"]
 
 
 def test_growth_between_every_pair_of_years_and_combined_totals():

@@ -127,7 +127,7 @@ def test_check_municipal_lists_names_year_codes_and_files():
     assert "flows/reference/municipalities.csv" in message and "flows/reference/municipal_changes.csv" in message
 
 
-def test_region_totals_flag_incomplete_regions_and_keep_every_region():
+def test_region_totals_flag_incomplete_regions_and_keep_every_region_with_no_value_where_none_reported():
     members = membership([(2015, "0001", "AM01"), (2015, "0002", "AM01"), (2015, "0003", "AM02"), (2015, "0004", "AM03")])
     series = pl.DataFrame({"gm_code": ["0001", "0002", "0003"], "value": [10.0, 5.0, None]})
     out = region_totals(series, members, view="harmonised", geography_year=2015)
@@ -135,7 +135,7 @@ def test_region_totals_flag_incomplete_regions_and_keep_every_region():
         {
             "region_code": ["AM01", "AM02", "AM03"],
             "region_name": ["regio AM01", "regio AM02", "regio AM03"],
-            "value": [15.0, 0.0, 0.0],
+            "value": [15.0, None, None],  # AM02: its one municipality's null; AM03: no row at all
             "municipalities": [2, 1, 1],
             "reporting": [2, 0, 0],
             "approximate": [False, False, False],
