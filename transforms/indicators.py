@@ -22,7 +22,7 @@ from typing import NamedTuple
 import polars as pl
 
 from transforms.geography import crosswalks as crosswalks_of, harmonise_counts
-from transforms.regions import region_totals
+from transforms.regions import UNASSIGNED_REGION, region_totals
 
 INDICATOR_SCHEMA = {
     "indicator": pl.String,
@@ -60,6 +60,10 @@ SPREAD_SCHEMA = {
     "min_regions": pl.String,
     "max_regions": pl.String,
 }
+
+#: Indicators whose ``category`` labels a region's own value (its band, the municipality at its
+#: extreme) rather than dividing the indicator: their spread across regions ignores it.
+LABEL_CATEGORIES = frozenset({"tension_ratio", "portal_share", "wwb_registered_share_min", "wwb_registered_share_max"})
 
 #: UWV's spanningsindicator typology: vacancies per WW recipient, upper bounds of each band.
 TENSION_BANDS = ((0.25, "zeer ruim"), (0.67, "ruim"), (1.5, "gemiddeld"), (4.0, "krap"), (float("inf"), "zeer krap"))
@@ -404,7 +408,8 @@ def labour_force(
         regions = edition.filter(pl.col("area_type") == "region")
         if regions.height and source_geography == geography:
             counts = members.group_by("region_code").agg(pl.len().cast(pl.Int32).alias("municipalities"))
-            region_rows = regions.join(names, left_on="area_code", right_on="region_code", how="left").join(
+            # a CBS region row of a region that is not in that year's composition (AM99 in the 2021 edition) is left out
+            region_rows = regions.join(names, left_on="area_code", right_on="region_code", how="inner").join(
                 counts, left_on="area_code", right_on="region_code", how="left"
             ).with_columns(
                 pl.col("region_name").alias("area_name"),
@@ -464,19 +469,37 @@ def municipalities_per_region(membership: pl.DataFrame, *, reference_year: int, 
 
 
 def spread(indicators: pl.DataFrame) -> pl.DataFrame:
-    """Minimum, mean and maximum across regions of every indicator, with the regions at the extremes."""
+    """Minimum, mean and maximum across regions of every indicator, with the regions at the extremes.
+
+    One row per (indicator, year, base_year, category, view, geography_year); ``category`` only
+    where it divides the indicator (null for ``LABEL_CATEGORIES``). ``regions`` counts the regions
+    with a figure, ``complete_regions`` those whose figure is complete; the minimum, mean and
+    maximum are over the complete ones only (null when there is none), since an incomplete
+    figure is no region total. ``UNASSIGNED_REGION`` is no region and is left out.
+    """
     keys = ["indicator", "year", "base_year", "category", "view", "geography_year"]
-    regions = indicators.filter((pl.col("area_type") == "region") & pl.col("value").is_not_null())
+    regions = indicators.filter(
+        (pl.col("area_type") == "region") & pl.col("value").is_not_null() & (pl.col("area_code") != UNASSIGNED_REGION)
+    ).with_columns(
+        pl.when(pl.col("indicator").is_in(list(LABEL_CATEGORIES))).then(None).otherwise(pl.col("category")).alias("category")
+    )
     if regions.height == 0:
         return pl.DataFrame(schema=SPREAD_SCHEMA)
+    totals = pl.col("value").filter(pl.col("complete"))
+
+    def at(extreme: pl.Expr) -> pl.Expr:
+        return pl.col("area_code").filter(pl.col("complete") & (pl.col("value") == extreme)).sort().str.join(",")
+
     stats = regions.group_by(keys).agg(
         pl.len().cast(pl.Int32).alias("regions"),
         pl.col("complete").sum().cast(pl.Int32).alias("complete_regions"),
-        pl.col("value").min().alias("min"),
-        pl.col("value").mean().alias("mean"),
-        pl.col("value").max().alias("max"),
-        pl.col("area_code").filter(pl.col("value") == pl.col("value").min()).sort().str.join(",").alias("min_regions"),
-        pl.col("area_code").filter(pl.col("value") == pl.col("value").max()).sort().str.join(",").alias("max_regions"),
+        totals.min().alias("min"),
+        totals.mean().alias("mean"),
+        totals.max().alias("max"),
+        at(totals.min()).alias("min_regions"),
+        at(totals.max()).alias("max_regions"),
+    ).with_columns(
+        pl.when(pl.col("complete_regions") > 0).then(pl.col(name)).alias(name) for name in ("min_regions", "max_regions")
     )
     return stats.select(list(SPREAD_SCHEMA)).cast(SPREAD_SCHEMA).sort(keys, nulls_last=True)
 
@@ -687,9 +710,11 @@ def _portal_indicators(portal: pl.DataFrame | None, membership: pl.DataFrame, ye
         regions.group_by("year", "category").agg(pl.len().cast(pl.Float64).alias("value"), pl.col("complete").all()),
         on=["year", "category"],
         how="left",
+    ).join(
+        regions.group_by("year").agg(pl.col("complete").all().alias("_every_region_complete")), on="year"  # per year
     ).with_columns(
         pl.col("value").fill_null(0.0),
-        pl.col("complete").fill_null(True) & pl.lit(bool(regions["complete"].all())),
+        pl.col("complete").fill_null(True) & pl.col("_every_region_complete"),
         pl.lit("regions_by_portal_share").alias("indicator"),
         pl.lit("country").alias("area_type"),
         pl.lit("NL01").alias("area_code"),

@@ -22,6 +22,10 @@ from transforms.geography import (
 
 MUNICIPALITIES_FILE = "flows/reference/municipalities.csv"
 
+#: 'Niet in te delen' (2019-2020): municipalities CBS had not yet assigned to a labour-market region.
+#: Not one of the regions: it is kept as published, but left out of comparisons across regions.
+UNASSIGNED_REGION = "AM99"
+
 MUNICIPALITIES_SCHEMA = {
     "gm_code": pl.String,
     "name": pl.String,

@@ -276,20 +276,21 @@ INDICATORS = Table(
 
 INDICATOR_SPREAD = Table(
     "indicator_spread",
-    "Spread of every indicator across regions: minimum, mean, maximum and the regions at the extremes. "
+    "Spread of every indicator across regions: minimum, mean, maximum and the regions at the extremes, "
+    "over the regions whose figure is complete (AM99 'Niet in te delen' is no region and left out). "
     "Key (indicator, year, base_year, category, view, geography_year).",
     (
         Column("indicator", "VARCHAR", "indicator name", False),
         Column("year", "INTEGER", "year", False),
         Column("base_year", "INTEGER", "base year of a growth indicator"),
-        Column("category", "VARCHAR", "category, where the indicator has one"),
+        Column("category", "VARCHAR", "category, where it divides the indicator; null where it labels each region's value (bands, municipality codes)"),
         Column("view", "VARCHAR", "harmonised | as_published", False),
         Column("geography_year", "INTEGER", "geography year", False),
         Column("regions", "INTEGER", "regions with a figure", False),
-        Column("complete_regions", "INTEGER", "regions whose figure is complete", False),
-        Column("min", "DOUBLE", "lowest region figure"),
-        Column("mean", "DOUBLE", "unweighted mean of the region figures"),
-        Column("max", "DOUBLE", "highest region figure"),
+        Column("complete_regions", "INTEGER", "regions whose figure is complete: min, mean and max are over these", False),
+        Column("min", "DOUBLE", "lowest complete region figure (null without any)"),
+        Column("mean", "DOUBLE", "unweighted mean of the complete region figures"),
+        Column("max", "DOUBLE", "highest complete region figure"),
         Column("min_regions", "VARCHAR", "region code(s) at the minimum"),
         Column("max_regions", "VARCHAR", "region code(s) at the maximum"),
     ),
@@ -343,7 +344,7 @@ VIEWS: tuple[View, ...] = (
         "area_type IN ('region', 'country')",
     ),
     View("v_municipality_indicators", "Indicators per municipality (e.g. share of WWB recipients registered).", INDICATORS, "area_type = 'municipality'"),
-    View("v_indicator_spread", "Minimum, mean and maximum of every indicator across regions.", INDICATOR_SPREAD),
+    View("v_indicator_spread", "Minimum, mean and maximum of every indicator across the regions with a complete figure.", INDICATOR_SPREAD),
     View("v_region_membership", "Labour-market region of each municipality per year (CBS).", REGION_MEMBERSHIP),
 )
 

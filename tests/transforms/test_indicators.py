@@ -280,6 +280,57 @@ def test_indicator_tables_and_spread_name_the_extreme_regions():
     assert spread(indicators.head(0)).height == 0
 
 
+def test_spread_compares_complete_region_totals_only_without_am99_or_per_region_labels():
+    def region(indicator, code, value, complete, category=None):
+        return {"indicator": indicator, "area_type": "region", "area_code": code, "area_name": code, "year": 2021,
+                "value": value, "complete": complete, "category": category, "view": "harmonised", "geography_year": 2021}
+
+    indicators = transforms.indicators._finish(pl.DataFrame([
+        region("wwb_benefits", "AM01", 30.0, True),
+        region("wwb_benefits", "AM02", 12.0, True),
+        region("wwb_benefits", "AM03", 3.0, False),  # a partial sum: no region total
+        region("wwb_benefits", "AM04", None, False),  # nobody reported
+        region("wwb_benefits", "AM99", 1.0, True),  # 'Niet in te delen': no region
+        region("ww_benefits", "AM01", 7.0, False),
+        region("tension_ratio", "AM01", 0.5, True, "ruim"),
+        region("tension_ratio", "AM02", 5.0, True, "zeer krap"),
+        region("wwb_registered_share_max", "AM01", 40.0, True, "0003"),
+        region("wwb_registered_share_max", "AM02", 20.0, True, "0004"),
+    ]))
+    out = {row["indicator"]: row for row in spread(indicators).to_dicts()}
+
+    def summary(name):
+        row = out[name]
+        return (row["category"], row["regions"], row["complete_regions"], row["min"], row["mean"], row["max"],
+                row["min_regions"], row["max_regions"])
+
+    assert len(out) == spread(indicators).height  # one row per indicator: the labels do not split them
+    assert summary("wwb_benefits") == (None, 3, 2, 12.0, 21.0, 30.0, "AM02", "AM01")
+    assert summary("ww_benefits") == (None, 1, 0, None, None, None, None, None)
+    assert summary("tension_ratio") == (None, 2, 2, 0.5, 2.75, 5.0, "AM01", "AM02")
+    assert summary("wwb_registered_share_max") == (None, 2, 2, 20.0, 30.0, 40.0, "AM02", "AM01")
+
+
+def test_labour_force_leaves_out_a_cbs_region_row_of_a_region_not_in_that_years_composition():
+    facts = edition(2021, [("region", "AM01", 2021, 40.0), ("region", "AM99", 2021, None), ("country", "NL01", 2021, 52.0)], "E21")
+    published = labour_force(facts, MEMBERSHIP, reference_year=2021, view="as_published")
+    assert sorted(published.filter(pl.col("area_type") == "region")["area_code"]) == ["AM01"]
+
+
+def test_regions_by_portal_share_is_complete_per_year():
+    frames = uwv_frames()
+    frames["uwv_portal_connections"] = pl.DataFrame(
+        {"gm_code": ["0001", "0002", "0004", "0003"], "reference_date": [dt.date(2020, 6, 1)] * 3 + [dt.date(2021, 6, 1)],
+         "connected": [True, True, False, True], "connected_since": [None] * 4}
+    )  # 2020: every municipality; 2021: 0004 missing, so AM02 is incomplete
+    base = averages("as_published")
+    benefits = pl.concat([base, base.with_columns(pl.lit("ww_benefits").alias("indicator"))])
+    benefits = pl.concat([benefits, combined(benefits, ["ww_benefits", "wwb_benefits"], "ww_wwb_benefits")])
+    out = uwv_indicators(frames, benefits, MEMBERSHIP, reference_year=2021, view="as_published")
+    counted = out.filter(pl.col("indicator") == "regions_by_portal_share").group_by("year").agg(pl.col("complete").all())
+    assert sorted(counted.rows()) == [(2020, True), (2021, False)]
+
+
 def test_indicator_tables_build_each_crosswalk_once_and_agree_with_benefit_averages(monkeypatch):
     built, checked = [], []
     build, check = transforms.geography._crosswalk, transforms.geography.check_municipal_changes
