@@ -50,8 +50,8 @@ class Settings:
         """Read ``WERKREGIO_*`` variables; unset ones take the defaults above."""
         env = os.environ if env is None else env
         settings = cls(
-            home=Path(env.get("WERKREGIO_HOME", "data")).expanduser().absolute(),
-            cbs_url=env.get("WERKREGIO_CBS_URL", DEFAULT_CBS_URL).rstrip("/"),
+            home=Path(_text(env, "WERKREGIO_HOME", "data")).expanduser().absolute(),
+            cbs_url=_text(env, "WERKREGIO_CBS_URL", DEFAULT_CBS_URL).rstrip("/"),
             timeout=_number(env, "WERKREGIO_TIMEOUT", 30.0, float),
             retries=_number(env, "WERKREGIO_RETRIES", 5, int),
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
@@ -75,7 +75,7 @@ class Settings:
         if not 0 <= self.backoff < float("inf"):
             raise SettingsError(f"WERKREGIO_BACKOFF={self.backoff} must be 0 or more seconds")
         if self.reference_year is not None and not 2009 <= self.reference_year <= 2100:
-            raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 on")
+            raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 to 2100")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
         if not 0 <= self.validation_workers <= 16:
@@ -94,6 +94,12 @@ class Settings:
     @property
     def run_log_path(self) -> Path:
         return self.home / "runs.jsonl"
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    """The variable's value, or ``default`` when it is unset or blank (a blank home is no data dir)."""
+    raw = env.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

@@ -50,10 +50,14 @@ def test_home_is_made_absolute_and_expands_the_user(tmp_path, monkeypatch):
     assert Settings.from_env({"WERKREGIO_HOME": "~/werkregio"}).home == tmp_path / "me" / "werkregio"
 
 
-def test_empty_values_take_the_defaults():
+def test_empty_values_take_the_defaults(tmp_path, monkeypatch):
     settings = Settings.from_env({"WERKREGIO_TIMEOUT": "", "WERKREGIO_RETRIES": "  ", "WERKREGIO_HOME": "/srv/w"})
 
     assert (settings.timeout, settings.retries, settings.home) == (30.0, 5, Path("/srv/w"))
+
+    monkeypatch.chdir(tmp_path)
+    blank = Settings.from_env({"WERKREGIO_HOME": "", "WERKREGIO_CBS_URL": " "})
+    assert (blank.home, blank.cbs_url) == (tmp_path / "data", "https://opendata.cbs.nl")  # not the current folder
 
 
 def test_without_an_env_argument_the_process_environment_is_read(monkeypatch, tmp_path):
@@ -84,6 +88,8 @@ def test_without_an_env_argument_the_process_environment_is_read(monkeypatch, tm
         ("WERKREGIO_CBS_URL", "ftp://opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "https://", "is not an http(s) URL"),
+        ("WERKREGIO_REFERENCE_YEAR", "2200", "must be a year from 2009 to 2100"),
+        ("WERKREGIO_REFERENCE_YEAR", "2008", "must be a year from 2009 to 2100"),
     ],
 )
 def test_an_invalid_value_raises_naming_the_variable(variable, value, complaint):
