@@ -73,18 +73,29 @@ class Landing:
     def read_dimension(self, name: str) -> pl.DataFrame:
         return self._read_parquet(f"{name}.parquet")
 
-    def _read_parquet(self, name: str) -> pl.DataFrame:
-        advice = (
+    def _advice(self) -> str:
+        return (
             f"a landing folder is only ever renamed into place complete, so it was changed afterwards: move {self.folder} "
             f"away and refresh {self.table_id} again to land it anew"
         )
-        return read_named(self.folder / name, LandingUnreadable, f"{self.table_id}: the landed file", advice)
+
+    def _read_parquet(self, name: str) -> pl.DataFrame:
+        return read_named(self.folder / name, LandingUnreadable, f"{self.table_id}: the landed file", self._advice())
+
+    def _read_json(self, name: str) -> Any:
+        path = self.folder / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:  # missing, unreadable, not UTF-8, not JSON
+            raise LandingUnreadable(
+                f"{self.table_id}: the landed file {path} cannot be read ({type(err).__name__}: {err}); {self._advice()}"
+            ) from err
 
     def read_properties(self) -> list[dict[str, Any]]:
-        return json.loads((self.folder / "DataProperties.json").read_text(encoding="utf-8"))
+        return self._read_json("DataProperties.json")
 
     def read_info(self) -> dict[str, Any]:
-        return json.loads((self.folder / "TableInfos.json").read_text(encoding="utf-8"))
+        return self._read_json("TableInfos.json")
 
 
 @dataclass(frozen=True)
@@ -172,13 +183,42 @@ def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], No
                 f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
                 f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
             )
-        try:
-            frames.append(pl.DataFrame(page, schema=schema, strict=True))
-        except (TypeError, ValueError, pl.exceptions.PolarsError) as err:
-            raise CbsBadResponse(f"{meta.table_id}: TypedDataSet values do not match their declared types: {err}") from err
+        frames.append(_page_frame(meta.table_id, page, schema, rows))
         rows += len(page)
         progress(f"{meta.table_id}: {rows} rows")
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def _page_frame(table_id: str, page: list[dict[str, Any]], schema: dict[str, pl.DataType], before: int) -> pl.DataFrame:
+    """One data page as a frame of ``schema``; a value that does not fit its column's type fails the download.
+
+    Built column by column with strict Series: ``pl.DataFrame(page, schema=..., strict=True)``
+    converts instead (12.7 to 12 and "12" to 12 for an integer column, 12 to "12" for a text one),
+    which would land altered figures. JSON integers in a decimal column are numbers and fit.
+    """
+    columns = []
+    for key, dtype in schema.items():
+        values = [row[key] for row in page]
+        try:
+            columns.append(pl.Series(key, values, dtype=dtype, strict=True))
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as err:
+            index, value = next(((i, v) for i, v in enumerate(values) if not _fits(v, dtype)), (None, None))
+            where = f"row {before + index + 1} (ID {page[index].get('ID')!r}) holds {value!r}" if index is not None else f"({err})"
+            raise CbsBadResponse(
+                f"{table_id}: TypedDataSet column {key!r} is declared {dtype} by DataProperties, but {where}: "
+                "a schema change or a damaged response; nothing was landed"
+            ) from err
+    return pl.DataFrame(columns)
+
+
+def _fits(value: Any, dtype: pl.DataType) -> bool:
+    if value is None:
+        return True
+    if dtype == pl.String:
+        return isinstance(value, str)
+    if dtype == pl.Int64:
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:

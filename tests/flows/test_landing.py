@@ -99,15 +99,34 @@ def test_modified_changing_during_download_refetches_once(tmp_path):
     assert len(landings(tmp_path / "raw", TABLE)) == 1
 
 
-def test_wrong_value_type_fails_naming_the_table_and_lands_nothing(tmp_path):
+@pytest.mark.parametrize(
+    ("column", "value", "declared"),
+    [
+        ("Aantal_2", "twee", "Int64"),
+        ("Aantal_2", 12.7, "Int64"),  # Polars' strict DataFrame would land 12
+        ("Aantal_2", "12", "Int64"),  # ... and 12
+        ("Waarde_1", "1,5", "Float64"),
+        ("Perioden", 202002, "String"),  # ... and "202002"
+    ],
+)
+def test_a_value_that_does_not_fit_its_declared_type_fails_naming_table_column_row_and_value(tmp_path, column, value, declared):
     make_table(tmp_path / "src")
     path = tmp_path / "src" / TABLE / "TypedDataSet.json"
     body = json.loads(path.read_text())
-    body["value"][1]["Aantal_2"] = "twee"
+    body["value"][1][column] = value
     path.write_text(json.dumps(body))
-    with pytest.raises(CbsBadResponse, match=TABLE):
+    with pytest.raises(CbsBadResponse) as raised:
         land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
+    assert str(raised.value).startswith(
+        f"{TABLE}: TypedDataSet column '{column}' is declared {declared} by DataProperties, but row 2 (ID 1) holds {value!r}"
+    )
     assert landings(tmp_path / "raw", TABLE) == []
+
+
+def test_a_json_integer_in_a_decimal_column_lands_as_that_number(tmp_path):
+    make_table(tmp_path / "src", values=(1.5, 2, None))
+    landed = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    assert landed.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
 
 
 def test_failed_download_leaves_no_partial_landing(tmp_path):
@@ -142,7 +161,11 @@ def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_
         landings(tmp_path / "raw")
 
 
-@pytest.mark.parametrize(("damage", "name"), [("remove", DATA_FILE), ("garble", DATA_FILE), ("garble", "Perioden.parquet")])
+@pytest.mark.parametrize(
+    ("damage", "name"),
+    [("remove", DATA_FILE), ("garble", DATA_FILE), ("garble", "Perioden.parquet"), ("remove", "DataProperties.json"),
+     ("garble", "DataProperties.json"), ("garble", "TableInfos.json")],
+)
 def test_a_damaged_landed_file_is_named_in_full_and_the_advice_lands_it_anew(tmp_path, damage, name):
     make_table(tmp_path / "src")
     landing = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
@@ -150,10 +173,12 @@ def test_a_damaged_landed_file_is_named_in_full_and_the_advice_lands_it_anew(tmp
     if damage == "remove":
         path.unlink()
     else:
-        path.write_bytes(b"PAR1 not really")
+        path.write_bytes(b"PAR1 not really" if name.endswith(".parquet") else b'[{"Key": "Waarde_1", "Ty')
+    read = {DATA_FILE: landing.read_data, "Perioden.parquet": lambda: landing.read_dimension("Perioden"),
+            "DataProperties.json": landing.read_properties, "TableInfos.json": landing.read_info}[name]
 
     with pytest.raises(LandingUnreadable) as raised:
-        landing.read_data() if name == DATA_FILE else landing.read_dimension("Perioden")
+        read()
 
     message = str(raised.value)
     assert message.startswith(f"{TABLE}: the landed file {path} cannot be read")  # the full path, not Polars' shortened one
