@@ -301,13 +301,13 @@ def _benefit_averages(
 
 
 def combined(indicators: pl.DataFrame, parts: Sequence[str], name: str) -> pl.DataFrame:
-    """Sum of indicators per area and year (e.g. WW + WWB); complete only when every part is."""
+    """Sum of indicators per area and year (e.g. WW + WWB); complete only when every part is, null when no part has a value."""
     keys = ["area_type", "area_code", "area_name", "year", "view", "geography_year"]
     rows = indicators.filter(pl.col("indicator").is_in(list(parts)) & pl.col("base_year").is_null())
     summed = (
         rows.group_by(keys)
         .agg(
-            pl.col("value").sum().alias("value"),
+            pl.when(pl.col("value").is_not_null().any()).then(pl.col("value").sum()).alias("value"),
             pl.col("municipalities").max().alias("municipalities"),
             pl.col("reporting").min().alias("reporting"),
             (pl.col("complete").all() & (pl.len() == len(parts))).alias("complete"),

@@ -189,6 +189,9 @@ def test_growth_between_every_pair_of_years_and_combined_totals():
     both = pl.concat([base, base.with_columns(pl.lit("ww_benefits").alias("indicator"))])
     total = combined(both, ["ww_benefits", "wwb_benefits"], "ww_wwb_benefits")
     assert total.filter((pl.col("area_code") == "AM01") & (pl.col("year") == 2020))["value"].item() == 60.0
+    nothing = combined(both.with_columns(value=pl.when(pl.col("area_code") == "AM02").then(None).otherwise(pl.col("value"))),
+                       ["ww_benefits", "wwb_benefits"], "ww_wwb_benefits")
+    assert nothing.filter(pl.col("area_code") == "AM02")["value"].to_list() == [None, None]  # no figure, not 0
 
 
 def test_as_published_growth_crosses_geographies_and_says_so():
