@@ -91,6 +91,7 @@ _MOJIBAKE = re.compile(
     "[\u00c2\u00c3][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
     "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
+_STRAY_CR = re.compile("\r(?!\n)")
 _DELIMITERS = (";", ",", "\t")
 _OTHER_DELIMITERS = ("|", ":", "^", "~", "#", " ")
 
@@ -635,6 +636,7 @@ class _Raw:
 
 def _read_csv(data: bytes, max_rows: int) -> _Raw:
     text, encoding = _decode(data)
+    _check_line_ends(text)
     delimiter, header_line, offset = _find_csv_header(text)
     n_lines_before = header_line - 1
     reader = csv.reader(io.StringIO(text[offset:], newline=""), delimiter=delimiter, strict=True)
@@ -782,6 +784,27 @@ def _decode(data: bytes) -> tuple[str, str]:
             "read as Windows-1252 and saved again (double-encoded); save the original as UTF-8 once"
         )
     return text, encoding
+
+
+def _check_line_ends(text: str) -> None:
+    """Rejects a carriage return that is not part of a ``\\r\\n`` line break.
+
+    The header scan and the reader would otherwise disagree on where lines end (the csv module
+    takes a lone ``\\r`` as a line break, or fails on it), so such a file is rejected, naming the
+    line, rather than read one way or the other.
+    """
+    stray = _STRAY_CR.search(text)
+    if stray is None:
+        return
+    start = text.rfind("\n", 0, stray.start()) + 1
+    before = text[max(start, stray.start() - 40) : stray.start()]
+    message = (
+        f"line {_line_of(text, stray.start())}: a carriage return (\\r) after {before!r} is not followed by a "
+        "line feed (\\n); lines must end in \\n or \\r\\n"
+    )
+    if "\n" not in text:
+        message += "; this file's lines end in \\r alone (classic Mac line endings): save it again as 'CSV UTF-8'"
+    raise _Rejected(message)
 
 
 def _find_csv_header(text: str) -> tuple[str, int, int]:

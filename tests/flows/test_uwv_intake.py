@@ -395,6 +395,12 @@ CORPUS = [
     pytest.param(inbox_file("afgebroken.csv", lambda: wwb_text().rstrip().rsplit(";", 1)[0].encode()),
                  "truncated file: the last line (line 5) has 4 of 5 fields and does not end with a line break", {},
                  id="truncated csv"),
+    pytest.param(inbox_file("mac.csv", lambda: wwb_text().replace("\r\n", "\r").encode()),
+                 "is not followed by a line feed (\\n); lines must end in \\n or \\r\\n; this file's lines end in \\r "
+                 "alone (classic Mac line endings)", {}, id="classic-mac line endings"),
+    pytest.param(inbox_file("titel.csv", lambda: ("UWV bijstand\rper gemeente\r\n" + wwb_text()).encode()),
+                 "line 1: a carriage return (\\r) after 'UWV bijstand' is not followed by a line feed (\\n); lines must "
+                 "end in \\n or \\r\\n", {}, id="carriage return inside a title line"),
     pytest.param(inbox_file("quote.csv", lambda: (wwb_text() + '"GM0599;Rotterdam;31-12-2015;38.000').encode()),
                  "truncated file: a quoted field that starts on line 6 is not closed", {}, id="unclosed quote"),
     pytest.param(inbox_file("afgebroken.xlsx", lambda: xlsx_bytes()[:3000]), "truncated or damaged XLSX file", {},
