@@ -923,6 +923,11 @@ def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
             chunks.append(_typed_frame(values))
     except _Rejected:
         raise
+    except IndexError as err:  # openpyxl looks shared strings up by the cell's index, unchecked
+        raise _Rejected(
+            f"truncated or damaged XLSX file: a cell refers to text or a style the workbook does not hold "
+            f"({type(err).__name__}: {err})"
+        ) from err
     except (zipfile.BadZipFile, EOFError, ET.ParseError, KeyError, ValueError, OSError) as err:
         raise _Rejected(f"truncated or damaged XLSX file: {type(err).__name__}: {err}") from err
     finally:

@@ -7,7 +7,9 @@ import io
 import json
 import os
 import random
+import re
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -331,6 +333,18 @@ def xlsx_note_beside_table(inbox):
     workbook.save(path)
 
 
+def xlsx_missing_shared_string(inbox):
+    """A workbook whose cell B5 points past the end of the shared strings (there are none)."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes()))
+    with zipfile.ZipFile(inbox / "bijstand_kapot.xlsx", "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member.filename)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(rb'<c r="B5" t="inlineStr"><is><t>[^<]*</t></is></c>', b'<c r="B5" t="s"><v>9999</v></c>', data)
+                assert count == 1
+            target.writestr(member, data)
+
+
 def directory(inbox):
     (inbox / "bijstand_map.csv").mkdir()
     (inbox / "bijstand_map.csv" / "inside.csv").write_text(wwb_text())
@@ -405,6 +419,8 @@ CORPUS = [
                  "truncated file: a quoted field that starts on line 6 is not closed", {}, id="unclosed quote"),
     pytest.param(inbox_file("afgebroken.xlsx", lambda: xlsx_bytes()[:3000]), "truncated or damaged XLSX file", {},
                  id="truncated xlsx"),
+    pytest.param(xlsx_missing_shared_string, "truncated or damaged XLSX file: a cell refers to text or a style the workbook "
+                 "does not hold (IndexError: list index out of range)", {}, id="xlsx cell past the shared strings"),
     pytest.param(inbox_file("ruis.csv", random.Random(1).randbytes(4096)), "binary data, not text", {}, id="binary garbage csv"),
     pytest.param(inbox_file("ruis.xlsx", random.Random(2).randbytes(4096)), "not an XLSX workbook", {}, id="binary garbage xlsx"),
     pytest.param(inbox_file("werkmap.csv", xlsx_bytes), "the file is a ZIP archive (an XLSX workbook?) but is named as CSV",
