@@ -96,6 +96,11 @@ _DELIMITERS = (";", ",", "\t")
 _OTHER_DELIMITERS = ("|", ":", "^", "~", "#", " ")
 
 
+_NOT_ABOUT_THE_FILE = (OSError, MemoryError, ImportError)
+"""Errors of the machine or the installation while a file is checked: they would strike every file
+alike, so they stop the intake (the file stays in the inbox) instead of quarantining good files."""
+
+
 class IntakeBusy(RuntimeError):
     """Another intake holds the lock on the same archive."""
 
@@ -192,9 +197,11 @@ def intake_inbox(
     ``regions``: year -> {region code: region name as CBS spells it}. ``today``: the last
     acceptable reference date. Files whose names start with '.' or '~$' or end in '~', '.tmp',
     '.part', '.partial' or '.crdownload' are still being written and are left alone, and so is a
-    file that changes while it is checked (it is taken in by the next intake).
+    file that changes while it is checked (it is taken in by the next intake). A file whose check
+    fails with an unexpected error is quarantined with that error in its report.
 
-    Raises IntakeBusy when another intake on the same home is running.
+    Raises IntakeBusy when another intake on the same home is running, and errors of the machine
+    (``_NOT_ABOUT_THE_FILE``, errors moving files), which leave the file where it was.
     """
     folders = UwvFolders.at(home)
     for folder in (folders.inbox, folders.archive, folders.quarantine):
@@ -400,15 +407,23 @@ def _intake_file(
             report=entry / REPORT,
             details={**details, "duplicate_of": str(entry / record["file"])},
         )
-    check = check_file(
-        data,
-        name,
-        valid_municipalities=valid_municipalities,
-        regions=regions,
-        today=today,
-        max_rows=max_rows,
-        batch=f"{name}@{sha256[:12]}",
-    )
+    try:
+        check = check_file(
+            data,
+            name,
+            valid_municipalities=valid_municipalities,
+            regions=regions,
+            today=today,
+            max_rows=max_rows,
+            batch=f"{name}@{sha256[:12]}",
+        )
+    except _NOT_ABOUT_THE_FILE:
+        raise
+    except Exception as err:  # noqa: BLE001 - this file's content met a bug: quarantine it, go on with the others
+        return reject(
+            f"the intake failed on this file with {type(err).__name__}: {err}; nothing of it was loaded. This is "
+            "a bug in the intake, not a known problem of the file: please report it with the file"
+        )
     del data
     details.update(check.details)
     if not _unchanged(path, info):

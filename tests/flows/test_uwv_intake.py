@@ -197,6 +197,52 @@ def test_a_damaged_archive_entry_is_named_in_full_and_the_advice_recovers_it(hom
     assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
 
 
+def test_an_unexpected_error_on_one_file_quarantines_it_naming_the_error_and_the_other_files_go_on(home, monkeypatch):
+    from flows import uwv
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    (folders.inbox / "vreemd.csv").write_bytes(b"Gemeentecode;Peildatum;WWB;Ingeschreven bij UWV\r\n0363;31-12-2015;5;1\r\n")
+    os.utime(folders.inbox / "vreemd.csv", (1e9, 1e9))  # taken in first
+    read_csv = uwv._read_csv
+
+    def fails_on_vreemd(data, max_rows):
+        if b";5;1" in data:
+            raise ZeroDivisionError("a bug this content triggers")
+        return read_csv(data, max_rows)
+
+    monkeypatch.setattr(uwv, "_read_csv", fails_on_vreemd)
+
+    strange, good = intake(home)
+
+    assert (strange.file, strange.status) == ("vreemd.csv", "rejected")
+    assert "the intake failed on this file with ZeroDivisionError: a bug this content triggers" in strange.message
+    assert strange.path.parent == folders.quarantine and strange.sha256 is not None
+    report = json.loads(strange.report.read_text(encoding="utf-8"))
+    assert "ZeroDivisionError: a bug this content triggers" in report["message"]
+    assert (good.file, good.status) == ("bijstand.csv", "accepted")
+    assert list(folders.inbox.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [OSError(5, "Input/output error"), MemoryError(), KeyboardInterrupt()],
+                         ids=["OSError", "MemoryError", "KeyboardInterrupt"])
+def test_errors_of_the_machine_while_checking_a_file_stop_the_intake_and_leave_the_file(home, monkeypatch, error):
+    from flows import uwv
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+
+    def fails(data, max_rows):
+        raise error
+
+    monkeypatch.setattr(uwv, "_read_csv", fails)
+
+    with pytest.raises(type(error)):
+        intake(home)
+    assert [p.name for p in folders.inbox.iterdir()] == ["bijstand.csv"]
+    assert list(folders.quarantine.iterdir()) == []
+
+
 def test_files_still_being_written_are_left_alone(home):
     folders = UwvFolders.at(home)
     for name in (".vacatures.csv.tmp", "~$vacatures.xlsx", "vacatures.csv.part", "vacatures.csv~"):
