@@ -7,8 +7,8 @@ checked (``transforms.uwv.uwv_table``), validated (``expectations.uwv``), and th
 
 - **accepted**: moved to ``archive/uwv/<sha256[:2]>/<sha256>/<name>`` with the normalised
   table as ``normalised.parquet`` and ``report.json`` beside it;
-- **a duplicate**: content already archived (same sha256, any name); nothing is loaded, the copy
-  in the inbox is removed (its bytes are in the archive already);
+- **a duplicate**: content already archived (same sha256, any name, and the entry still holds that
+  file); nothing is loaded, the copy in the inbox is removed (its bytes are in the archive already);
 - **rejected**: moved to ``quarantine/uwv/<timestamp>_<name>`` with ``<timestamp>_<name>.report.json``
   and ``.report.txt`` beside it; nothing of it is archived or loaded.
 
@@ -387,8 +387,14 @@ def _intake_file(
         return reject(str(err))
     details["sha256"] = sha256
     entry = folders.archive / sha256[:2] / sha256
-    if (entry / REPORT).is_file():
-        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+    if os.path.lexists(entry):
+        record = _archived_record(entry, sha256, info.st_size)
+        if record is None:
+            return reject(
+                f"its archive entry {entry} does not hold the accepted file with this content (sha256 "
+                f"{sha256[:12]}): the entry was changed afterwards, or its recovery is half done. This copy is "
+                "kept: remove that folder, then move this file from the quarantine back into the inbox"
+            )
         if not _unchanged(path, info):
             return None
         os.unlink(path)
@@ -431,6 +437,22 @@ def _intake_file(
     if not check.passed:
         return reject(_rejection_message(name, check), check=check)
     return _archive(folders, name, path, sha256, check, now, today, details)
+
+
+def _archived_record(entry: Path, sha256: str, size: int) -> dict[str, Any] | None:
+    """The report of archive ``entry`` if the entry holds its accepted file, of ``size`` bytes and
+    content ``sha256``; None when the report or that file is missing, unreadable or different."""
+    try:
+        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+        kept = entry / record["file"]
+        info = os.lstat(kept)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return None
+        with open(kept, "rb") as stream:
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+        return None
+    return record if digest == sha256 else None
 
 
 def _archive(

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import shutil
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -192,6 +193,35 @@ def test_a_damaged_archive_entry_is_named_in_full_and_the_advice_recovers_it(hom
     for path in entry.iterdir():
         path.unlink()
     entry.rmdir()
+    (again,) = intake(home)
+    assert again.status == "accepted" and again.path.parent == entry
+    assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
+
+
+@pytest.mark.parametrize("damage", ["copy moved to the inbox", "copy changed"])
+def test_a_file_whose_archive_entry_lacks_its_copy_is_no_duplicate_and_is_kept(home, damage):
+    folders = UwvFolders.at(home)
+    dropped = files.write_csv(folders.inbox / "bijstand_2015.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    original = dropped.read_bytes()
+    (first,) = intake(home)
+    entry = first.path.parent
+    expected = archived_frames(folders.archive)[WWB_REGISTRATIONS]
+    (entry / "normalised.parquet").write_bytes(b"not parquet")
+    if damage == "copy moved to the inbox":  # the first step of the advice, and an intake before the second
+        first.path.rename(dropped)
+    else:
+        first.path.write_bytes(original.replace(b"0014", b"0015", 1))
+        dropped.write_bytes(original)
+
+    (result,) = intake(home)
+
+    assert result.status == "rejected", result.message
+    assert f"its archive entry {entry} does not hold the accepted file with this content" in result.message
+    assert "remove that folder, then move this file from the quarantine back into the inbox" in result.message
+    assert result.path.parent == folders.quarantine and result.path.read_bytes() == original
+    assert {p.name for p in entry.iterdir()} >= {"normalised.parquet", "report.json"}  # the entry is left as it was
+    shutil.rmtree(entry)  # what the message says
+    result.path.rename(dropped)
     (again,) = intake(home)
     assert again.status == "accepted" and again.path.parent == entry
     assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
