@@ -77,6 +77,9 @@ IGNORED_PREFIXES = (".", "~$")
 IGNORED_SUFFIXES = ("~", ".tmp", ".part", ".partial", ".crdownload")
 NORMALISED = "normalised.parquet"
 REPORT = "report.json"
+ACCEPTED_LOG = "accepted.jsonl"
+"""In the archive: one line (sha256, accepted_at) per content ever accepted. It outlives an entry's
+folder, so a file taken in again (the recovery of a damaged entry) keeps its first accepted_at."""
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -208,6 +211,7 @@ def intake_inbox(
         folder.mkdir(parents=True, exist_ok=True)
     with _intake_lock(folders):
         _recover_staging(folders)
+        _start_accepted_log(folders)
         results = []
         for name in _inbox_names(folders.inbox):
             result = _intake_file(
@@ -244,9 +248,9 @@ def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
     """The three UWV tables rebuilt from every accepted file in ``archive_dir`` (archive/uwv).
 
     Merged on each table's key (``transforms.uwv.KEYS``): when several accepted files hold the
-    same key, the file accepted last wins, so a corrected file replaces earlier figures for the
-    dates and codes it covers and leaves the others. Each table has its fixed schema and is
-    sorted by key; a table without files is empty.
+    same key, the file accepted last (by its first ``accepted_at``) wins, so a corrected file
+    replaces earlier figures for the dates and codes it covers and leaves the others. Each table
+    has its fixed schema and is sorted by key; a table without files is empty.
     """
     entries = []
     for report_path in Path(archive_dir).glob(f"??/*/{REPORT}"):
@@ -273,7 +277,8 @@ class ArchiveUnreadable(RuntimeError):
 def _read_normalised(folder: Path) -> pl.DataFrame:
     advice = (
         f"an archive entry is only ever renamed into place complete, so it was changed afterwards: move the accepted "
-        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew"
+        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew "
+        "(it keeps the accepted_at it first had, so later corrections still win)"
     )
     return read_named(folder / NORMALISED, ArchiveUnreadable, "the UWV archive file", advice)
 
@@ -481,7 +486,7 @@ def _archive(
         "status": "accepted",
         "dataset": table.dataset,
         "sha256": sha256,
-        "accepted_at": now.isoformat(timespec="microseconds"),
+        "accepted_at": _first_accepted_at(folders, sha256, now.isoformat(timespec="microseconds")),
         "today": today.isoformat(),
         "message": message,
         "details": details,
@@ -515,6 +520,42 @@ def _archive(
         report=entry / REPORT,
         details=details,
     )
+
+
+def _first_accepted_at(folders: UwvFolders, sha256: str, now: str) -> str:
+    """When content ``sha256`` was first accepted, from the log of acceptances; else ``now``, logged.
+
+    ``archived_frames`` orders files by accepted_at, so a file taken in again after its damaged
+    entry was removed keeps its place before the corrections accepted after it.
+    """
+    log = folders.archive / ACCEPTED_LOG
+    text = log.read_text(encoding="utf-8") if log.is_file() else ""
+    for line in text.splitlines():
+        try:
+            logged = json.loads(line)
+        except ValueError:
+            continue  # a line cut off by a crash
+        if isinstance(logged, dict) and logged.get("sha256") == sha256:
+            return str(logged["accepted_at"])
+    line = json.dumps({"sha256": sha256, "accepted_at": now}) + "\n"
+    with open(log, "a", encoding="utf-8") as stream:
+        stream.write(line if not text or text.endswith("\n") else "\n" + line)  # after a cut-off line, a line of its own
+        stream.flush()
+        os.fsync(stream.fileno())
+    return now
+
+
+def _start_accepted_log(folders: UwvFolders) -> None:
+    """Start the log of acceptances from the archive's entries when there is none (an archive
+    made before the log)."""
+    log = folders.archive / ACCEPTED_LOG
+    if log.exists():
+        return
+    logged = sorted(
+        (record["accepted_at"], record["sha256"])
+        for record in (json.loads(path.read_text(encoding="utf-8")) for path in folders.archive.glob(f"??/*/{REPORT}"))
+    )
+    _write_text(log, "".join(json.dumps({"sha256": sha, "accepted_at": at}) + "\n" for at, sha in logged))
 
 
 def _quarantine(

@@ -198,6 +198,34 @@ def test_a_damaged_archive_entry_is_named_in_full_and_the_advice_recovers_it(hom
     assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
 
 
+@pytest.mark.parametrize("log", ["kept", "from before the log"])
+def test_a_damaged_entry_recovered_by_the_advice_keeps_its_place_before_a_later_correction(home, log):
+    folders = UwvFolders.at(home)
+    clock = Clock()
+    january = files.vacancies([JANUARY], seed=1)
+    files.write_csv(folders.inbox / "vacatures.csv", VACANCIES, january)
+    (first,) = intake(home, clock=clock)
+    corrected = [dict(january[0], open_vacancies=january[0]["open_vacancies"] + 1000)]
+    files.write_csv(folders.inbox / "vacatures_correctie.csv", VACANCIES, corrected)
+    intake(home, clock=clock)
+    before = archived_frames(folders.archive)[VACANCIES]
+    assert_frame_equal(before, files.expected_frame(VACANCIES, corrected + january[1:]))
+    if log == "from before the log":  # an archive made before the log of acceptances: the next intake starts it
+        (folders.archive / "accepted.jsonl").unlink()
+        assert intake(home, clock=clock) == []
+    entry = first.path.parent
+    accepted_at = json.loads((entry / "report.json").read_text(encoding="utf-8"))["accepted_at"]
+    (entry / "normalised.parquet").write_bytes(b"damaged")
+
+    first.path.rename(folders.inbox / "vacatures.csv")  # the advice of ArchiveUnreadable
+    shutil.rmtree(entry)
+    (again,) = intake(home, clock=clock)
+
+    assert again.status == "accepted" and again.path.parent == entry
+    assert json.loads(again.report.read_text(encoding="utf-8"))["accepted_at"] == accepted_at
+    assert_frame_equal(archived_frames(folders.archive)[VACANCIES], before)  # the correction still wins
+
+
 @pytest.mark.parametrize("damage", ["copy moved to the inbox", "copy changed"])
 def test_a_file_whose_archive_entry_lacks_its_copy_is_no_duplicate_and_is_kept(home, damage):
     folders = UwvFolders.at(home)
