@@ -342,6 +342,19 @@ def test_region_codes_and_names_must_be_valid_in_the_reference_year(region, date
     assert fragment in message
 
 
+def test_a_year_without_a_region_list_says_which_gebieden_editions_are_landed():
+    cells = pl.DataFrame({"region": ["AM01", "Groningen"], "date": ["31-12-2015"] * 2, "vacancies": ["100", "200"]})
+    regions = {2014: REGIONS[2015], 2016: REGIONS[2016], 2017: REGIONS[2016]}
+
+    result = uwv_table(VAC_HEADERS, cells, today=TODAY, valid_municipalities=VALID, regions=regions)
+
+    assert messages(result) == [
+        "no 'Gebieden in Nederland' edition for 2015 is landed, so the labour-market regions of that year are not "
+        "known (editions landed: 2014, 2016-2017); land it with `werkregio refresh --table regions` (the "
+        "editions are listed in flows/catalog.py)"
+    ] * 2  # by code and by name
+
+
 def test_future_dates_are_reported_and_codes_are_not_judged_on_them():
     result = wwb(codes=("9999",), dates=("01-01-2030",))
 
