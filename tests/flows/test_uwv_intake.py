@@ -23,6 +23,7 @@ from flows.uwv import (
     IntakeBusy,
     UwvFolders,
     archived_frames,
+    check_file,
     intake_inbox,
     load_valid_municipalities,
 )
@@ -572,6 +573,20 @@ def test_bad_input_is_quarantined_with_a_specific_message(home, write, fragment,
     assert archive_entries(folders) == []
     assert all(table.height == 0 for table in archived_frames(folders.archive).values())
     assert published.read_bytes() == b"published warehouse"
+
+
+def test_a_csv_without_a_final_line_break_is_read_and_only_a_cut_through_its_fields_is_told():
+    def check(text):
+        return check_file(text.encode(), "bijstand.csv", valid_municipalities=VALID, regions=REGIONS, today=TODAY)
+
+    complete = wwb_text().rstrip("\r\n")  # many tools leave out the last line break
+    last = complete.rsplit(";", 1)[1]
+
+    assert check(complete).passed
+    assert "the last line (line 5) has 4 of 5 fields" in check(complete.rsplit(";", 1)[0]).problems["message"][0]
+    # cut inside the last field: no different from a complete file (docs/uwv-files.md says so)
+    cut = check(complete[: -(len(last) - 1)])
+    assert cut.passed and cut.table.frame.filter(pl.col("gm_code") == "0599")["registered_job_seekers"][0] == int(last[0])
 
 
 def test_the_corpus_is_large_enough():
