@@ -509,10 +509,19 @@ def _parse_date(name: str, dtype: pl.DataType, required: bool = True) -> tuple[p
     """A date: a spreadsheet date, or text as 2015-12-31, 31-12-2015 or 31/12/2015 (day first)."""
     text = pl.col(f"text_{name}")
     empty = pl.lit("empty: a date is required") if required else pl.lit(None, pl.String)
-    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        cell = pl.col(f"cell_{name}")
-        value = cell if dtype == pl.Date else cell.dt.date()
+    if dtype == pl.Date:
+        value = pl.col(f"cell_{name}")
         return value.alias(name), pl.when(value.is_null()).then(empty).alias(f"error_{name}")
+    if isinstance(dtype, pl.Datetime):
+        cell = pl.col(f"cell_{name}")
+        timed = cell != cell.dt.truncate("1d")
+        error = (
+            pl.when(cell.is_null())
+            .then(empty)
+            .when(timed)
+            .then(pl.lit("a date with a time of day other than 00:00: a date may have at most a time of 00:00"))
+        )
+        return pl.when(timed.not_()).then(cell.dt.date()).alias(name), error.alias(f"error_{name}")
 
     def iso(year: int, month: int, day: int, pattern: str) -> pl.Expr:
         return pl.concat_str(

@@ -450,6 +450,17 @@ def xlsx_missing_shared_string(inbox):
             target.writestr(member, data)
 
 
+def xlsx_date_with_a_time(inbox):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Gemeentecode", "Peildatum", "WWB", "Ingeschreven bij UWV"])
+    sheet.append(["0363", dt.datetime(2015, 12, 31, 14, 30), 1000, 500])
+    sheet.append(["0014", dt.datetime(2015, 12, 31, 9, 0), 1000, 500])
+    workbook.save(inbox / "bijstand_tijd.xlsx")
+
+
 def directory(inbox):
     (inbox / "bijstand_map.csv").mkdir()
     (inbox / "bijstand_map.csv" / "inside.csv").write_text(wwb_text())
@@ -526,6 +537,8 @@ CORPUS = [
                  id="truncated xlsx"),
     pytest.param(xlsx_missing_shared_string, "truncated or damaged XLSX file: a cell refers to text or a style the workbook "
                  "does not hold (IndexError: list index out of range)", {}, id="xlsx cell past the shared strings"),
+    pytest.param(xlsx_date_with_a_time, "row 2, column 'Peildatum', value '2015-12-31 14:30:00': a date with a time of day "
+                 "other than 00:00", {}, id="xlsx date with a time of day"),
     pytest.param(inbox_file("ruis.csv", random.Random(1).randbytes(4096)), "binary data, not text", {}, id="binary garbage csv"),
     pytest.param(inbox_file("ruis.xlsx", random.Random(2).randbytes(4096)), "not an XLSX workbook", {}, id="binary garbage xlsx"),
     pytest.param(inbox_file("werkmap.csv", xlsx_bytes), "the file is a ZIP archive (an XLSX workbook?) but is named as CSV",

@@ -191,6 +191,24 @@ def test_spreadsheet_cells_arrive_typed():
     assert result.frame["wwb_recipients"].to_list() == [10_500, 41_000]
 
 
+def test_a_spreadsheet_date_with_a_time_of_day_is_reported_not_cut_to_its_date():
+    cells = pl.DataFrame(
+        {
+            "code": ["0363", "0014"],
+            "date": [dt.datetime(2015, 12, 31, 14, 30), dt.datetime(2015, 12, 31)],
+            "wwb": [1_000, 1_000],
+            "registered": [500, 500],
+        }
+    )
+
+    result = uwv_table(WWB_HEADERS, cells, today=TODAY, valid_municipalities=VALID, regions=REGIONS)
+
+    assert result.problems.to_dicts() == [
+        {"row": 2, "column": "Peildatum", "value": "2015-12-31 14:30:00",
+         "message": "a date with a time of day other than 00:00: a date may have at most a time of 00:00"},
+    ]
+
+
 def test_spreadsheet_booleans_and_dates_arrive_typed():
     cells = pl.DataFrame(
         {
