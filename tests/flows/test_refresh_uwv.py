@@ -98,6 +98,10 @@ def test_uwv_files_reach_the_warehouse_and_the_indicators_and_bad_ones_are_quara
     shares = query(warehouse, "SELECT count(*) AS n FROM v_municipality_indicators WHERE indicator = 'wwb_registered_share'")
     assert shares["n"][0] >= len(members)
 
+    # the build recorded its inputs with the files its intake accepted: with nothing changed since, nothing is rebuilt
+    quiet = run_refresh(tables=[catalog.national_benefits().table_id], offline=True)
+    assert quiet["published"].get("rebuilt") is False and quiet["published"]["build"] == result["run_id"], quiet["published"]
+
     # dropping the same file again is a no-op; the run log and status say what happened
     before = query(warehouse, "SELECT * FROM uwv_vacancies ORDER BY ALL")
     uwv_files.write_csv(inbox / "vacatures_2016_again.csv", VACANCIES, vacancy_rows)
