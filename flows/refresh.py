@@ -7,7 +7,7 @@
          computed while the workers validate; every report is in before anything else
          (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default
-      -> publish_warehouse (atomic swap)
+      -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
+        inputs = inputs_sha256(settings)  # again: the intake may have archived UWV files, which this build holds
         frames = {
             **facts,
             **marts,

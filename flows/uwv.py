@@ -7,8 +7,8 @@ checked (``transforms.uwv.uwv_table``), validated (``expectations.uwv``), and th
 
 - **accepted**: moved to ``archive/uwv/<sha256[:2]>/<sha256>/<name>`` with the normalised
   table as ``normalised.parquet`` and ``report.json`` beside it;
-- **a duplicate**: content already archived (same sha256, any name); nothing is loaded, the copy
-  in the inbox is removed (its bytes are in the archive already);
+- **a duplicate**: content already archived (same sha256, any name, and the entry still holds that
+  file); nothing is loaded, the copy in the inbox is removed (its bytes are in the archive already);
 - **rejected**: moved to ``quarantine/uwv/<timestamp>_<name>`` with ``<timestamp>_<name>.report.json``
   and ``.report.txt`` beside it; nothing of it is archived or loaded.
 
@@ -77,6 +77,9 @@ IGNORED_PREFIXES = (".", "~$")
 IGNORED_SUFFIXES = ("~", ".tmp", ".part", ".partial", ".crdownload")
 NORMALISED = "normalised.parquet"
 REPORT = "report.json"
+ACCEPTED_LOG = "accepted.jsonl"
+"""In the archive: one line (sha256, accepted_at) per content ever accepted. It outlives an entry's
+folder, so a file taken in again (the recovery of a damaged entry) keeps its first accepted_at."""
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -91,8 +94,14 @@ _MOJIBAKE = re.compile(
     "[\u00c2\u00c3][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
     "\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
+_STRAY_CR = re.compile("\r(?!\n)")
 _DELIMITERS = (";", ",", "\t")
 _OTHER_DELIMITERS = ("|", ":", "^", "~", "#", " ")
+
+
+_NOT_ABOUT_THE_FILE = (OSError, MemoryError, ImportError)
+"""Errors of the machine or the installation while a file is checked: they would strike every file
+alike, so they stop the intake (the file stays in the inbox) instead of quarantining good files."""
 
 
 class IntakeBusy(RuntimeError):
@@ -191,15 +200,18 @@ def intake_inbox(
     ``regions``: year -> {region code: region name as CBS spells it}. ``today``: the last
     acceptable reference date. Files whose names start with '.' or '~$' or end in '~', '.tmp',
     '.part', '.partial' or '.crdownload' are still being written and are left alone, and so is a
-    file that changes while it is checked (it is taken in by the next intake).
+    file that changes while it is checked (it is taken in by the next intake). A file whose check
+    fails with an unexpected error is quarantined with that error in its report.
 
-    Raises IntakeBusy when another intake on the same home is running.
+    Raises IntakeBusy when another intake on the same home is running, and errors of the machine
+    (``_NOT_ABOUT_THE_FILE``, errors moving files), which leave the file where it was.
     """
     folders = UwvFolders.at(home)
     for folder in (folders.inbox, folders.archive, folders.quarantine):
         folder.mkdir(parents=True, exist_ok=True)
     with _intake_lock(folders):
         _recover_staging(folders)
+        _start_accepted_log(folders)
         results = []
         for name in _inbox_names(folders.inbox):
             result = _intake_file(
@@ -236,9 +248,9 @@ def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
     """The three UWV tables rebuilt from every accepted file in ``archive_dir`` (archive/uwv).
 
     Merged on each table's key (``transforms.uwv.KEYS``): when several accepted files hold the
-    same key, the file accepted last wins, so a corrected file replaces earlier figures for the
-    dates and codes it covers and leaves the others. Each table has its fixed schema and is
-    sorted by key; a table without files is empty.
+    same key, the file accepted last (by its first ``accepted_at``) wins, so a corrected file
+    replaces earlier figures for the dates and codes it covers and leaves the others. Each table
+    has its fixed schema and is sorted by key; a table without files is empty.
     """
     entries = []
     for report_path in Path(archive_dir).glob(f"??/*/{REPORT}"):
@@ -265,7 +277,8 @@ class ArchiveUnreadable(RuntimeError):
 def _read_normalised(folder: Path) -> pl.DataFrame:
     advice = (
         f"an archive entry is only ever renamed into place complete, so it was changed afterwards: move the accepted "
-        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew"
+        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew "
+        "(it keeps the accepted_at it first had, so later corrections still win)"
     )
     return read_named(folder / NORMALISED, ArchiveUnreadable, "the UWV archive file", advice)
 
@@ -379,8 +392,14 @@ def _intake_file(
         return reject(str(err))
     details["sha256"] = sha256
     entry = folders.archive / sha256[:2] / sha256
-    if (entry / REPORT).is_file():
-        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+    if os.path.lexists(entry):
+        record = _archived_record(entry, sha256, info.st_size)
+        if record is None:
+            return reject(
+                f"its archive entry {entry} does not hold the accepted file with this content (sha256 "
+                f"{sha256[:12]}): the entry was changed afterwards, or its recovery is half done. This copy is "
+                "kept: remove that folder, then move this file from the quarantine back into the inbox"
+            )
         if not _unchanged(path, info):
             return None
         os.unlink(path)
@@ -399,15 +418,23 @@ def _intake_file(
             report=entry / REPORT,
             details={**details, "duplicate_of": str(entry / record["file"])},
         )
-    check = check_file(
-        data,
-        name,
-        valid_municipalities=valid_municipalities,
-        regions=regions,
-        today=today,
-        max_rows=max_rows,
-        batch=f"{name}@{sha256[:12]}",
-    )
+    try:
+        check = check_file(
+            data,
+            name,
+            valid_municipalities=valid_municipalities,
+            regions=regions,
+            today=today,
+            max_rows=max_rows,
+            batch=f"{name}@{sha256[:12]}",
+        )
+    except _NOT_ABOUT_THE_FILE:
+        raise
+    except Exception as err:  # noqa: BLE001 - this file's content met a bug: quarantine it, go on with the others
+        return reject(
+            f"the intake failed on this file with {type(err).__name__}: {err}; nothing of it was loaded. This is "
+            "a bug in the intake, not a known problem of the file: please report it with the file"
+        )
     del data
     details.update(check.details)
     if not _unchanged(path, info):
@@ -415,6 +442,22 @@ def _intake_file(
     if not check.passed:
         return reject(_rejection_message(name, check), check=check)
     return _archive(folders, name, path, sha256, check, now, today, details)
+
+
+def _archived_record(entry: Path, sha256: str, size: int) -> dict[str, Any] | None:
+    """The report of archive ``entry`` if the entry holds its accepted file, of ``size`` bytes and
+    content ``sha256``; None when the report or that file is missing, unreadable or different."""
+    try:
+        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
+        kept = entry / record["file"]
+        info = os.lstat(kept)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return None
+        with open(kept, "rb") as stream:
+            digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
+        return None
+    return record if digest == sha256 else None
 
 
 def _archive(
@@ -443,7 +486,7 @@ def _archive(
         "status": "accepted",
         "dataset": table.dataset,
         "sha256": sha256,
-        "accepted_at": now.isoformat(timespec="microseconds"),
+        "accepted_at": _first_accepted_at(folders, sha256, now.isoformat(timespec="microseconds")),
         "today": today.isoformat(),
         "message": message,
         "details": details,
@@ -477,6 +520,42 @@ def _archive(
         report=entry / REPORT,
         details=details,
     )
+
+
+def _first_accepted_at(folders: UwvFolders, sha256: str, now: str) -> str:
+    """When content ``sha256`` was first accepted, from the log of acceptances; else ``now``, logged.
+
+    ``archived_frames`` orders files by accepted_at, so a file taken in again after its damaged
+    entry was removed keeps its place before the corrections accepted after it.
+    """
+    log = folders.archive / ACCEPTED_LOG
+    text = log.read_text(encoding="utf-8") if log.is_file() else ""
+    for line in text.splitlines():
+        try:
+            logged = json.loads(line)
+        except ValueError:
+            continue  # a line cut off by a crash
+        if isinstance(logged, dict) and logged.get("sha256") == sha256:
+            return str(logged["accepted_at"])
+    line = json.dumps({"sha256": sha256, "accepted_at": now}) + "\n"
+    with open(log, "a", encoding="utf-8") as stream:
+        stream.write(line if not text or text.endswith("\n") else "\n" + line)  # after a cut-off line, a line of its own
+        stream.flush()
+        os.fsync(stream.fileno())
+    return now
+
+
+def _start_accepted_log(folders: UwvFolders) -> None:
+    """Start the log of acceptances from the archive's entries when there is none (an archive
+    made before the log)."""
+    log = folders.archive / ACCEPTED_LOG
+    if log.exists():
+        return
+    logged = sorted(
+        (record["accepted_at"], record["sha256"])
+        for record in (json.loads(path.read_text(encoding="utf-8")) for path in folders.archive.glob(f"??/*/{REPORT}"))
+    )
+    _write_text(log, "".join(json.dumps({"sha256": sha, "accepted_at": at}) + "\n" for at, sha in logged))
 
 
 def _quarantine(
@@ -635,6 +714,7 @@ class _Raw:
 
 def _read_csv(data: bytes, max_rows: int) -> _Raw:
     text, encoding = _decode(data)
+    _check_line_ends(text)
     delimiter, header_line, offset = _find_csv_header(text)
     n_lines_before = header_line - 1
     reader = csv.reader(io.StringIO(text[offset:], newline=""), delimiter=delimiter, strict=True)
@@ -784,6 +864,27 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
+def _check_line_ends(text: str) -> None:
+    """Rejects a carriage return that is not part of a ``\\r\\n`` line break.
+
+    The header scan and the reader would otherwise disagree on where lines end (the csv module
+    takes a lone ``\\r`` as a line break, or fails on it), so such a file is rejected, naming the
+    line, rather than read one way or the other.
+    """
+    stray = _STRAY_CR.search(text)
+    if stray is None:
+        return
+    start = text.rfind("\n", 0, stray.start()) + 1
+    before = text[max(start, stray.start() - 40) : stray.start()]
+    message = (
+        f"line {_line_of(text, stray.start())}: a carriage return (\\r) after {before!r} is not followed by a "
+        "line feed (\\n); lines must end in \\n or \\r\\n"
+    )
+    if "\n" not in text:
+        message += "; this file's lines end in \\r alone (classic Mac line endings): save it again as 'CSV UTF-8'"
+    raise _Rejected(message)
+
+
 def _find_csv_header(text: str) -> tuple[str, int, int]:
     """(delimiter, line number of the header, offset of that line in ``text``)."""
     lines = []
@@ -900,6 +1001,11 @@ def _read_xlsx(data: bytes, max_rows: int) -> _Raw:
             chunks.append(_typed_frame(values))
     except _Rejected:
         raise
+    except IndexError as err:  # openpyxl looks shared strings up by the cell's index, unchecked
+        raise _Rejected(
+            f"truncated or damaged XLSX file: a cell refers to text or a style the workbook does not hold "
+            f"({type(err).__name__}: {err})"
+        ) from err
     except (zipfile.BadZipFile, EOFError, ET.ParseError, KeyError, ValueError, OSError) as err:
         raise _Rejected(f"truncated or damaged XLSX file: {type(err).__name__}: {err}") from err
     finally:

@@ -509,10 +509,19 @@ def _parse_date(name: str, dtype: pl.DataType, required: bool = True) -> tuple[p
     """A date: a spreadsheet date, or text as 2015-12-31, 31-12-2015 or 31/12/2015 (day first)."""
     text = pl.col(f"text_{name}")
     empty = pl.lit("empty: a date is required") if required else pl.lit(None, pl.String)
-    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        cell = pl.col(f"cell_{name}")
-        value = cell if dtype == pl.Date else cell.dt.date()
+    if dtype == pl.Date:
+        value = pl.col(f"cell_{name}")
         return value.alias(name), pl.when(value.is_null()).then(empty).alias(f"error_{name}")
+    if isinstance(dtype, pl.Datetime):
+        cell = pl.col(f"cell_{name}")
+        timed = cell != cell.dt.truncate("1d")
+        error = (
+            pl.when(cell.is_null())
+            .then(empty)
+            .when(timed)
+            .then(pl.lit("a date with a time of day other than 00:00: a date may have at most a time of 00:00"))
+        )
+        return pl.when(timed.not_()).then(cell.dt.date()).alias(name), error.alias(f"error_{name}")
 
     def iso(year: int, month: int, day: int, pattern: str) -> pl.Expr:
         return pl.concat_str(
@@ -603,16 +612,30 @@ def _validity(valid: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
     return spans, sorted(set(valid["year"].to_list()))
 
 
-def _validity_message(code: pl.Expr, noun: str, years: list[int]) -> pl.Expr:
-    """Why ``code`` is not valid in ``year`` (null when it is); needs year, is_valid, first/last_year."""
+def _years_text(years: list[int]) -> str:
+    """Sorted years for a message, runs joined: ``'2014, 2016-2025'``; ``'none'`` for none."""
+    runs: list[list[int]] = []
+    for year in years:
+        if runs and year == runs[-1][1] + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in runs) or "none"
+
+
+def _validity_message(code: pl.Expr, noun: str, years: list[int], no_list: str) -> pl.Expr:
+    """Why ``code`` is not valid in ``year`` (null when it is); needs year, is_valid, first/last_year.
+
+    ``no_list``: the message for a year without a list of codes, with ``{}`` for the year.
+    """
     year = pl.col("year")
     date = pl.col("reference_date").dt.to_string("%Y-%m-%d")
-    span = "none" if not years else str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+    span = _years_text(years)
     return (
         pl.when(pl.col("is_valid") | code.is_null() | year.is_null())
         .then(None)
         .when(year.is_in(years).not_())
-        .then(pl.format(f"no list of valid {noun} codes for {{}} (the lists cover {span}); check the date", year))
+        .then(pl.format(no_list, year))
         .when(pl.col("first_year").is_null())
         .then(pl.format(f"unknown {noun} code {{}}: not a {noun} in any year {span}", code))
         .when(year > pl.col("last_year"))
@@ -642,7 +665,10 @@ def _check_municipalities(work: pl.DataFrame, valid_municipalities: Mapping[int,
     )
     usable = pl.col("error_gm_code").is_null() & pl.col("date_usable")
     return checked.with_columns(
-        error_code_validity=pl.when(usable).then(_validity_message(pl.col("gm_code"), "municipality", years))
+        error_code_validity=pl.when(usable).then(_validity_message(
+            pl.col("gm_code"), "municipality", years,
+            f"no list of valid municipality codes for {{}} (the lists cover {_years_text(years)}); check the date",
+        ))
     )
 
 
@@ -682,9 +708,16 @@ def _resolve_regions(work: pl.DataFrame, regions: Mapping[int, Mapping[str, str]
     )
     text = pl.col("text_region_code")
     by_name = pl.col("region_code_form").is_null()
+    no_regions = (
+        "no 'Gebieden in Nederland' edition for {} is landed, so the labour-market regions of that year are not "
+        f"known (editions landed: {_years_text(years)}); land it with `werkregio refresh --table regions` (the "
+        "editions are listed in flows/catalog.py)"
+    )
     name_message = (
         pl.when(pl.col("year").is_null() | pl.col("code_by_name").is_not_null())
         .then(None)
+        .when(pl.col("year").is_in(years).not_())
+        .then(pl.format(no_regions, pl.col("year")))
         .when(pl.col("name_years").is_not_null())
         .then(pl.format(
             "labour-market region {} is not a region in {} (it is one in {})",
@@ -699,7 +732,7 @@ def _resolve_regions(work: pl.DataFrame, regions: Mapping[int, Mapping[str, str]
     return resolved.with_columns(
         error_code_validity=pl.when(usable).then(
             pl.when(by_name).then(name_message).otherwise(
-                _validity_message(pl.col("region_code"), "labour-market region", years)
+                _validity_message(pl.col("region_code"), "labour-market region", years, no_regions)
             )
         )
     )

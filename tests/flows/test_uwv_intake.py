@@ -7,7 +7,10 @@ import io
 import json
 import os
 import random
+import re
+import shutil
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +23,7 @@ from flows.uwv import (
     IntakeBusy,
     UwvFolders,
     archived_frames,
+    check_file,
     intake_inbox,
     load_valid_municipalities,
 )
@@ -195,6 +199,109 @@ def test_a_damaged_archive_entry_is_named_in_full_and_the_advice_recovers_it(hom
     assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
 
 
+@pytest.mark.parametrize("log", ["kept", "from before the log"])
+def test_a_damaged_entry_recovered_by_the_advice_keeps_its_place_before_a_later_correction(home, log):
+    folders = UwvFolders.at(home)
+    clock = Clock()
+    january = files.vacancies([JANUARY], seed=1)
+    files.write_csv(folders.inbox / "vacatures.csv", VACANCIES, january)
+    (first,) = intake(home, clock=clock)
+    corrected = [dict(january[0], open_vacancies=january[0]["open_vacancies"] + 1000)]
+    files.write_csv(folders.inbox / "vacatures_correctie.csv", VACANCIES, corrected)
+    intake(home, clock=clock)
+    before = archived_frames(folders.archive)[VACANCIES]
+    assert_frame_equal(before, files.expected_frame(VACANCIES, corrected + january[1:]))
+    if log == "from before the log":  # an archive made before the log of acceptances: the next intake starts it
+        (folders.archive / "accepted.jsonl").unlink()
+        assert intake(home, clock=clock) == []
+    entry = first.path.parent
+    accepted_at = json.loads((entry / "report.json").read_text(encoding="utf-8"))["accepted_at"]
+    (entry / "normalised.parquet").write_bytes(b"damaged")
+
+    first.path.rename(folders.inbox / "vacatures.csv")  # the advice of ArchiveUnreadable
+    shutil.rmtree(entry)
+    (again,) = intake(home, clock=clock)
+
+    assert again.status == "accepted" and again.path.parent == entry
+    assert json.loads(again.report.read_text(encoding="utf-8"))["accepted_at"] == accepted_at
+    assert_frame_equal(archived_frames(folders.archive)[VACANCIES], before)  # the correction still wins
+
+
+@pytest.mark.parametrize("damage", ["copy moved to the inbox", "copy changed"])
+def test_a_file_whose_archive_entry_lacks_its_copy_is_no_duplicate_and_is_kept(home, damage):
+    folders = UwvFolders.at(home)
+    dropped = files.write_csv(folders.inbox / "bijstand_2015.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    original = dropped.read_bytes()
+    (first,) = intake(home)
+    entry = first.path.parent
+    expected = archived_frames(folders.archive)[WWB_REGISTRATIONS]
+    (entry / "normalised.parquet").write_bytes(b"not parquet")
+    if damage == "copy moved to the inbox":  # the first step of the advice, and an intake before the second
+        first.path.rename(dropped)
+    else:
+        first.path.write_bytes(original.replace(b"0014", b"0015", 1))
+        dropped.write_bytes(original)
+
+    (result,) = intake(home)
+
+    assert result.status == "rejected", result.message
+    assert f"its archive entry {entry} does not hold the accepted file with this content" in result.message
+    assert "remove that folder, then move this file from the quarantine back into the inbox" in result.message
+    assert result.path.parent == folders.quarantine and result.path.read_bytes() == original
+    assert {p.name for p in entry.iterdir()} >= {"normalised.parquet", "report.json"}  # the entry is left as it was
+    shutil.rmtree(entry)  # what the message says
+    result.path.rename(dropped)
+    (again,) = intake(home)
+    assert again.status == "accepted" and again.path.parent == entry
+    assert_frame_equal(archived_frames(folders.archive)[WWB_REGISTRATIONS], expected)
+
+
+def test_an_unexpected_error_on_one_file_quarantines_it_naming_the_error_and_the_other_files_go_on(home, monkeypatch):
+    from flows import uwv
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    (folders.inbox / "vreemd.csv").write_bytes(b"Gemeentecode;Peildatum;WWB;Ingeschreven bij UWV\r\n0363;31-12-2015;5;1\r\n")
+    os.utime(folders.inbox / "vreemd.csv", (1e9, 1e9))  # taken in first
+    read_csv = uwv._read_csv
+
+    def fails_on_vreemd(data, max_rows):
+        if b";5;1" in data:
+            raise ZeroDivisionError("a bug this content triggers")
+        return read_csv(data, max_rows)
+
+    monkeypatch.setattr(uwv, "_read_csv", fails_on_vreemd)
+
+    strange, good = intake(home)
+
+    assert (strange.file, strange.status) == ("vreemd.csv", "rejected")
+    assert "the intake failed on this file with ZeroDivisionError: a bug this content triggers" in strange.message
+    assert strange.path.parent == folders.quarantine and strange.sha256 is not None
+    report = json.loads(strange.report.read_text(encoding="utf-8"))
+    assert "ZeroDivisionError: a bug this content triggers" in report["message"]
+    assert (good.file, good.status) == ("bijstand.csv", "accepted")
+    assert list(folders.inbox.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [OSError(5, "Input/output error"), MemoryError(), KeyboardInterrupt()],
+                         ids=["OSError", "MemoryError", "KeyboardInterrupt"])
+def test_errors_of_the_machine_while_checking_a_file_stop_the_intake_and_leave_the_file(home, monkeypatch, error):
+    from flows import uwv
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+
+    def fails(data, max_rows):
+        raise error
+
+    monkeypatch.setattr(uwv, "_read_csv", fails)
+
+    with pytest.raises(type(error)):
+        intake(home)
+    assert [p.name for p in folders.inbox.iterdir()] == ["bijstand.csv"]
+    assert list(folders.quarantine.iterdir()) == []
+
+
 def test_files_still_being_written_are_left_alone(home):
     folders = UwvFolders.at(home)
     for name in (".vacatures.csv.tmp", "~$vacatures.xlsx", "vacatures.csv.part", "vacatures.csv~"):
@@ -331,6 +438,29 @@ def xlsx_note_beside_table(inbox):
     workbook.save(path)
 
 
+def xlsx_missing_shared_string(inbox):
+    """A workbook whose cell B5 points past the end of the shared strings (there are none)."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes()))
+    with zipfile.ZipFile(inbox / "bijstand_kapot.xlsx", "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member.filename)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data, count = re.subn(rb'<c r="B5" t="inlineStr"><is><t>[^<]*</t></is></c>', b'<c r="B5" t="s"><v>9999</v></c>', data)
+                assert count == 1
+            target.writestr(member, data)
+
+
+def xlsx_date_with_a_time(inbox):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Gemeentecode", "Peildatum", "WWB", "Ingeschreven bij UWV"])
+    sheet.append(["0363", dt.datetime(2015, 12, 31, 14, 30), 1000, 500])
+    sheet.append(["0014", dt.datetime(2015, 12, 31, 9, 0), 1000, 500])
+    workbook.save(inbox / "bijstand_tijd.xlsx")
+
+
 def directory(inbox):
     (inbox / "bijstand_map.csv").mkdir()
     (inbox / "bijstand_map.csv" / "inside.csv").write_text(wwb_text())
@@ -395,10 +525,20 @@ CORPUS = [
     pytest.param(inbox_file("afgebroken.csv", lambda: wwb_text().rstrip().rsplit(";", 1)[0].encode()),
                  "truncated file: the last line (line 5) has 4 of 5 fields and does not end with a line break", {},
                  id="truncated csv"),
+    pytest.param(inbox_file("mac.csv", lambda: wwb_text().replace("\r\n", "\r").encode()),
+                 "is not followed by a line feed (\\n); lines must end in \\n or \\r\\n; this file's lines end in \\r "
+                 "alone (classic Mac line endings)", {}, id="classic-mac line endings"),
+    pytest.param(inbox_file("titel.csv", lambda: ("UWV bijstand\rper gemeente\r\n" + wwb_text()).encode()),
+                 "line 1: a carriage return (\\r) after 'UWV bijstand' is not followed by a line feed (\\n); lines must "
+                 "end in \\n or \\r\\n", {}, id="carriage return inside a title line"),
     pytest.param(inbox_file("quote.csv", lambda: (wwb_text() + '"GM0599;Rotterdam;31-12-2015;38.000').encode()),
                  "truncated file: a quoted field that starts on line 6 is not closed", {}, id="unclosed quote"),
     pytest.param(inbox_file("afgebroken.xlsx", lambda: xlsx_bytes()[:3000]), "truncated or damaged XLSX file", {},
                  id="truncated xlsx"),
+    pytest.param(xlsx_missing_shared_string, "truncated or damaged XLSX file: a cell refers to text or a style the workbook "
+                 "does not hold (IndexError: list index out of range)", {}, id="xlsx cell past the shared strings"),
+    pytest.param(xlsx_date_with_a_time, "row 2, column 'Peildatum', value '2015-12-31 14:30:00': a date with a time of day "
+                 "other than 00:00", {}, id="xlsx date with a time of day"),
     pytest.param(inbox_file("ruis.csv", random.Random(1).randbytes(4096)), "binary data, not text", {}, id="binary garbage csv"),
     pytest.param(inbox_file("ruis.xlsx", random.Random(2).randbytes(4096)), "not an XLSX workbook", {}, id="binary garbage xlsx"),
     pytest.param(inbox_file("werkmap.csv", xlsx_bytes), "the file is a ZIP archive (an XLSX workbook?) but is named as CSV",
@@ -446,6 +586,20 @@ def test_bad_input_is_quarantined_with_a_specific_message(home, write, fragment,
     assert archive_entries(folders) == []
     assert all(table.height == 0 for table in archived_frames(folders.archive).values())
     assert published.read_bytes() == b"published warehouse"
+
+
+def test_a_csv_without_a_final_line_break_is_read_and_only_a_cut_through_its_fields_is_told():
+    def check(text):
+        return check_file(text.encode(), "bijstand.csv", valid_municipalities=VALID, regions=REGIONS, today=TODAY)
+
+    complete = wwb_text().rstrip("\r\n")  # many tools leave out the last line break
+    last = complete.rsplit(";", 1)[1]
+
+    assert check(complete).passed
+    assert "the last line (line 5) has 4 of 5 fields" in check(complete.rsplit(";", 1)[0]).problems["message"][0]
+    # cut inside the last field: no different from a complete file (docs/uwv-files.md says so)
+    cut = check(complete[: -(len(last) - 1)])
+    assert cut.passed and cut.table.frame.filter(pl.col("gm_code") == "0599")["registered_job_seekers"][0] == int(last[0])
 
 
 def test_the_corpus_is_large_enough():

@@ -191,6 +191,24 @@ def test_spreadsheet_cells_arrive_typed():
     assert result.frame["wwb_recipients"].to_list() == [10_500, 41_000]
 
 
+def test_a_spreadsheet_date_with_a_time_of_day_is_reported_not_cut_to_its_date():
+    cells = pl.DataFrame(
+        {
+            "code": ["0363", "0014"],
+            "date": [dt.datetime(2015, 12, 31, 14, 30), dt.datetime(2015, 12, 31)],
+            "wwb": [1_000, 1_000],
+            "registered": [500, 500],
+        }
+    )
+
+    result = uwv_table(WWB_HEADERS, cells, today=TODAY, valid_municipalities=VALID, regions=REGIONS)
+
+    assert result.problems.to_dicts() == [
+        {"row": 2, "column": "Peildatum", "value": "2015-12-31 14:30:00",
+         "message": "a date with a time of day other than 00:00: a date may have at most a time of 00:00"},
+    ]
+
+
 def test_spreadsheet_booleans_and_dates_arrive_typed():
     cells = pl.DataFrame(
         {
@@ -340,6 +358,19 @@ def test_region_codes_and_names_must_be_valid_in_the_reference_year(region, date
 
     (message,) = messages(result)
     assert fragment in message
+
+
+def test_a_year_without_a_region_list_says_which_gebieden_editions_are_landed():
+    cells = pl.DataFrame({"region": ["AM01", "Groningen"], "date": ["31-12-2015"] * 2, "vacancies": ["100", "200"]})
+    regions = {2014: REGIONS[2015], 2016: REGIONS[2016], 2017: REGIONS[2016]}
+
+    result = uwv_table(VAC_HEADERS, cells, today=TODAY, valid_municipalities=VALID, regions=regions)
+
+    assert messages(result) == [
+        "no 'Gebieden in Nederland' edition for 2015 is landed, so the labour-market regions of that year are not "
+        "known (editions landed: 2014, 2016-2017); land it with `werkregio refresh --table regions` (the "
+        "editions are listed in flows/catalog.py)"
+    ] * 2  # by code and by name
 
 
 def test_future_dates_are_reported_and_codes_are_not_judged_on_them():
