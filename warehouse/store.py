@@ -52,7 +52,7 @@ def publish(
     columns. Keys are enforced by DuckDB primary keys (added once a table's rows are in); a duplicate
     key fails the build, naming the duplicated keys.
     Callers must not publish to the same path concurrently (the flows hold the pipeline lock):
-    building files left by a killed build are removed first.
+    building files (and DuckDB spill folders) left by a killed build are removed first.
     """
     expected = {t.name for t in tables} - set(keep)
     if set(frames) != expected or not set(keep) <= {t.name for t in tables}:
@@ -65,8 +65,12 @@ def publish(
         raise WarehouseError(f"{path}: no published warehouse to keep {sorted(keep)} from: run `werkregio refresh` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.building-*"):
-        # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead
-        stale.unlink(missing_ok=True)
+        # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead.
+        # A folder is where DuckDB spilled to (the building file's ``.tmp``).
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
     building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:12]}")
     try:
         if keep:

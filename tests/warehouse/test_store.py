@@ -335,6 +335,18 @@ def test_a_building_file_left_by_a_killed_build_is_removed_by_the_next_publish(w
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
 
 
+def test_a_spill_directory_left_by_a_killed_build_is_removed_by_the_next_publish(warehouse):
+    # DuckDB spills to <database>.tmp/ beside the building file; a killed build leaves it behind
+    spill = warehouse.with_name(f".{warehouse.name}.building-deadbeef0000.tmp")
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled blocks")
+
+    publish(warehouse, build("run-3"))
+
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
+
+
 KEPT = ("national_series", "regional_series", "validation_results")
 
 
