@@ -98,6 +98,11 @@ def publish(
             con.close()
         _check(building, counts)
         _fsync(building)
+        # A write-ahead log beside the published file was left by a read-write session on it that
+        # did not close (a crash): it belongs to the file replaced here, and DuckDB would replay it
+        # into the new one ("WAL does not match database file"). Removed before the swap, so a
+        # reader in between reads the old file as it was published.
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
         os.replace(building, path)
         _fsync(path.parent)
         return PublishResult(path, counts, path.stat().st_size)

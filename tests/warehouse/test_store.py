@@ -347,6 +347,21 @@ def test_a_spill_directory_left_by_a_killed_build_is_removed_by_the_next_publish
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
 
 
+def test_a_write_ahead_log_left_beside_the_published_file_does_not_break_the_next_build(warehouse):
+    # a user opened the published file read-write and their session ended without a checkpoint
+    con = duckdb.connect(str(warehouse))
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    con.execute("SET checkpoint_threshold = '1TB'")
+    con.execute("UPDATE build_info SET run_id = 'edited by hand'")
+    con.close()
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb", "werkregio.duckdb.wal"]
+
+    publish(warehouse, build("run-2"))
+
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+
+
 KEPT = ("national_series", "regional_series", "validation_results")
 
 
