@@ -200,7 +200,7 @@ def _fsync(path: Path) -> None:
 
 @contextmanager
 def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to a warehouse file; fails clearly if there is none."""
+    """A read-only connection to a warehouse file; fails clearly if there is none or DuckDB cannot open it."""
     if not Path(path).is_file():
         raise WarehouseError(f"no warehouse at {path}: run `werkregio refresh` first")
     # Not duckdb.connect(path): DuckDB reuses one instance per path within a process, so while
@@ -208,7 +208,12 @@ def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     literal = "'" + str(path).replace("'", "''") + "'"
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+        except duckdb.Error as err:
+            raise WarehouseError(
+                f"cannot open the warehouse {path}: {err} (a damaged file is rebuilt by `werkregio refresh`)"
+            ) from err
         con.execute("USE warehouse")
         yield con
     finally:
@@ -227,7 +232,8 @@ def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataF
 def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | None]:
     """Whole tables of the published warehouse, read through one connection (so from one build).
 
-    A table the file lacks, or that cannot be read, is None.
+    A table the file lacks, or that cannot be read, is None; a file DuckDB cannot open at all
+    raises :class:`WarehouseError`.
     """
     frames: dict[str, pl.DataFrame | None] = {}
     with read_only(path) as con:

@@ -257,6 +257,28 @@ def test_status_json_with_a_published_warehouse(published_home, capsys):
     ]
 
 
+def damage(path: Path) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(100)
+
+
+def test_status_and_export_on_a_damaged_warehouse_say_so_in_one_line(published_home, tmp_path, capsys):
+    warehouse = Settings.from_env().warehouse_path
+    damage(warehouse)
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"Published warehouse: none (cannot open the warehouse {warehouse}: IO Error:" in out
+    assert "werkregio refresh" in out
+    assert list(run_blocks(out)) == ["run-bad", "run-ok"]  # the run log is still shown
+
+    assert main(["export", str(tmp_path / "export")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"werkregio: cannot open the warehouse {warehouse}: IO Error:")
+    assert len(err.splitlines()) == 1
+
+
 def test_docs_writes_the_generated_reference(home, tmp_path, capsys):
     target = tmp_path / "out" / "warehouse.md"
     target.parent.mkdir()

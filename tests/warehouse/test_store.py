@@ -18,7 +18,16 @@ from polars.testing import assert_frame_equal
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
-from warehouse.store import WarehouseError, _ArrowStream, publish, query, read_only, table_counts
+from warehouse.store import (
+    WarehouseError,
+    _ArrowStream,
+    publish,
+    published_build,
+    query,
+    query_tables,
+    read_only,
+    table_counts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_AT = dt.datetime(2025, 4, 23, 3, 15, tzinfo=dt.UTC)
@@ -201,6 +210,27 @@ def test_read_only_on_a_missing_file_names_the_path_and_the_fix(tmp_path):
     with pytest.raises(WarehouseError, match="werkregio refresh"):
         query(missing, "SELECT 1")
     assert not missing.parent.exists()
+
+
+def test_a_damaged_file_fails_naming_the_file_and_duckdbs_error(warehouse):
+    with warehouse.open("r+b") as handle:
+        handle.truncate(100)  # e.g. a copy that was cut off
+
+    def connect():
+        with read_only(warehouse):
+            pass
+
+    for read in (
+        connect,
+        lambda: query(warehouse, "SELECT 1"),
+        lambda: query_tables(warehouse, ["build_info"]),
+        lambda: table_counts(warehouse),
+    ):
+        with pytest.raises(WarehouseError) as raised:
+            read()
+        assert str(raised.value).startswith(f"cannot open the warehouse {warehouse}: IO Error: Could not read enough bytes")
+        assert "werkregio refresh" in str(raised.value)
+    assert published_build(warehouse) is None
 
 
 def without_table(frames, name):
