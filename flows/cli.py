@@ -101,12 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report, indent=2, default=str) if args.json else render(report))
         return 0
     if args.command == "export":
+        import duckdb
+
         from warehouse.store import WarehouseError, export_parquet
 
         try:
             written = export_parquet(settings.warehouse_path, args.output, views=not args.tables)
-        except WarehouseError as err:
+        except (WarehouseError, duckdb.Error) as err:
             print(f"werkregio: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # e.g. the disk is full, or no permission on the folder
+            print(f"werkregio: cannot export into {args.output}: {err}", file=sys.stderr)
             return 1
         for path in written:
             print(f"wrote {path}")

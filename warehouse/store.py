@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -271,19 +272,29 @@ def table_counts(path: Path) -> dict[str, int]:
 def export_parquet(path: Path, output: Path, *, views: bool = True) -> list[Path]:
     """Write every view (or table) of the published warehouse to ``output/<name>.parquet``.
 
-    Reads through a read-only connection, so it can run while a refresh publishes; each file is
-    written under a temporary name and renamed, so a reader never sees half a file.
+    Reads through a read-only connection, so it can run while a refresh publishes. The files are
+    written into a fresh hidden folder inside ``output`` and renamed into ``output`` only once all
+    of them are written: a failure part-way leaves ``output`` as it was (no mix of two builds),
+    and a reader never sees half a file.
     """
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
+    if output.exists() and not output.is_dir():
+        raise WarehouseError(f"cannot export into {output}: it is a file, not a folder")
     with read_only(path) as con:
         kind = "duckdb_views() WHERE NOT internal" if views else "duckdb_tables()"
         names = [row[0] for row in con.execute(f"SELECT {'view_name' if views else 'table_name'} FROM {kind} ORDER BY 1").fetchall()]
-        for name in names:
-            target = output / f"{name}.parquet"
-            partial = output / f".{name}.parquet.partial"
-            literal = "'" + str(partial).replace("'", "''") + "'"
-            con.execute(f"COPY (SELECT * FROM {name}) TO {literal} (FORMAT parquet)")
-            os.replace(partial, target)
-            written.append(target)
+        output.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=output))
+        try:
+            for name in names:
+                literal = "'" + str(staging / f"{name}.parquet").replace("'", "''") + "'"
+                try:
+                    con.execute(f"COPY (SELECT * FROM {name}) TO {literal} (FORMAT parquet)")
+                except duckdb.Error as err:
+                    raise WarehouseError(f"{path}: exporting {name} into {output} failed: {err}") from err
+            written = []
+            for name in names:
+                os.replace(staging / f"{name}.parquet", output / f"{name}.parquet")
+                written.append(output / f"{name}.parquet")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return written

@@ -257,6 +257,30 @@ def test_status_json_with_a_published_warehouse(published_home, capsys):
     ]
 
 
+def test_export_writes_one_parquet_file_per_view(published_home, tmp_path, capsys):
+    output = tmp_path / "exports" / "today"
+
+    assert main(["export", str(output)]) == 0
+
+    out = capsys.readouterr().out
+    names = sorted(f"{view.name}.parquet" for view in schema.VIEWS)
+    assert sorted(p.name for p in output.iterdir()) == names  # and no temporary folder left
+    assert out.splitlines() == [f"wrote {output / name}" for name in names]
+    national = pl.read_parquet(output / "v_national_series.parquet")
+    assert national.columns == schema.NATIONAL_SERIES.column_names and national.height == 2
+
+
+def test_export_into_a_path_that_is_a_file_fails_in_one_line(published_home, tmp_path, capsys):
+    output = tmp_path / "export"
+    output.write_text("a file")
+
+    assert main(["export", str(output)]) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"werkregio: cannot export into {output}: it is a file, not a folder\n"
+
+
 def damage(path: Path) -> None:
     with path.open("r+b") as handle:
         handle.truncate(100)

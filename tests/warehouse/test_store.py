@@ -21,6 +21,7 @@ from warehouse import schema
 from warehouse.store import (
     WarehouseError,
     _ArrowStream,
+    export_parquet,
     publish,
     published_build,
     query,
@@ -390,6 +391,29 @@ def test_a_write_ahead_log_left_beside_the_published_file_does_not_break_the_nex
 
     assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+
+
+def test_an_export_that_fails_part_way_leaves_the_previous_export_as_it_was(warehouse, tmp_path):
+    output = tmp_path / "export"
+    written = export_parquet(warehouse, output)
+    before = {p.name: sha256(p) for p in written}
+    publish(warehouse, build("run-2", ww_january=500.0))
+    with duckdb.connect(str(warehouse)) as con:  # a view that fails when read, after the others (by name)
+        con.execute("CREATE VIEW zz_unreadable AS SELECT error('No space left on device') AS x")
+
+    with pytest.raises(WarehouseError, match=rf"{warehouse}: exporting zz_unreadable into {output} failed: .*No space left"):
+        export_parquet(warehouse, output)
+
+    assert {p.name: sha256(p) for p in output.iterdir()} == before  # no file of run-2, no leftover
+
+
+def test_export_refuses_an_output_path_that_is_a_file(warehouse, tmp_path):
+    output = tmp_path / "export.parquet"
+    output.write_bytes(b"not a folder")
+
+    with pytest.raises(WarehouseError, match=rf"cannot export into {output}: it is a file, not a folder"):
+        export_parquet(warehouse, output)
+    assert output.read_bytes() == b"not a folder"
 
 
 KEPT = ("national_series", "regional_series", "validation_results")
