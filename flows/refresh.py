@@ -96,14 +96,19 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
 
 
 def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> dict[str, pl.DataFrame]:
-    """``build_info`` (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build) and ``source_tables``."""
+    """``build_info`` (:func:`build_info_row`) and ``source_tables`` (the newest landings: what a refresh builds from)."""
     return {
-        "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs),
+        "build_info": build_info_row(settings, run_id, flow_name, inputs),
         "source_tables": source_tables(
             [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
             {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
         ),
     }
+
+
+def build_info_row(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> pl.DataFrame:
+    """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build)."""
+    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs)
 
 
 def _results(futures: list) -> list:
