@@ -22,7 +22,7 @@ from flows.settings import Settings
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
-from warehouse.store import publish
+from warehouse.store import publish, query
 
 REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("werkregio")
@@ -279,6 +279,35 @@ def test_export_into_a_path_that_is_a_file_fails_in_one_line(published_home, tmp
     out, err = capsys.readouterr()
     assert out == ""
     assert err == f"werkregio: cannot export into {output}: it is a file, not a folder\n"
+
+
+@pytest.mark.parametrize("publishes", [False, True])
+def test_a_failed_run_says_whether_the_published_warehouse_changed(published_home, monkeypatch, capsys, publishes):
+    """A run can fail after it published (e.g. writing the run log failed): the command must not say 'not changed'."""
+    import flows.cli
+    import flows.refresh
+
+    settings = Settings.from_env()
+    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: None)
+
+    def refresh(**kwargs):
+        if publishes:
+            frames = {name: query(settings.warehouse_path, f"SELECT * FROM {name}") for name in schema.BY_NAME}
+            frames["build_info"] = build_info("run-new", "refresh", dt.datetime(2025, 4, 24, tzinfo=dt.UTC), "https://opendata.cbs.nl", "0.1.0")
+            publish(settings.warehouse_path, frames)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flows.refresh, "refresh", refresh)
+
+    assert main(["refresh"]) == 1
+
+    err = capsys.readouterr().err
+    assert "werkregio refresh failed: [Errno 28] No space left on device" in err
+    if publishes:
+        assert f"The published warehouse {settings.warehouse_path} now holds build run-new (it changed during the run)." in err
+        assert "not changed" not in err
+    else:
+        assert "The published warehouse was not changed. `werkregio status` shows the run." in err
 
 
 def damage(path: Path) -> None:
