@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Show the last runs from the run log, the CBS tables in the published warehouse "
         "with their Modified and row counts, and the validation outcome.",
     )
-    status.add_argument("--runs", type=int, default=5, metavar="N", help="how many recent runs to show (default 5)")
+    status.add_argument("--runs", type=_run_count, default=5, metavar="N", help="how many recent runs to show (default 5; 0: none)")
     status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
     docs = commands.add_parser(
@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--output", type=Path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
     return parser
+
+
+def _run_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {count}")
+    return count
 
 
 def main(argv: Sequence[str] | None = None) -> int:

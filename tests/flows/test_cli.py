@@ -332,6 +332,58 @@ def test_status_and_export_on_a_damaged_warehouse_say_so_in_one_line(published_h
     assert len(err.splitlines()) == 1
 
 
+def test_status_runs_0_shows_no_run_and_a_negative_count_is_refused(published_home, capsys):
+    assert main(["status", "--json", "--runs", "0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["runs"] == [] and report["published"]["build"]["run_id"] == "run-ok"
+
+    assert main(["status", "--runs", "0"]) == 0
+    assert "Recent runs (newest first):\n  none yet" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--runs", "-1"])
+    assert exited.value.code == 2
+    assert "argument --runs: must be 0 or more, not -1" in capsys.readouterr().err
+
+
+def test_status_shows_what_a_warehouse_lacking_a_table_holds_and_names_the_table(published_home, capsys):
+    import duckdb
+
+    with duckdb.connect(str(Settings.from_env().warehouse_path)) as con:  # e.g. an older or damaged file
+        con.execute("DROP TABLE validation_results")
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    published = out[out.index("Published warehouse"):]
+    assert "by run run-ok" in published and "37789ksz" in published and "82496NED" in published
+    assert "validation:" not in published
+    assert "missing or unreadable in this file: validation_results" in published
+
+    assert main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["published"]
+    assert (report["validation"], report["failed_checks"], report["missing"]) == (None, None, ["validation_results"])
+    assert [t["table_id"] for t in report["tables"]] == ["37789ksz", "82496NED"]
+
+
+def test_status_reads_the_published_warehouse_through_one_connection(published_home, monkeypatch, capsys):
+    """One connection sees one build: a publish between separate reads could mix two builds."""
+    import warehouse.store
+
+    opened = []
+    read_only = warehouse.store.read_only
+
+    def counted(path):
+        opened.append(path)
+        return read_only(path)
+
+    monkeypatch.setattr(warehouse.store, "read_only", counted)
+
+    assert main(["status", "--json"]) == 0
+
+    assert opened == [Settings.from_env().warehouse_path]
+    assert json.loads(capsys.readouterr().out)["published"]["build"]["run_id"] == "run-ok"
+
+
 def test_docs_writes_the_generated_reference(home, tmp_path, capsys):
     target = tmp_path / "out" / "warehouse.md"
     target.parent.mkdir()
