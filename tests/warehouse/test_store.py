@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -329,6 +330,17 @@ def test_markdown_mentions_every_table_and_column():
         assert f"Key: `({', '.join(table.key)})`" in text
         for column in table.columns:
             assert f"| `{column.name}` | {column.type} | {'yes' if column.nullable else 'no'} | {column.comment} |" in text
+
+
+def test_the_series_comments_name_every_series_the_catalog_maps():
+    from flows import catalog
+
+    national = {name for table in catalog.national_tables() for name in table.series}
+    regional = {name for table in catalog.regional_tables() for name in table.series}
+    comment = {t.name: next(c.comment for c in t.columns if c.name == "series") for t in (schema.NATIONAL_SERIES, schema.REGIONAL_SERIES)}
+    named = {table: set(re.findall(r"\b[a-z_]+(?= =)", text)) for table, text in comment.items()}
+
+    assert named == {"national_series": national, "regional_series": regional}
 
 
 def test_docs_warehouse_md_is_the_generated_reference():
