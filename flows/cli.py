@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Show the last runs from the run log, the CBS tables in the published warehouse "
         "with their Modified and row counts, and the validation outcome.",
     )
-    status.add_argument("--runs", type=int, default=5, metavar="N", help="how many recent runs to show (default 5)")
+    status.add_argument("--runs", type=_run_count, default=5, metavar="N", help="how many recent runs to show (default 5; 0: none)")
     status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
     docs = commands.add_parser(
@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--output", type=Path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
     return parser
+
+
+def _run_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {count}")
+    return count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,12 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report, indent=2, default=str) if args.json else render(report))
         return 0
     if args.command == "export":
+        import duckdb
+
         from warehouse.store import WarehouseError, export_parquet
 
         try:
             written = export_parquet(settings.warehouse_path, args.output, views=not args.tables)
-        except WarehouseError as err:
+        except (WarehouseError, duckdb.Error) as err:
             print(f"werkregio: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:  # e.g. the disk is full, or no permission on the folder
+            print(f"werkregio: cannot export into {args.output}: {err}", file=sys.stderr)
             return 1
         for path in written:
             print(f"wrote {path}")
@@ -127,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # it will find nothing changed: they then wait for a job without importing GX
         ahead = (settings.raw_dir, settings.home) if args.offline else None
         start_early(settings.validation_workers, ahead=ahead, unless_unchanged=not args.force)
+    before, flow_called = None, False
     try:
         with imports_without_collection():  # Prefect, Polars, DuckDB: about a seventh less CPU time
             if args.command == "indicators":
@@ -138,16 +154,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
             import_for_flow_runs()  # rather than once the server answered
+            from warehouse.store import published_build
+        before = published_build(settings.warehouse_path)  # a run can fail after it published
+        flow_called = True
         with foreground_flow_run():  # waits for the early server, while the imports above did not
             flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
-        print("The published warehouse was not changed. `werkregio status` shows the run.", file=sys.stderr)
+        outcome = published_now(settings.warehouse_path, before) if flow_called else "The published warehouse was not changed."
+        print(f"{outcome} `werkregio status` shows the run.", file=sys.stderr)
         return 1
     finally:
         end_early()  # workers started early that no build took
     print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
     return 0
+
+
+def published_now(path: Path, before: tuple[str, str | None] | None) -> str:
+    """What a failed run left published at ``path``, against ``before``, the build published when it started
+    (:func:`warehouse.store.published_build`). A run can fail after it published (e.g. writing the run log)."""
+    from warehouse.store import published_build
+
+    after = published_build(path)
+    if after == before:
+        return "The published warehouse was not changed."
+    if after is None:
+        return f"There is no readable published warehouse at {path} now."
+    return f"The published warehouse {path} now holds build {after[0]} (it changed during the run)."
 
 
 def prepare_prefect_environment(settings: Settings) -> None:

@@ -1,7 +1,7 @@
 """The ``recalculate_indicators`` flow: rebuild the marts from already-loaded facts, no download.
 
     read_published_tables (facts, previous marts, validation: one connection) -> compute_marts (pure)
-      -> publish_warehouse (a copy of the published file with new marts; atomic swap, like a refresh)
+      -> publish_warehouse (a copy of the published file with new marts and build_info; atomic swap, like a refresh)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import FACT_TABLES, VIEWS, MissingSource, compute_marts, default_reference_year, scenarios
-from flows.refresh import build_metadata, recorded_run
+from flows.refresh import build_info_row, recorded_run
 from flows.settings import Settings
 from flows.tasks import publish_warehouse, read_published_tables
 from transforms.metadata import validation_results
@@ -23,7 +23,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
     """Add (or refresh) the indicators for ``reference_year`` and ``view``, keep the other scenarios.
 
     Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
-    the validation results of the build that loaded the facts are carried over. Default reference year:
+    the source tables and validation results of the build that loaded the facts are carried over
+    (not the newest landings: a refresh may have landed a version and then failed). Default reference year:
     ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition.
     """
     if view not in VIEWS:
@@ -43,11 +44,12 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         if year is None:
             raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
         marts = compute_marts(facts, scenarios(default, current["indicators"], [(year, view)]))
-        # the facts and their validation results are taken over from the published file as they are
-        kept = (*FACT_TABLES, "validation_results") if current["validation_results"] is not None else FACT_TABLES
+        # the facts, the source versions they came from and their validation results are taken over
+        # from the published file as they are
+        kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))
         frames = {
             **marts,
-            **build_metadata(settings, record["run_id"], "indicators"),
+            "build_info": build_info_row(settings, record["run_id"], "indicators"),
             **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
         published = publish_warehouse(settings, frames, keep=kept)

@@ -22,7 +22,7 @@ from importlib.metadata import version
 from typing import Any
 
 import polars as pl
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
@@ -97,14 +97,19 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
 
 
 def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> dict[str, pl.DataFrame]:
-    """``build_info`` (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build) and ``source_tables``."""
+    """``build_info`` (:func:`build_info_row`) and ``source_tables`` (the newest landings: what a refresh builds from)."""
     return {
-        "build_info": build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs),
+        "build_info": build_info_row(settings, run_id, flow_name, inputs),
         "source_tables": source_tables(
             [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
             {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
         ),
     }
+
+
+def build_info_row(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> pl.DataFrame:
+    """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build)."""
+    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs)
 
 
 def _results(futures: list) -> list:
@@ -123,7 +128,11 @@ def _results(futures: list) -> list:
 
 @contextmanager
 def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Hold the data dir's lock and log the run's start and its outcome to the run log."""
+    """Hold the data dir's lock and log the run's start and its outcome to the run log.
+
+    The HTML validation report is written on the way out; if that fails, the run keeps its outcome
+    (a run that published stays finished) and the failure is logged as a warning.
+    """
     run_id = str(flow_run.get_id() or uuid.uuid4())
     record: dict[str, Any] = {
         "run_id": run_id,
@@ -142,11 +151,20 @@ def recorded_run(settings: Settings, flow_name: str, parameters: dict[str, Any])
                 record["validation"] = err.report.to_rows()
             elif hasattr(err, "validation_rows"):
                 record["validation"] = err.validation_rows
-            record["report"] = write_validation_report(settings, record, "failed")
+            record["report"] = _report(settings, record, "failed")
             runlog.append(settings.run_log_path, {**record, "event": "failed", "error": f"{type(err).__name__}: {err}"})
             raise
-        record["report"] = write_validation_report(settings, record, "finished")
+        record["report"] = _report(settings, record, "finished")
         runlog.append(settings.run_log_path, {**record, "event": "finished"})
+
+
+def _report(settings: Settings, record: dict[str, Any], outcome: str) -> str | None:
+    """:func:`write_validation_report`, or None with a warning when it fails: the report must not change the run's outcome."""
+    try:
+        return write_validation_report(settings, record, outcome)
+    except Exception as err:  # noqa: BLE001 - logged; the run's own outcome (and error) is what counts
+        get_run_logger().warning("run %s: the validation report could not be written: %s: %s", record["run_id"], type(err).__name__, err)
+        return None
 
 
 def write_validation_report(settings: Settings, record: dict[str, Any], outcome: str) -> str | None:

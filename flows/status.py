@@ -6,40 +6,58 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
+import polars as pl
+
 from flows import catalog, runlog
 from flows.landing import current_landings
 from flows.settings import Settings
-from warehouse.store import WarehouseError, query
+from warehouse.store import WarehouseError, query_tables
+
+SHOWN = {
+    "build_info": ("run_id", "built_at"),
+    "source_tables": ("table_id", "family", "modified", "rows", "fetched_at"),
+    "validation_results": ("dataset", "batch", "check_index", "severity", "success", "message"),
+}
 
 
 def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
-    """Recent runs (newest first) and what the published warehouse holds."""
+    """The ``runs`` most recent runs (newest first; 0: none) and what the published warehouse holds.
+
+    The warehouse's tables are read through one connection, so from one build even while a
+    refresh publishes; a table the file lacks (or that cannot be read) is named in
+    ``published["missing"]`` and its part is None, the rest is shown.
+    """
     report: dict[str, Any] = {
         "home": str(settings.home),
         "warehouse": str(settings.warehouse_path),
-        "runs": [asdict(run) for run in reversed(runlog.runs(settings.run_log_path)[-runs:])],
+        "runs": [asdict(run) for run in reversed(runlog.runs(settings.run_log_path)[-runs:])] if runs > 0 else [],
         "published": None,
         "rerun": rerun_plan(settings),
     }
     try:
-        build = query(settings.warehouse_path, "SELECT run_id, built_at FROM build_info").to_dicts()
-        tables = query(
-            settings.warehouse_path,
-            "SELECT table_id, family, modified, rows, fetched_at FROM source_tables ORDER BY family, table_id",
-        ).to_dicts()
-        validation = query(
-            settings.warehouse_path,
-            "SELECT dataset, batch, severity, success, count(*) AS checks FROM validation_results "
-            "GROUP BY ALL ORDER BY dataset, batch, severity, success",
-        ).to_dicts()
-        failed = query(
-            settings.warehouse_path,
-            "SELECT dataset, batch, severity, message FROM validation_results WHERE NOT success ORDER BY dataset, check_index",
-        ).to_dicts()
+        read = query_tables(settings.warehouse_path, list(SHOWN))
     except WarehouseError as err:
         report["published_error"] = str(err)
         return report
-    report["published"] = {"build": build[0] if build else None, "tables": tables, "validation": validation, "failed_checks": failed}
+    frames = {name: frame for name, frame in read.items() if frame is not None and set(SHOWN[name]) <= set(frame.columns)}
+    build, tables, results = (frames.get(name) for name in SHOWN)
+    report["published"] = {
+        "build": build.select(SHOWN["build_info"]).row(0, named=True) if build is not None and build.height else None,
+        "tables": None if tables is None else tables.select(SHOWN["source_tables"]).sort("family", "table_id").to_dicts(),
+        "validation": None
+        if results is None
+        else results.group_by("dataset", "batch", "severity", "success")
+        .agg(pl.len().alias("checks"))
+        .sort("dataset", "batch", "severity", "success")
+        .to_dicts(),
+        "failed_checks": None
+        if results is None
+        else results.filter(~pl.col("success"))
+        .sort("dataset", "check_index", maintain_order=True)
+        .select("dataset", "batch", "severity", "message")
+        .to_dicts(),
+        "missing": [name for name in SHOWN if name not in frames],
+    }
     return report
 
 
@@ -96,13 +114,20 @@ def render(report: dict[str, Any]) -> str:
     build = published["build"] or {}
     lines.append(f"Published warehouse {report['warehouse']}")
     lines.append(f"  built {build.get('built_at')} by run {build.get('run_id')}")
-    lines.append("  CBS tables:")
-    for table in published["tables"]:
-        lines.append(f"    {table['table_id']:<10} {table['family']:<18} Modified {table['modified']}  {table['rows']:>8} rows")
-    lines.append("  validation:")
-    for row in published["validation"]:
-        outcome = "passed" if row["success"] else "FAILED"
-        lines.append(f"    {row['dataset']} {row['batch']}: {row['checks']} {row['severity']} checks {outcome}")
-    for row in published["failed_checks"]:
-        lines.append(f"    ! {row['severity']}: {row['message']}")
+    if published["tables"] is not None:
+        lines.append("  CBS tables:")
+        for table in published["tables"]:
+            lines.append(f"    {table['table_id']:<10} {table['family']:<18} Modified {table['modified']}  {table['rows']:>8} rows")
+    if published["validation"] is not None:
+        lines.append("  validation:")
+        for row in published["validation"]:
+            outcome = "passed" if row["success"] else "FAILED"
+            lines.append(f"    {row['dataset']} {row['batch']}: {row['checks']} {row['severity']} checks {outcome}")
+        for row in published["failed_checks"]:
+            lines.append(f"    ! {row['severity']}: {row['message']}")
+    if published["missing"]:
+        lines.append(
+            f"  missing or unreadable in this file: {', '.join(published['missing'])} "
+            "(`werkregio refresh --force` builds a complete file)"
+        )
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox, w
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, publish, query_tables, table_counts
+from warehouse.store import PublishResult, WarehouseError, publish, query_tables, table_counts
 
 
 @dataclass(frozen=True)
@@ -161,14 +161,20 @@ def landing_record(result: LandResult) -> dict[str, Any]:
 def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.DataFrame | None]:
     """Tables of the published warehouse, read through one connection (one build).
 
-    A table is None when nothing is published yet or the published file lacks it.
+    A table is None when nothing is published yet, the published file lacks it or cannot be read,
+    or DuckDB cannot open the file at all (a damaged file: a refresh then builds from scratch and
+    replaces it). Each such case is logged as a warning naming the file.
     """
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
         raise ValueError(f"{unknown} are not warehouse tables (warehouse/schema.py)")
     if not settings.warehouse_path.is_file():
         return dict.fromkeys(names)
-    frames = query_tables(settings.warehouse_path, names)
+    try:
+        frames = query_tables(settings.warehouse_path, names)
+    except WarehouseError as err:
+        get_run_logger().warning("%s; starting as if nothing were published", err)
+        return dict.fromkeys(names)
     for name, frame in frames.items():
         if frame is None:
             get_run_logger().warning("the published warehouse %s has no readable %s; starting without it", settings.warehouse_path, name)

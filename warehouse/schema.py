@@ -67,7 +67,13 @@ BUILD_INFO = Table(
     "One row: the build this file holds (run id, time, what it was built from).",
     (
         Column("run_id", "VARCHAR", "id of the pipeline run that built this file", False),
-        Column("flow", "VARCHAR", "the flow that built it (refresh)", False),
+        Column(
+            "flow",
+            "VARCHAR",
+            "what built it: refresh, or indicators (a recalculation of the marts, `werkregio indicators`, "
+            "which keeps the facts, source_tables and validation_results of the file it started from)",
+            False,
+        ),
         Column("built_at", "TIMESTAMPTZ", "when the build finished, UTC", False),
         Column("cbs_url", "VARCHAR", "CBS StatLine service the data came from", False),
         Column("werkregio_version", "VARCHAR", "version of the werkregio package", False),
@@ -105,7 +111,14 @@ NATIONAL_SERIES = Table(
     "Tidy national series: one row per series per frequency per period. "
     "Key (series, frequency, period_start). value as CBS publishes it, in unit.",
     (
-        Column("series", "VARCHAR", "ww = WW benefits (not seasonally adjusted); wwb = bijstand benefits (total)", False),
+        Column(
+            "series",
+            "VARCHAR",
+            "ww = WW benefits (not seasonally adjusted); wwb = bijstand benefits (total); open_vacancies = open "
+            "vacancies, all industries (CBS vacancy survey, not UWV registrations). flows/catalog.py maps each to its "
+            "CBS table and column",
+            False,
+        ),
         Column("frequency", "VARCHAR", "month | quarter | year (year = CBS annual average)", False),
         Column("period_start", "DATE", "first day of the period", False),
         Column("period_key", "VARCHAR", "CBS period key, e.g. 2014MM01, 2014JJ00", False),
@@ -122,7 +135,13 @@ VALIDATION_RESULTS = Table(
     "One row per expectation checked on each batch used in this build (Great Expectations). "
     "Key (run_id, dataset, batch, check_index).",
     (
-        Column("run_id", "VARCHAR", "run that validated the batch", False),
+        Column(
+            "run_id",
+            "VARCHAR",
+            "the refresh run that built this file's facts and recorded these results (a batch validated before "
+            "with the same suite has its stored report recorded again under this run); a recalculation keeps them",
+            False,
+        ),
         Column("dataset", "VARCHAR", "expectation suite / dataset name", False),
         Column("batch", "VARCHAR", "what was validated: table id @ Modified", False),
         Column("check_index", "INTEGER", "position of the check in the suite", False),
@@ -144,7 +163,14 @@ REGIONAL_SERIES = Table(
     "Tidy regional facts as CBS publishes them: one row per series per area per period per source table "
     "(all-persons totals only). Key (series, area_type, area_code, frequency, period_start, source_table).",
     (
-        Column("series", "VARCHAR", "ww | wwb | wwb_recipients | labour_force (see the source catalog)", False),
+        Column(
+            "series",
+            "VARCHAR",
+            "ww = persons with WW; bijstand_persons = persons with bijstand below AOW age; wwb = bijstand (WWB) "
+            "benefits; wwb_recipients = bijstand recipients; labour_force = labour force. "
+            "flows/catalog.py maps each to its CBS tables and columns",
+            False,
+        ),
         Column("area_type", "VARCHAR", "municipality | region | country", False),
         Column("area_code", "VARCHAR", "municipality code (4 digits), region code (AMxx) or NL01", False),
         Column("frequency", "VARCHAR", "month | quarter | year", False),
@@ -335,7 +361,11 @@ class View:
 
 
 VIEWS: tuple[View, ...] = (
-    View("v_national_series", "National monthly and annual series (WW, WWB benefits; CBS open vacancies).", NATIONAL_SERIES),
+    View(
+        "v_national_series",
+        "National series: WW and WWB benefits per month and year; CBS open vacancies per quarter and year.",
+        NATIONAL_SERIES,
+    ),
     View("v_regional_series", "Regional facts as CBS publishes them (municipalities, regions, country).", REGIONAL_SERIES),
     View(
         "v_region_indicators",

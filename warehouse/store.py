@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -52,7 +53,7 @@ def publish(
     columns. Keys are enforced by DuckDB primary keys (added once a table's rows are in); a duplicate
     key fails the build, naming the duplicated keys.
     Callers must not publish to the same path concurrently (the flows hold the pipeline lock):
-    building files left by a killed build are removed first.
+    building files (and DuckDB spill folders) left by a killed build are removed first.
     """
     expected = {t.name for t in tables} - set(keep)
     if set(frames) != expected or not set(keep) <= {t.name for t in tables}:
@@ -65,8 +66,12 @@ def publish(
         raise WarehouseError(f"{path}: no published warehouse to keep {sorted(keep)} from: run `werkregio refresh` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.building-*"):
-        # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead
-        stale.unlink(missing_ok=True)
+        # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead.
+        # A folder is where DuckDB spilled to (the building file's ``.tmp``).
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
     building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:12]}")
     try:
         if keep:
@@ -94,6 +99,11 @@ def publish(
             con.close()
         _check(building, counts)
         _fsync(building)
+        # A write-ahead log beside the published file was left by a read-write session on it that
+        # did not close (a crash): it belongs to the file replaced here, and DuckDB would replay it
+        # into the new one ("WAL does not match database file"). Removed before the swap, so a
+        # reader in between reads the old file as it was published.
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
         os.replace(building, path)
         _fsync(path.parent)
         return PublishResult(path, counts, path.stat().st_size)
@@ -191,7 +201,7 @@ def _fsync(path: Path) -> None:
 
 @contextmanager
 def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to a warehouse file; fails clearly if there is none."""
+    """A read-only connection to a warehouse file; fails clearly if there is none or DuckDB cannot open it."""
     if not Path(path).is_file():
         raise WarehouseError(f"no warehouse at {path}: run `werkregio refresh` first")
     # Not duckdb.connect(path): DuckDB reuses one instance per path within a process, so while
@@ -199,7 +209,12 @@ def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     literal = "'" + str(path).replace("'", "''") + "'"
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
+        except duckdb.Error as err:
+            raise WarehouseError(
+                f"cannot open the warehouse {path}: {err} (a damaged file is rebuilt by `werkregio refresh`)"
+            ) from err
         con.execute("USE warehouse")
         yield con
     finally:
@@ -218,7 +233,8 @@ def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataF
 def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | None]:
     """Whole tables of the published warehouse, read through one connection (so from one build).
 
-    A table the file lacks, or that cannot be read, is None.
+    A table the file lacks, or that cannot be read, is None; a file DuckDB cannot open at all
+    raises :class:`WarehouseError`.
     """
     frames: dict[str, pl.DataFrame | None] = {}
     with read_only(path) as con:
@@ -256,19 +272,29 @@ def table_counts(path: Path) -> dict[str, int]:
 def export_parquet(path: Path, output: Path, *, views: bool = True) -> list[Path]:
     """Write every view (or table) of the published warehouse to ``output/<name>.parquet``.
 
-    Reads through a read-only connection, so it can run while a refresh publishes; each file is
-    written under a temporary name and renamed, so a reader never sees half a file.
+    Reads through a read-only connection, so it can run while a refresh publishes. The files are
+    written into a fresh hidden folder inside ``output`` and renamed into ``output`` only once all
+    of them are written: a failure part-way leaves ``output`` as it was (no mix of two builds),
+    and a reader never sees half a file.
     """
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
+    if output.exists() and not output.is_dir():
+        raise WarehouseError(f"cannot export into {output}: it is a file, not a folder")
     with read_only(path) as con:
         kind = "duckdb_views() WHERE NOT internal" if views else "duckdb_tables()"
         names = [row[0] for row in con.execute(f"SELECT {'view_name' if views else 'table_name'} FROM {kind} ORDER BY 1").fetchall()]
-        for name in names:
-            target = output / f"{name}.parquet"
-            partial = output / f".{name}.parquet.partial"
-            literal = "'" + str(partial).replace("'", "''") + "'"
-            con.execute(f"COPY (SELECT * FROM {name}) TO {literal} (FORMAT parquet)")
-            os.replace(partial, target)
-            written.append(target)
+        output.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=output))
+        try:
+            for name in names:
+                literal = "'" + str(staging / f"{name}.parquet").replace("'", "''") + "'"
+                try:
+                    con.execute(f"COPY (SELECT * FROM {name}) TO {literal} (FORMAT parquet)")
+                except duckdb.Error as err:
+                    raise WarehouseError(f"{path}: exporting {name} into {output} failed: {err}") from err
+            written = []
+            for name in names:
+                os.replace(staging / f"{name}.parquet", output / f"{name}.parquet")
+                written.append(output / f"{name}.parquet")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return written

@@ -22,7 +22,7 @@ from flows.settings import Settings
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
-from warehouse.store import publish
+from warehouse.store import publish, query
 
 REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("werkregio")
@@ -255,6 +255,133 @@ def test_status_json_with_a_published_warehouse(published_home, capsys):
         {"dataset": "cbs_national_benefits", "batch": BATCH, "severity": "warning",
          "message": "NietSeizoengecorrigeerd_8: 1 value above 800"}
     ]
+
+
+def test_export_writes_one_parquet_file_per_view(published_home, tmp_path, capsys):
+    output = tmp_path / "exports" / "today"
+
+    assert main(["export", str(output)]) == 0
+
+    out = capsys.readouterr().out
+    names = sorted(f"{view.name}.parquet" for view in schema.VIEWS)
+    assert sorted(p.name for p in output.iterdir()) == names  # and no temporary folder left
+    assert out.splitlines() == [f"wrote {output / name}" for name in names]
+    national = pl.read_parquet(output / "v_national_series.parquet")
+    assert national.columns == schema.NATIONAL_SERIES.column_names and national.height == 2
+
+
+def test_export_into_a_path_that_is_a_file_fails_in_one_line(published_home, tmp_path, capsys):
+    output = tmp_path / "export"
+    output.write_text("a file")
+
+    assert main(["export", str(output)]) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"werkregio: cannot export into {output}: it is a file, not a folder\n"
+
+
+@pytest.mark.parametrize("publishes", [False, True])
+def test_a_failed_run_says_whether_the_published_warehouse_changed(published_home, monkeypatch, capsys, publishes):
+    """A run can fail after it published (e.g. writing the run log failed): the command must not say 'not changed'."""
+    import flows.cli
+    import flows.refresh
+
+    settings = Settings.from_env()
+    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: None)
+
+    def refresh(**kwargs):
+        if publishes:
+            frames = {name: query(settings.warehouse_path, f"SELECT * FROM {name}") for name in schema.BY_NAME}
+            frames["build_info"] = build_info("run-new", "refresh", dt.datetime(2025, 4, 24, tzinfo=dt.UTC), "https://opendata.cbs.nl", "0.1.0")
+            publish(settings.warehouse_path, frames)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flows.refresh, "refresh", refresh)
+
+    assert main(["refresh"]) == 1
+
+    err = capsys.readouterr().err
+    assert "werkregio refresh failed: [Errno 28] No space left on device" in err
+    if publishes:
+        assert f"The published warehouse {settings.warehouse_path} now holds build run-new (it changed during the run)." in err
+        assert "not changed" not in err
+    else:
+        assert "The published warehouse was not changed. `werkregio status` shows the run." in err
+
+
+def damage(path: Path) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(100)
+
+
+def test_status_and_export_on_a_damaged_warehouse_say_so_in_one_line(published_home, tmp_path, capsys):
+    warehouse = Settings.from_env().warehouse_path
+    damage(warehouse)
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"Published warehouse: none (cannot open the warehouse {warehouse}: IO Error:" in out
+    assert "werkregio refresh" in out
+    assert list(run_blocks(out)) == ["run-bad", "run-ok"]  # the run log is still shown
+
+    assert main(["export", str(tmp_path / "export")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"werkregio: cannot open the warehouse {warehouse}: IO Error:")
+    assert len(err.splitlines()) == 1
+
+
+def test_status_runs_0_shows_no_run_and_a_negative_count_is_refused(published_home, capsys):
+    assert main(["status", "--json", "--runs", "0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["runs"] == [] and report["published"]["build"]["run_id"] == "run-ok"
+
+    assert main(["status", "--runs", "0"]) == 0
+    assert "Recent runs (newest first):\n  none yet" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--runs", "-1"])
+    assert exited.value.code == 2
+    assert "argument --runs: must be 0 or more, not -1" in capsys.readouterr().err
+
+
+def test_status_shows_what_a_warehouse_lacking_a_table_holds_and_names_the_table(published_home, capsys):
+    import duckdb
+
+    with duckdb.connect(str(Settings.from_env().warehouse_path)) as con:  # e.g. an older or damaged file
+        con.execute("DROP TABLE validation_results")
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    published = out[out.index("Published warehouse"):]
+    assert "by run run-ok" in published and "37789ksz" in published and "82496NED" in published
+    assert "validation:" not in published
+    assert "missing or unreadable in this file: validation_results" in published
+
+    assert main(["status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["published"]
+    assert (report["validation"], report["failed_checks"], report["missing"]) == (None, None, ["validation_results"])
+    assert [t["table_id"] for t in report["tables"]] == ["37789ksz", "82496NED"]
+
+
+def test_status_reads_the_published_warehouse_through_one_connection(published_home, monkeypatch, capsys):
+    """One connection sees one build: a publish between separate reads could mix two builds."""
+    import warehouse.store
+
+    opened = []
+    read_only = warehouse.store.read_only
+
+    def counted(path):
+        opened.append(path)
+        return read_only(path)
+
+    monkeypatch.setattr(warehouse.store, "read_only", counted)
+
+    assert main(["status", "--json"]) == 0
+
+    assert opened == [Settings.from_env().warehouse_path]
+    assert json.loads(capsys.readouterr().out)["published"]["build"]["run_id"] == "run-ok"
 
 
 def test_docs_writes_the_generated_reference(home, tmp_path, capsys):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from flows import catalog, runlog
 from flows.inputs import nothing_to_build
+from flows.landing import latest_landing
 from flows.settings import Settings
 from tests.statline_mirror import StatLineMirror
 from warehouse.store import query
@@ -142,6 +145,26 @@ def test_critical_validation_failure_stops_before_publishing(home, mirror, statl
     assert "FAILED" in report and "TotaalBijstandsuitkeringen_11" in report and "-4.0" in report
 
 
+def test_a_damaged_published_file_is_rebuilt_and_replaced(home, mirror):
+    first = run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    with warehouse.open("r+b") as handle:
+        handle.truncate(100)
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("prefect.task_runs").addHandler(handler)  # where get_run_logger() in a task logs
+    try:
+        second = run_refresh(tables=[NATIONAL.table_id], offline=True)
+    finally:
+        logging.getLogger("prefect.task_runs").removeHandler(handler)
+
+    assert second["published"]["rows"] == first["published"]["rows"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [second["run_id"]]
+    assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "finished"
+    assert any(f"cannot open the warehouse {warehouse}" in w and "as if nothing were published" in w for w in warnings), warnings
+
+
 def test_offline_rebuild_uses_landed_data_only(home, mirror):
     run_refresh(tables=[NATIONAL.table_id])
     first = query(Settings.from_env().warehouse_path, "SELECT * FROM national_series ORDER BY ALL")
@@ -244,6 +267,25 @@ def test_refresh_computes_indicators_and_recalculation_adds_a_reference_year_wit
     assert {p.name for p in written} >= {"v_region_indicators.parquet", "v_national_series.parquet"}
     exported = pl.read_parquet(tmp_path / "export" / "v_region_indicators.parquet")
     assert exported.height == query(warehouse, "SELECT count(*) AS n FROM v_region_indicators")["n"][0]
+
+
+def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_tables(home, mirror, statline_root, tmp_path):
+    """A refresh that landed a new version and then failed must not leak that version into the published file."""
+    run_refresh(tables=[NATIONAL.table_id, catalog.REGIONS])
+    warehouse = Settings.from_env().warehouse_path
+    sources = query(warehouse, "SELECT * FROM source_tables ORDER BY table_id")
+    with StatLineMirror(corrupted_national(statline_root, tmp_path / "corrupted")) as bad, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", bad.base_url)
+        with pytest.raises(Exception, match="TotaalBijstandsuitkeringen_11"):
+            run_refresh(tables=[NATIONAL.table_id])  # lands Modified 2026-01-01, then fails its validation
+    assert latest_landing(Settings.from_env().raw_dir, NATIONAL.table_id).modified == "2026-01-01T02:00:00"
+
+    from flows.indicators import recalculate_indicators
+
+    record = recalculate_indicators(reference_year=2016, view="harmonised")
+
+    assert_frame_equal(query(warehouse, "SELECT * FROM source_tables ORDER BY table_id"), sources)
+    assert query(warehouse, "SELECT run_id, flow FROM build_info").row(0) == (record["run_id"], "indicators")
 
 
 def published_tables(warehouse: Path) -> dict[str, pl.DataFrame]:

@@ -61,3 +61,30 @@ def test_runs_merge_start_and_outcome_and_survive_a_torn_line(tmp_path):
     runs = runlog.runs(log)
     assert [(r.run_id, r.flow, r.status) for r in runs] == [("a", "refresh", "failed"), ("b", "indicators", "running or killed")]
     assert runs[0].error == "CbsNotFound: 37789ksz" and runs[0].parameters == {"force": True}
+
+
+def test_a_report_that_cannot_be_written_leaves_a_published_run_finished(tmp_path, monkeypatch):
+    import flows.refresh
+    from flows.settings import Settings
+
+    warnings = []
+
+    class Logger:
+        def warning(self, message, *args):
+            warnings.append(message % args)
+
+    monkeypatch.setattr(flows.refresh, "get_run_logger", Logger, raising=False)
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    settings = Settings.from_env()
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "reports").write_text("a file where the reports folder belongs")
+    check = {"dataset": "cbs_national_benefits", "batch": "37789ksz@2025", "severity": "critical", "success": True}
+
+    with flows.refresh.recorded_run(settings, "refresh", {}) as record:
+        record["validation"] = [check]
+        record["published"] = {"path": str(settings.warehouse_path)}  # the build is published by now
+
+    (run,) = runlog.runs(settings.run_log_path)
+    assert (run.status, run.published, run.report) == ("finished", {"path": str(settings.warehouse_path)}, None)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"run {record['run_id']}: the validation report could not be written: FileExistsError")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,17 @@ from polars.testing import assert_frame_equal
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
-from warehouse.store import WarehouseError, _ArrowStream, publish, query, read_only, table_counts
+from warehouse.store import (
+    WarehouseError,
+    _ArrowStream,
+    export_parquet,
+    publish,
+    published_build,
+    query,
+    query_tables,
+    read_only,
+    table_counts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_AT = dt.datetime(2025, 4, 23, 3, 15, tzinfo=dt.UTC)
@@ -203,6 +214,27 @@ def test_read_only_on_a_missing_file_names_the_path_and_the_fix(tmp_path):
     assert not missing.parent.exists()
 
 
+def test_a_damaged_file_fails_naming_the_file_and_duckdbs_error(warehouse):
+    with warehouse.open("r+b") as handle:
+        handle.truncate(100)  # e.g. a copy that was cut off
+
+    def connect():
+        with read_only(warehouse):
+            pass
+
+    for read in (
+        connect,
+        lambda: query(warehouse, "SELECT 1"),
+        lambda: query_tables(warehouse, ["build_info"]),
+        lambda: table_counts(warehouse),
+    ):
+        with pytest.raises(WarehouseError) as raised:
+            read()
+        assert str(raised.value).startswith(f"cannot open the warehouse {warehouse}: IO Error: Could not read enough bytes")
+        assert "werkregio refresh" in str(raised.value)
+    assert published_build(warehouse) is None
+
+
 def without_table(frames, name):
     return {k: v for k, v in frames.items() if k != name}
 
@@ -215,23 +247,42 @@ def with_duplicate_key(frames, name):
     return {**frames, name: pl.concat([frames[name], frames[name].head(1)])}
 
 
+def with_null(frames, name, column):
+    return {**frames, name: frames[name].with_columns(pl.lit(None, dtype=frames[name][column].dtype).alias(column))}
+
+
+# (break the frames, table named in the error, where the build fails): "arguments" fails in publish's
+# check of the frame names, before any file is created, so for those cases the leftover assertions
+# below hold trivially; "building" fails with the building file open, where they are the point.
 BROKEN_BUILDS = {
-    "missing table": (lambda f: without_table(f, "validation_results"), "validation_results"),
-    "missing column": (lambda f: without_column(f, "national_series", "unit"), "national_series"),
-    "duplicate key": (lambda f: with_duplicate_key(f, "national_series"), "national_series"),
-    "duplicate source table": (lambda f: with_duplicate_key(f, "source_tables"), "source_tables"),
-    "unexpected table": (lambda f: {**f, "region_indicators": national()}, "region_indicators"),
+    "missing table": (lambda f: without_table(f, "validation_results"), "validation_results", "arguments"),
+    "unexpected table": (lambda f: {**f, "region_indicators": national()}, "region_indicators", "arguments"),
+    "missing column": (lambda f: without_column(f, "national_series", "unit"), "national_series", "building"),
+    "null in a NOT NULL column": (lambda f: with_null(f, "national_series", "unit"), "national_series", "building"),
+    "duplicate key": (lambda f: with_duplicate_key(f, "national_series"), "national_series", "building"),
+    "duplicate source table": (lambda f: with_duplicate_key(f, "source_tables"), "source_tables", "building"),
+    "duplicate key of the last table": (lambda f: with_duplicate_key(f, "validation_results"), "validation_results", "building"),
 }
 
 
 @pytest.mark.parametrize("case", list(BROKEN_BUILDS))
-def test_a_failed_build_leaves_the_published_file_byte_for_byte_unchanged(warehouse, case):
-    break_build, table_named = BROKEN_BUILDS[case]
+def test_a_failed_build_leaves_the_published_file_byte_for_byte_unchanged(warehouse, monkeypatch, case):
+    break_build, table_named, stage = BROKEN_BUILDS[case]
     before = sha256(warehouse)
+    opened = []
+    connect = duckdb.connect
+
+    def recording_connect(database=":memory:", *args, **kwargs):
+        opened.append(Path(database).name)
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", recording_connect)
 
     with pytest.raises(WarehouseError) as raised:
         publish(warehouse, break_build(build("run-2", ww_january=1.0)))
 
+    building = [name for name in opened if name.startswith(".werkregio.duckdb.building-")]
+    assert len(building) == (1 if stage == "building" else 0), opened
     assert table_named in str(raised.value)
     assert str(warehouse) in str(raised.value)
     assert sha256(warehouse) == before
@@ -300,6 +351,17 @@ def test_markdown_mentions_every_table_and_column():
             assert f"| `{column.name}` | {column.type} | {'yes' if column.nullable else 'no'} | {column.comment} |" in text
 
 
+def test_the_series_comments_name_every_series_the_catalog_maps():
+    from flows import catalog
+
+    national = {name for table in catalog.national_tables() for name in table.series}
+    regional = {name for table in catalog.regional_tables() for name in table.series}
+    comment = {t.name: next(c.comment for c in t.columns if c.name == "series") for t in (schema.NATIONAL_SERIES, schema.REGIONAL_SERIES)}
+    named = {table: set(re.findall(r"\b[a-z_]+(?= =)", text)) for table, text in comment.items()}
+
+    assert named == {"national_series": national, "regional_series": regional}
+
+
 def test_docs_warehouse_md_is_the_generated_reference():
     docs = REPO / "docs" / "warehouse.md"
 
@@ -333,6 +395,56 @@ def test_a_building_file_left_by_a_killed_build_is_removed_by_the_next_publish(w
     publish(warehouse, build("run-3"))
     assert not stale.exists()
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
+
+
+def test_a_spill_directory_left_by_a_killed_build_is_removed_by_the_next_publish(warehouse):
+    # DuckDB spills to <database>.tmp/ beside the building file; a killed build leaves it behind
+    spill = warehouse.with_name(f".{warehouse.name}.building-deadbeef0000.tmp")
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"spilled blocks")
+
+    publish(warehouse, build("run-3"))
+
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-3"]
+
+
+def test_a_write_ahead_log_left_beside_the_published_file_does_not_break_the_next_build(warehouse):
+    # a user opened the published file read-write and their session ended without a checkpoint
+    con = duckdb.connect(str(warehouse))
+    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+    con.execute("SET checkpoint_threshold = '1TB'")
+    con.execute("UPDATE build_info SET run_id = 'edited by hand'")
+    con.close()
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb", "werkregio.duckdb.wal"]
+
+    publish(warehouse, build("run-2"))
+
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == ["werkregio.duckdb"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == ["run-2"]
+
+
+def test_an_export_that_fails_part_way_leaves_the_previous_export_as_it_was(warehouse, tmp_path):
+    output = tmp_path / "export"
+    written = export_parquet(warehouse, output)
+    before = {p.name: sha256(p) for p in written}
+    publish(warehouse, build("run-2", ww_january=500.0))
+    with duckdb.connect(str(warehouse)) as con:  # a view that fails when read, after the others (by name)
+        con.execute("CREATE VIEW zz_unreadable AS SELECT error('No space left on device') AS x")
+
+    with pytest.raises(WarehouseError, match=rf"{warehouse}: exporting zz_unreadable into {output} failed: .*No space left"):
+        export_parquet(warehouse, output)
+
+    assert {p.name: sha256(p) for p in output.iterdir()} == before  # no file of run-2, no leftover
+
+
+def test_export_refuses_an_output_path_that_is_a_file(warehouse, tmp_path):
+    output = tmp_path / "export.parquet"
+    output.write_bytes(b"not a folder")
+
+    with pytest.raises(WarehouseError, match=rf"cannot export into {output}: it is a file, not a folder"):
+        export_parquet(warehouse, output)
+    assert output.read_bytes() == b"not a folder"
 
 
 KEPT = ("national_series", "regional_series", "validation_results")
