@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flows import prefect_server  # the standard library only
+from flows.runlog import PipelineBusy  # the standard library only
 from flows.settings import Settings, SettingsError, apply_quiet_environment
 from flows.startup import import_for_flow_runs, imports_without_collection  # the standard library only
 from flows.validation_workers import end_early, start_early  # the standard library only
@@ -161,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
+        if isinstance(err, PipelineBusy):  # refused before it started: no run was recorded
+            print("Nothing was run; the published warehouse was not changed.", file=sys.stderr)
+            return 1
         outcome = published_now(settings.warehouse_path, before) if flow_called else "The published warehouse was not changed."
         print(f"{outcome} `werkregio status` shows the run.", file=sys.stderr)
         return 1

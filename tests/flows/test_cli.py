@@ -310,6 +310,24 @@ def test_a_failed_run_says_whether_the_published_warehouse_changed(published_hom
         assert "The published warehouse was not changed. `werkregio status` shows the run." in err
 
 
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("command", ["refresh", "indicators"])
+def test_a_run_refused_because_another_holds_the_lock_says_nothing_was_run(home, monkeypatch, capsys, command):
+    import flows.cli
+    import flows.indicators
+    import flows.refresh
+
+    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: None)
+    with runlog.exclusive(home, "refresh run other"):
+        assert main([command]) == 1
+
+    err = capsys.readouterr().err
+    assert f"werkregio {command} failed: another pipeline run is busy on {home} (refresh run other, pid" in err
+    assert err.endswith("Nothing was run; the published warehouse was not changed.\n")
+    assert "werkregio status" not in err  # the refused run is in no run log
+    assert runlog.runs(home / "runs.jsonl") == []
+
+
 def damage(path: Path) -> None:
     with path.open("r+b") as handle:
         handle.truncate(100)
