@@ -6,7 +6,7 @@ by the pure transforms they call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +25,7 @@ from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_code
 from flows.validation_workers import validation_workers
 from transforms import uwv
 from transforms.indicators import indicator_tables
+from transforms.periods import years_text
 from transforms.regional import combine_regional, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
 from transforms.validation_frames import region_codes_by_year
@@ -196,27 +197,55 @@ def _regional(entry: catalog.SourceTable, table: LandedTable) -> pl.DataFrame:
     )
 
 
+def region_years(facts: Mapping[str, pl.DataFrame]) -> list[int]:
+    """The years with a CBS region composition ('Gebieden in Nederland') among the facts, sorted."""
+    return sorted(int(year) for year in facts["region_membership"]["year"].unique())
+
+
+def check_reference_year(year: int, composed: Sequence[int], name: str) -> int:
+    """``year`` if it has a region composition; else MissingSource naming ``name`` (where it came from) and the years that do."""
+    if year not in composed:
+        raise MissingSource(
+            f"{name}={year}: no CBS region composition ('Gebieden in Nederland') of {year} is loaded, so there are no "
+            f"regions to compute indicators for (compositions loaded: {years_text(composed)}); choose one of those years, "
+            "or land that year's edition with `werkregio refresh --table regions` once flows/catalog.py lists it"
+        )
+    return year
+
+
 def default_reference_year(facts: Mapping[str, pl.DataFrame], settings: Settings) -> int | None:
-    """``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition (None: none landed)."""
-    if settings.reference_year is not None:
-        return settings.reference_year
-    years = facts["region_membership"]["year"]
-    return int(years.max()) if years.len() else None
+    """``WERKREGIO_REFERENCE_YEAR`` (which must have a region composition), else the latest year with one (None: none landed)."""
+    composed = region_years(facts)
+    if settings.reference_year is not None and composed:
+        return check_reference_year(settings.reference_year, composed, "WERKREGIO_REFERENCE_YEAR")
+    return composed[-1] if composed else None
 
 
 def scenarios(
-    default_year: int | None, previous: pl.DataFrame | None, extra: Iterable[tuple[int, str]] = ()
+    default_year: int | None,
+    previous: pl.DataFrame | None,
+    extra: Iterable[tuple[int, str]] = (),
+    composed: Sequence[int] | None = None,
 ) -> list[tuple[int, str]]:
     """The (reference year, view) pairs to compute: the default, those already published, and ``extra``.
 
-    Without any region composition landed (``default_year`` None) there is nothing to compute.
+    Without any region composition landed (``default_year`` None) there is nothing to compute. A
+    harmonised reference year published before whose composition is not among ``composed`` (when
+    given) is no longer computed: it would have no regions.
     """
     if default_year is None:
         return []
     chosen = {(default_year, "harmonised"), (default_year, "as_published")}
     if previous is not None and previous.height:
         harmonised = previous.filter(previous["view"] == "harmonised")
-        chosen |= {(int(y), "harmonised") for y in harmonised["geography_year"].unique()}
+        years = {int(y) for y in harmonised["geography_year"].unique()}
+        dropped = sorted(years - set(composed)) if composed is not None else []
+        if dropped:
+            get_run_logger().warning(
+                "harmonised indicators published before for %s are no longer computed: no region composition of "
+                "that year is loaded (loaded: %s)", years_text(dropped), years_text(composed or ()),
+            )
+        chosen |= {(year, "harmonised") for year in years if year not in dropped}
     chosen |= set(extra)
     return sorted(chosen)
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from prefect import flow
 
-from flows.build import FACT_TABLES, VIEWS, MissingSource, compute_marts, default_reference_year, scenarios
+from flows.build import (
+    FACT_TABLES,
+    VIEWS,
+    MissingSource,
+    check_reference_year,
+    compute_marts,
+    default_reference_year,
+    region_years,
+    scenarios,
+)
 from flows.refresh import build_info_row, recorded_run
 from flows.settings import Settings
 from flows.tasks import publish_warehouse, read_published_tables
@@ -39,11 +48,13 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
                 f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
                 "run `werkregio refresh` first"
             )
+        composed = region_years(facts)
         default = default_reference_year(facts, settings)
         year = reference_year if reference_year is not None else default
         if year is None:
             raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
-        marts = compute_marts(facts, scenarios(default, current["indicators"], [(year, view)]))
+        check_reference_year(year, composed, "reference_year")
+        marts = compute_marts(facts, scenarios(default, current["indicators"], [(year, view)], composed=composed))
         # the facts, the source versions they came from and their validation results are taken over
         # from the published file as they are
         kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))

@@ -29,7 +29,7 @@ from prefect.runtime import flow_run
 from expectations.report import html_report
 from expectations.runner import ValidationFailed
 from flows import catalog, runlog
-from flows.build import build_facts, compute_marts, default_reference_year, scenarios
+from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
 from flows.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
@@ -78,7 +78,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         previous = read_published_tables(settings, ["indicators"])["indicators"]
 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-            return compute_marts(facts, scenarios(default_reference_year(facts, settings), previous))
+            return compute_marts(facts, scenarios(default_reference_year(facts, settings), previous, composed=region_years(facts)))
 
         built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 PERIOD_KEY_PATTERN = r"^\d{4}(MM(0[1-9]|1[0-2])|KW0[1-4]|JJ00)$"
@@ -54,3 +56,14 @@ def cbs_periods(periods: pl.DataFrame, *, table_id: str) -> pl.DataFrame:
             f"{table_id}: {len(bad)} period key(s) are not CBS month/quarter/year keys: {', '.join(map(str, bad[:10]))}"
         )
     return result.select("period_key", "period_start", "frequency", "provisional")
+
+
+def years_text(years: Iterable[int]) -> str:
+    """Years for a message, sorted, runs joined: ``'2014, 2016-2025'``; ``'none'`` for none."""
+    runs: list[list[int]] = []
+    for year in sorted(set(years)):
+        if runs and year == runs[-1][1] + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in runs) or "none"

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from transforms.geography import normalise_gm_code_expr
+from transforms.periods import years_text
 
 VACANCIES = "uwv_vacancies"
 WWB_REGISTRATIONS = "uwv_wwb_registrations"
@@ -612,17 +613,6 @@ def _validity(valid: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
     return spans, sorted(set(valid["year"].to_list()))
 
 
-def _years_text(years: list[int]) -> str:
-    """Sorted years for a message, runs joined: ``'2014, 2016-2025'``; ``'none'`` for none."""
-    runs: list[list[int]] = []
-    for year in years:
-        if runs and year == runs[-1][1] + 1:
-            runs[-1][1] = year
-        else:
-            runs.append([year, year])
-    return ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in runs) or "none"
-
-
 def _validity_message(code: pl.Expr, noun: str, years: list[int], no_list: str) -> pl.Expr:
     """Why ``code`` is not valid in ``year`` (null when it is); needs year, is_valid, first/last_year.
 
@@ -630,7 +620,7 @@ def _validity_message(code: pl.Expr, noun: str, years: list[int], no_list: str) 
     """
     year = pl.col("year")
     date = pl.col("reference_date").dt.to_string("%Y-%m-%d")
-    span = _years_text(years)
+    span = years_text(years)
     return (
         pl.when(pl.col("is_valid") | code.is_null() | year.is_null())
         .then(None)
@@ -667,7 +657,7 @@ def _check_municipalities(work: pl.DataFrame, valid_municipalities: Mapping[int,
     return checked.with_columns(
         error_code_validity=pl.when(usable).then(_validity_message(
             pl.col("gm_code"), "municipality", years,
-            f"no list of valid municipality codes for {{}} (the lists cover {_years_text(years)}); check the date",
+            f"no list of valid municipality codes for {{}} (the lists cover {years_text(years)}); check the date",
         ))
     )
 
@@ -710,7 +700,7 @@ def _resolve_regions(work: pl.DataFrame, regions: Mapping[int, Mapping[str, str]
     by_name = pl.col("region_code_form").is_null()
     no_regions = (
         "no 'Gebieden in Nederland' edition for {} is landed, so the labour-market regions of that year are not "
-        f"known (editions landed: {_years_text(years)}); land it with `werkregio refresh --table regions` (the "
+        f"known (editions landed: {years_text(years)}); land it with `werkregio refresh --table regions` (the "
         "editions are listed in flows/catalog.py)"
     )
     name_message = (

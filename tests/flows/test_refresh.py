@@ -268,6 +268,19 @@ def test_refresh_computes_indicators_and_recalculation_adds_a_reference_year_wit
     exported = pl.read_parquet(tmp_path / "export" / "v_region_indicators.parquet")
     assert exported.height == query(warehouse, "SELECT count(*) AS n FROM v_region_indicators")["n"][0]
 
+    # a reference year without a region composition is refused, naming the years that have one
+    from flows.build import MissingSource
+
+    published = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    with pytest.raises(MissingSource, match=r"^reference_year=2010: no CBS region composition \('Gebieden in Nederland'\) of "
+                       r"2010 is loaded, .* \(compositions loaded: 2014-2025\)"):
+        recalculate_indicators(reference_year=2010)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_REFERENCE_YEAR", "2013")
+        with pytest.raises(MissingSource, match=r"^WERKREGIO_REFERENCE_YEAR=2013: no CBS region composition"):
+            run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)
+    assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == published
+
 
 def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_tables(home, mirror, statline_root, tmp_path):
     """A refresh that landed a new version and then failed must not leak that version into the published file."""
@@ -413,3 +426,21 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
     pieced = query(Settings.from_env().warehouse_path, checks)
     assert pieced.equals(whole)
     assert pieced["success"].any() and whole.height > 100
+
+
+def test_scenarios_keep_the_published_reference_years_that_still_have_a_region_composition(monkeypatch):
+    import flows.build
+
+    warnings = []
+    monkeypatch.setattr(flows.build, "get_run_logger", lambda: type("L", (), {"warning": lambda self, *a: warnings.append(a[0] % a[1:])})())
+    previous = pl.DataFrame({"view": ["harmonised", "harmonised", "as_published", "harmonised"], "geography_year": [2010, 2016, 2013, 2025]})
+
+    chosen = flows.build.scenarios(2025, previous, [(2018, "harmonised")], composed=list(range(2014, 2026)))
+
+    assert chosen == [(2016, "harmonised"), (2018, "harmonised"), (2025, "as_published"), (2025, "harmonised")]
+    assert warnings == [
+        "harmonised indicators published before for 2010 are no longer computed: no region composition of that year "
+        "is loaded (loaded: 2014-2025)"
+    ]
+    assert flows.build.scenarios(2025, previous) == [(2010, "harmonised"), (2016, "harmonised"), (2025, "as_published"),
+                                                     (2025, "harmonised")]  # without composed: as before
