@@ -19,6 +19,7 @@ Errors: :class:`CbsNotFound` (404 / unknown table: never retried), :class:`CbsBa
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import math
@@ -29,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,7 +46,9 @@ T = TypeVar("T")
 DATA_SET = "TypedDataSet"
 #: Entity sets in a table listing that are not dimension tables.
 NON_DIMENSION_SETS = frozenset({"TableInfos", "UntypedDataSet", "TypedDataSet", "DataProperties", "CategoryGroups"})
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Retried: a timeout, too early, too many requests, and every server error but "not implemented" (501)
+#: and "HTTP version not supported" (505), which a retry cannot cure.
+RETRYABLE_STATUS = frozenset({408, 425, 429, *(code for code in range(500, 600) if code not in (501, 505))})
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 READ_CHUNK_BYTES = 1 << 20  # a data page (10,000 rows) is about 2 MB of JSON
@@ -182,18 +186,19 @@ class LiveCbs:
     def table_meta(self, table_id: str) -> TableMeta:
         """Table info, data properties and dimensions, requested in parallel; the first data page alongside.
 
-        The listing, ``TableInfos`` and ``DataProperties`` are requested at once, the dimension
-        tables as soon as the listing names them. The first ``TypedDataSet`` page is requested as
-        soon as ``TableInfos`` is in (never before, so no row predates ``modified``: the landing's
-        check that ``Modified`` did not change during the download stays sound) and kept for the
-        next :meth:`data_pages` of this table; its failure, if any, is raised there.
+        ``TableInfos`` first; once it is in, the listing, ``DataProperties`` and the first
+        ``TypedDataSet`` page at once, and the dimension tables as soon as the listing names them.
+        Nothing is requested before ``TableInfos``, so nothing of the landing predates ``modified``:
+        the landing's check that ``Modified`` did not change during the download covers it all. The
+        first page is kept for the next :meth:`data_pages` of this table; its failure, if any, is
+        raised there.
         """
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta")
         try:
             info = pool.submit(self.table_info, table_id)
+            info.result()
             listing = pool.submit(self._metadata, table_id, "")
             properties = pool.submit(self._metadata, table_id, "DataProperties")
-            info.result()
             first_page = pool.submit(self._page, table_id, self._first_page_url(table_id))
             names = [entry["name"] for entry in listing.result() if "name" in entry]
             if DATA_SET not in names or "DataProperties" not in names:
@@ -255,7 +260,7 @@ class LiveCbs:
         ``concurrency`` threads work through a queue kept ``2 * concurrency`` pages ahead of the
         consumer: a thread starts the next page as soon as its last one is done, whatever order
         pages finish in, and at most that many pages wait in memory. The first page found to
-        end the table (shorter than ``page_size``, or without ``odata.nextLink``) or to fail
+        end the table (without ``odata.nextLink``; a short page that has one fails the table) or to fail
         sets a horizon: pages beyond it are not requested (those already in flight, at most
         ``concurrency - 1``, are dropped). When the consumer stops, the table ends or a page
         fails, queued pages are cancelled, pages waiting for a slot or between retries give up
@@ -269,8 +274,13 @@ class LiveCbs:
 
             def attempt() -> tuple[list[dict[str, Any]], str | None]:
                 rows, link = self._get_page(table_id, url)
-                if link is None or len(rows) < page_size:
+                if link is None:
                     horizon.lower(skip)  # still holding the slot: no later page slips in meanwhile
+                elif len(rows) != page_size:
+                    raise CbsBadResponse(
+                        f"{table_id}: the page at {url} has {len(rows)} rows, not {page_size}, yet odata.nextLink "
+                        "follows it: rows would be missing from the table; nothing was landed"
+                    )
                 return rows, link
 
             try:
@@ -291,7 +301,7 @@ class LiveCbs:
                 rows, link = requested.popleft().result()
                 if rows:
                     yield rows
-                if link is None or len(rows) < page_size:
+                if link is None:
                     return
         finally:
             horizon.close()
@@ -402,13 +412,21 @@ def _raise_for_status(table_id: str, url: str, response: requests.Response | Non
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: a number of seconds or an HTTP date (RFC 9110)."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # an HTTP date is GMT; parsedate_to_datetime leaves '-0000' naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _decode(table_id: str, url: str, content: bytes) -> dict[str, Any]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import email.utils
 import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from flows.cbs import CbsBadResponse, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
+from flows.cbs import CbsBadResponse, CbsError, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90001TST"
@@ -178,6 +180,23 @@ def test_a_failing_page_fails_naming_table_and_page_after_the_pages_before_it(sm
     assert len(small_pages.requests_for()) == served  # nothing still running
 
 
+def test_a_short_page_mid_table_that_has_a_next_link_fails_the_table(small_pages, monkeypatch):
+    """Only a page without odata.nextLink ends a table: a short one with a link would silently drop rows."""
+    original = LiveCbs._get_page
+
+    def short_at_6(self, table_id, url):
+        rows, link = original(self, table_id, url)
+        return (rows[:-1], link) if "skip=6" in url else (rows, link)
+
+    monkeypatch.setattr(LiveCbs, "_get_page", short_at_6)
+    cbs = client(small_pages)
+    with pytest.raises(CbsBadResponse) as caught:
+        all_rows(cbs)
+    message = str(caught.value)
+    assert message.startswith(f"{TABLE}: the page at ") and "skip=6 has 1 rows, not 2, yet odata.nextLink follows it" in message
+    assert page_threads() == []
+
+
 def test_stopping_early_cancels_the_pages_not_yet_requested(small_pages):
     cbs = client(small_pages, concurrency=2)
     pages = cbs.data_pages(TABLE)
@@ -311,6 +330,25 @@ def test_transient_failure_that_outlasts_retries_names_table_and_url(mirror):
         all_rows(cbs)
     message = str(caught.value)
     assert TABLE in message and "TypedDataSet" in message and "3 attempts" in message and "HTTP 502" in message
+
+
+def test_retry_after_as_an_http_date_and_server_errors_beyond_504_are_retried_but_501_is_not(mirror):
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    mirror.add_fault("status", status=503, table=TABLE, endpoint="TableInfos", retry_after=when, times=1)
+    mirror.add_fault("status", status=507, table=TABLE, endpoint="DataProperties", times=1)
+    sleeps: list[float] = []
+    cbs = client(mirror, sleeps=sleeps, backoff=0.5)
+
+    assert cbs.table_info(TABLE)["Modified"]
+    assert 25 < sleeps[0] <= 30  # the date, not the 0.25-0.5 s of the backoff
+    assert cbs._metadata(TABLE, "DataProperties")
+    assert cbs.stats.retries == 2 and sleeps[1] <= 0.5
+
+    mirror.add_fault("status", status=501, table=TABLE, endpoint="DataProperties", times=None)
+    with pytest.raises(CbsError) as caught:
+        cbs._metadata(TABLE, "DataProperties")
+    assert not isinstance(caught.value, CbsUnavailable) and "HTTP 501" in str(caught.value)
+    assert cbs.stats.retries == 2  # not retried
 
 
 def test_404_fails_at_once_with_the_table_named(mirror):
