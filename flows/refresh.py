@@ -174,6 +174,10 @@ def write_validation_report(settings: Settings, record: dict[str, Any], outcome:
     folder = settings.home / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"validation-{record['run_id']}.html"
+    attempt = 1
+    while path.exists():  # an earlier attempt of a flow run retried in Prefect keeps its report
+        attempt += 1
+        path = folder / f"validation-{record['run_id']}-attempt-{attempt}.html"
     partial = path.with_suffix(".partial")
     partial.write_text(html_report(record["run_id"], outcome, record["validation"], record["uwv_files"]), encoding="utf-8")
     os.replace(partial, path)

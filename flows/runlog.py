@@ -3,7 +3,9 @@
 It lives in ``$WERKREGIO_HOME/runs.jsonl`` because a failed run must leave the published
 warehouse untouched, yet ``werkregio status`` has to say what failed. Each run writes a
 ``started`` line and then exactly one ``finished`` or ``failed`` line; a run with only a
-``started`` line was killed (or is still running).
+``started`` line was killed (or is still running). A flow run retried in Prefect (the UI's
+"Retry", ``prefect flow-run retry``) keeps its id: each ``started`` line of that id after the
+first begins another attempt, listed as a run of its own, so an earlier failure stays in view.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ class Run:
     published: dict[str, Any] | None = None
     report: str | None = None
     error: str | None = None
+    attempt: int = 1
+    """1, or the attempt of a flow run retried under the same id."""
 
 
 def runs(path: Path) -> list[Run]:
-    """Every run in the log, oldest first. Unreadable lines (a torn last write) are skipped."""
-    merged: dict[str, Run] = {}
+    """Every run (every attempt of a retried one) in the log, oldest first. Unreadable lines (a torn last write) are skipped."""
+    merged: list[Run] = []
+    latest: dict[str, Run] = {}  # run id -> its latest attempt
     if not path.is_file():
         return []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -64,9 +69,16 @@ def runs(path: Path) -> list[Run]:
         if not run_id:
             continue
         if record.get("event") == "started":
-            merged[run_id] = Run(run_id, record.get("flow", "?"), record["at"], record.get("parameters", {}))
+            before = latest.get(run_id)
+            run = Run(run_id, record.get("flow", "?"), record["at"], record.get("parameters", {}),
+                      attempt=before.attempt + 1 if before else 1)  # fmt: skip
+            latest[run_id] = run
+            merged.append(run)
             continue
-        run = merged.setdefault(run_id, Run(run_id, record.get("flow", "?"), record["at"]))
+        run = latest.get(run_id)
+        if run is None:
+            run = latest[run_id] = Run(run_id, record.get("flow", "?"), record["at"])
+            merged.append(run)
         run.finished_at = record["at"]
         run.status = record.get("event", "?")
         run.tables = record.get("tables", run.tables)
@@ -75,7 +87,7 @@ def runs(path: Path) -> list[Run]:
         run.report = record.get("report", run.report)
         run.published = record.get("published", run.published)
         run.error = record.get("error", run.error)
-    return list(merged.values())
+    return merged
 
 
 class PipelineBusy(RuntimeError):

@@ -9,7 +9,8 @@ from typing import Any
 import polars as pl
 
 from flows import catalog, runlog
-from flows.landing import current_landings
+from flows.cbs import CbsError
+from flows.landing import LandingUnreadable, current_landings
 from flows.settings import Settings
 from warehouse.store import WarehouseError, query_tables
 
@@ -61,13 +62,38 @@ def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
     return report
 
 
-def rerun_plan(settings: Settings) -> dict[str, list[str]]:
-    """What ``werkregio refresh`` would do now, table by table, from the landing zone alone."""
-    landed = {landing.table_id: landing for landing in current_landings(settings.raw_dir, catalog.ids())}
+def rerun_plan(settings: Settings) -> dict[str, Any]:
+    """What ``werkregio refresh`` would do now, table by table, from the landing zone alone.
+
+    A landing that cannot be read (a damaged manifest) gives ``{"error": ...}`` naming it: the
+    refresh would fail on it too.
+    """
+    try:
+        landed = {landing.table_id: landing for landing in current_landings(settings.raw_dir, catalog.ids())}
+    except (CbsError, LandingUnreadable, OSError, ValueError, TypeError) as err:
+        return {"error": str(err)}
     return {
         "download": [t for t in catalog.ids() if t not in landed],
         "check_modified": [f"{t} (landed Modified {landed[t].modified})" for t in catalog.ids() if t in landed],
     }
+
+
+def _rerun_text(run: dict[str, Any], plan: dict[str, Any]) -> str:
+    """What rerunning a failed ``run`` does: its flow's own rerun."""
+    if run["flow"] == "indicators":
+        return ("a rerun (`werkregio indicators`) recomputes the indicators from the published facts, downloads nothing, "
+                "and publishes only if it succeeds")  # fmt: skip
+    if (run.get("parameters") or {}).get("offline"):
+        return ("a rerun (`werkregio refresh --offline`) downloads nothing, rebuilds from the landed tables, reuses "
+                "validation of unchanged batches, and publishes only if all succeed")  # fmt: skip
+    if "error" in plan:
+        return f"a rerun (`werkregio refresh`) cannot be planned: {plan['error']}"
+    return (
+        f"a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
+        + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
+        + f", asks {len(plan['check_modified'])} landed table(s) for their Modified (one request each, "
+        "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -82,6 +108,7 @@ def render(report: dict[str, Any]) -> str:
         warnings = sum(1 for c in checks if not c["success"] and c["severity"] == "warning")
         lines.append(
             f"  {run['started_at']}  {run['flow']:<8} {run['status']:<10} run {run['run_id']}"
+            + (f" (attempt {run['attempt']})" if run.get("attempt", 1) > 1 else "")
         )
         if run["tables"]:
             lines.append("      tables: " + ", ".join(f"{n} {action}" for action, n in sorted(actions.items())))
@@ -99,13 +126,7 @@ def render(report: dict[str, Any]) -> str:
             for i, part in enumerate(str(run["error"]).splitlines()[:8]):
                 lines.append(("      error: " if i == 0 else "             ") + part)
         if run["status"] == "failed":
-            plan = report["rerun"]
-            lines.append(
-                f"      a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
-                + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
-                + f", asks {len(plan['check_modified'])} landed table(s) for their Modified (one request each, "
-                "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
-            )
+            lines.append("      " + _rerun_text(run, report["rerun"]))
     lines.append("")
     published = report["published"]
     if published is None:

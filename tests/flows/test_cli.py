@@ -227,6 +227,36 @@ def test_status_names_the_failed_run_its_error_and_what_a_rerun_does(published_h
     assert "error" not in finished and "rerun" not in finished
 
 
+def test_status_says_what_a_rerun_does_for_each_kind_of_failed_run(published_home, capsys):
+    log = published_home / "runs.jsonl"
+    runlog.append(log, {"run_id": "run-ind", "flow": "indicators", "event": "started", "parameters": {"reference_year": 2016}})
+    runlog.append(log, {"run_id": "run-ind", "flow": "indicators", "event": "failed", "error": "WarehouseError: x"})
+    runlog.append(log, {"run_id": "run-off", "flow": "refresh", "event": "started", "parameters": {"offline": True}})
+    runlog.append(log, {"run_id": "run-off", "flow": "refresh", "event": "failed", "error": "ValidationFailed: y"})
+    runlog.append(log, {"run_id": "run-bad", "flow": "refresh", "event": "started", "parameters": {}})  # retried in Prefect
+    runlog.append(log, {"run_id": "run-bad", "flow": "refresh", "event": "finished"})
+
+    assert main(["status", "--runs", "10"]) == 0
+
+    out = capsys.readouterr().out
+    blocks = run_blocks(out)
+    assert "(`werkregio indicators`) recomputes the indicators from the published facts, downloads nothing" in blocks["run-ind"]
+    assert "(`werkregio refresh --offline`) downloads nothing, rebuilds from the landed tables" in blocks["run-off"]
+    assert "downloads" not in blocks["run-off"].replace("downloads nothing", "")
+    assert "run run-bad (attempt 2)" in out and " failed " in blocks["run-bad"]  # the first attempt's failure stays
+
+
+def test_status_names_a_damaged_landing_manifest_instead_of_failing(published_home, capsys):
+    manifest = published_home / "raw" / "37789ksz" / "2025-04-23T020000_0123456789ab" / "manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{")
+
+    assert main(["status"]) == 0
+
+    failed = run_blocks(capsys.readouterr().out)["run-bad"]
+    assert f"a rerun (`werkregio refresh`) cannot be planned: landing manifest {manifest} is not readable JSON" in failed
+
+
 def test_status_lists_the_published_tables_and_validation(published_home, capsys):
     assert main(["status"]) == 0
 

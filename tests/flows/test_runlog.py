@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,36 @@ def test_runs_merge_start_and_outcome_and_survive_a_torn_line(tmp_path):
     runs = runlog.runs(log)
     assert [(r.run_id, r.flow, r.status) for r in runs] == [("a", "refresh", "failed"), ("b", "indicators", "running or killed")]
     assert runs[0].error == "CbsNotFound: 37789ksz" and runs[0].parameters == {"force": True}
+
+
+def test_a_flow_run_retried_under_its_id_is_a_second_attempt_and_the_failure_stays(tmp_path):
+    log = tmp_path / "runs.jsonl"
+    runlog.append(log, {"run_id": "fr-1", "flow": "refresh", "event": "started", "parameters": {}})
+    runlog.append(log, {"run_id": "fr-1", "flow": "refresh", "event": "failed", "error": "CbsUnavailable: 37789ksz"})
+    runlog.append(log, {"run_id": "fr-2", "flow": "indicators", "event": "started", "parameters": {}})
+    runlog.append(log, {"run_id": "fr-1", "flow": "refresh", "event": "started", "parameters": {}})  # Prefect's Retry
+    runlog.append(log, {"run_id": "fr-2", "flow": "indicators", "event": "finished"})
+    runlog.append(log, {"run_id": "fr-1", "flow": "refresh", "event": "finished"})
+    runs = runlog.runs(log)
+    assert [(r.run_id, r.attempt, r.status, r.error) for r in runs] == [
+        ("fr-1", 1, "failed", "CbsUnavailable: 37789ksz"),
+        ("fr-2", 1, "finished", None),
+        ("fr-1", 2, "finished", None),
+    ]
+
+
+def test_a_retried_runs_validation_report_keeps_the_first_attempts(tmp_path, monkeypatch):
+    import flows.refresh
+    from flows.settings import Settings
+
+    monkeypatch.setenv("WERKREGIO_HOME", str(tmp_path / "home"))
+    settings = Settings.from_env()
+    record = {"run_id": "fr-1", "validation": [{"dataset": "d", "batch": "b", "severity": "critical", "success": False,
+                                                "message": "m", "expectation": "expect_column_to_exist"}], "uwv_files": []}
+    first = flows.refresh.write_validation_report(settings, record, "failed")
+    second = flows.refresh.write_validation_report(settings, record, "finished")
+    assert Path(first).name == "validation-fr-1.html" and Path(second).name == "validation-fr-1-attempt-2.html"
+    assert "failed" in Path(first).read_text() and Path(second).is_file()
 
 
 def test_a_report_that_cannot_be_written_leaves_a_published_run_finished(tmp_path, monkeypatch):
