@@ -115,14 +115,39 @@ def landings(raw_dir: Path, table_id: str | None = None) -> list[Landing]:
     for path in raw_dir.glob(pattern) if raw_dir.is_dir() else ():
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise CbsBadResponse(
-                f"landing manifest {path} is not readable JSON ({err}); a landing folder is only ever renamed into "
-                "place complete, so the file was changed afterwards: move that folder away and refresh again"
-            ) from err
-        record["path"] = str(path.parent)
-        found.append(Landing(**record))
+        except ValueError as err:  # not UTF-8, not JSON
+            raise _damaged_manifest(path, f"is not readable JSON ({err})") from err
+        if problems := _manifest_problems(record):
+            raise _damaged_manifest(path, f"is not a landing manifest ({problems})")
+        found.append(Landing(**record, path=str(path.parent)))
     return sorted(found, key=lambda landing: (landing.fetched_at, landing.path))
+
+
+_MANIFEST_TYPES = {"table_id": str, "modified": str, "fetched_at": str, "rows": int, "sha256": str, "source_url": str, "files": dict}
+
+
+def _manifest_problems(record: Any) -> str:
+    """What keeps ``record`` from being a manifest :func:`_write_landing` wrote; empty if nothing."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    missing = sorted(_MANIFEST_TYPES.keys() - record.keys())
+    unexpected = sorted(record.keys() - _MANIFEST_TYPES.keys())
+    mistyped = sorted(
+        key
+        for key, kind in _MANIFEST_TYPES.items()
+        if key in record and (not isinstance(record[key], kind) or isinstance(record[key], bool))
+    )
+    if isinstance(record.get("files"), dict) and not all(isinstance(v, str) for v in record["files"].values()):
+        mistyped.append("files")
+    parts = [f"{label} {names}" for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong type", mistyped)) if names]
+    return "; ".join(parts)
+
+
+def _damaged_manifest(path: Path, what: str) -> CbsBadResponse:
+    return CbsBadResponse(
+        f"landing manifest {path} {what}; a landing folder is only ever renamed into "
+        "place complete, so the file was changed afterwards: move that folder away and refresh again"
+    )
 
 
 def latest_landing(raw_dir: Path, table_id: str) -> Landing | None:

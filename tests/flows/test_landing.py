@@ -162,6 +162,29 @@ def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_
 
 
 @pytest.mark.parametrize(
+    "manifest",
+    ['{"table_id": "90002TST"}', "[]", "null", "rows", "files", "extra"],
+)
+def test_a_manifest_without_its_keys_or_with_wrong_types_is_named_with_the_advice(tmp_path, manifest):
+    make_table(tmp_path / "src")
+    landed = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    path = landed.folder / "manifest.json"
+    record = json.loads(path.read_text())
+    if manifest == "rows":
+        record["rows"] = "3"
+    elif manifest == "files":
+        record["files"] = sorted(record["files"])
+    elif manifest == "extra":
+        record["note"] = "added by hand"
+    path.write_text(json.dumps(record) if manifest in ("rows", "files", "extra") else manifest)
+    with pytest.raises(CbsBadResponse) as raised:
+        landings(tmp_path / "raw")
+    message = str(raised.value)
+    assert message.startswith(f"landing manifest {path} ")
+    assert "move that folder away and refresh again" in message
+
+
+@pytest.mark.parametrize(
     ("damage", "name"),
     [("remove", DATA_FILE), ("garble", DATA_FILE), ("garble", "Perioden.parquet"), ("remove", "DataProperties.json"),
      ("garble", "DataProperties.json"), ("garble", "TableInfos.json")],
