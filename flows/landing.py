@@ -2,7 +2,7 @@
 
 Layout under ``$WERKREGIO_HOME/raw``::
 
-    <table_id>/<Modified as 2025-04-23T020000>_<sha256[:12]>/
+    <table_id>/<Modified as 2025-04-23T020000>_<sha256[:12]>[_2, _3, ...]/
         TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
         <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
         DataProperties.json       the DataProperties records, verbatim
@@ -10,8 +10,10 @@ Layout under ``$WERKREGIO_HOME/raw``::
         manifest.json             table_id, modified, fetched_at, rows, sha256, source_url, files
 
 A landing is written to a temporary folder and renamed into place, so a folder either is
-complete or does not exist; its name is content-addressed, so re-landing identical data is a
-no-op. The newest landing of a table (by ``fetched_at``) is the one the build reads.
+complete or does not exist, and is never changed afterwards. The newest landing of a table (by
+``fetched_at``) is the one the build reads. Its name is content-addressed: re-landing what the
+newest landing holds is a no-op; content an older landing holds (CBS serving a version again
+after another) is landed anew with a suffix, so that it is the newest, and the others are kept.
 """
 
 from __future__ import annotations
@@ -169,16 +171,17 @@ def land_table(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
 ) -> LandResult:
-    """Fetch ``table_id`` into the landing zone unless its ``Modified`` is already landed.
+    """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's ``Modified``.
 
-    The check costs one ``TableInfos`` request. ``force`` downloads anyway; identical content
-    then keeps the existing landing. If ``Modified`` changes while the data are downloaded the
-    download is repeated once, and fails after that, so a landing never mixes two versions.
+    The check costs one ``TableInfos`` request. ``force`` downloads anyway; content identical
+    to the newest landing's then keeps that landing. If ``Modified`` changes while the data are
+    downloaded the download is repeated once, and fails after that, so a landing never mixes
+    two versions.
     """
     known = latest_landing(raw_dir, table_id)
     if known is not None and not force:
         modified = str(source.table_info(table_id)["Modified"])
-        if any(landing.modified == modified for landing in landings(raw_dir, table_id)):
+        if known.modified == modified:
             progress(f"{table_id}: unchanged (Modified {modified}), nothing downloaded")
             return LandResult(known, "unchanged")
     for _ in range(2):
@@ -186,7 +189,7 @@ def land_table(
         data = _fetch_data(source, meta, progress)
         after = str(source.table_info(table_id)["Modified"])
         if after == meta.modified:
-            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock())
+            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock(), progress)
         progress(f"{table_id}: Modified changed from {meta.modified} to {after} during the download; fetching again")
     raise CbsBadResponse(
         f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
@@ -258,7 +261,15 @@ def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
     return schema
 
 
-def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime) -> LandResult:
+def _write_landing(
+    raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime, progress: Callable[[str], None]
+) -> LandResult:
+    """Land what was downloaded, unless the newest landing holds the same ("identical").
+
+    The same content as an older landing (CBS serving a version again after another) is landed
+    anew, in ``<name>_2`` (``_3``, ...), so that it is the newest: landings are never changed,
+    and the older ones are kept.
+    """
     table_dir = raw_dir / meta.table_id
     table_dir.mkdir(parents=True, exist_ok=True)
     for stale in table_dir.glob(".staging-*"):
@@ -274,7 +285,16 @@ def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url
         _write_json(staging / "TableInfos.json", meta.info)
         files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
         digest = files[DATA_FILE]
-        final = table_dir / f"{_stamp(meta.modified)}_{digest[:12]}"
+        existing = landings(raw_dir, meta.table_id)
+        if existing and (existing[-1].modified, existing[-1].sha256) == (meta.modified, digest):
+            return LandResult(existing[-1], "identical")
+        name = f"{_stamp(meta.modified)}_{digest[:12]}"
+        final, again = table_dir / name, 1
+        while final.exists():
+            again += 1
+            final = table_dir / f"{name}_{again}"
+        if again > 1:
+            progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
         landing = Landing(
             table_id=meta.table_id,
             modified=meta.modified,
@@ -285,19 +305,18 @@ def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url
             path=str(final),
             files=files,
         )
-        if not (final / MANIFEST).is_file():
-            record = {k: v for k, v in asdict(landing).items() if k != "path"}
-            _write_json(staging / MANIFEST, record)
-            _fsync_dir(staging)
-            try:
-                os.replace(staging, final)
-                _fsync_dir(table_dir)
-                return LandResult(landing, "downloaded")
-            except OSError:
-                if not (final / MANIFEST).is_file():
-                    raise
-        existing = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
-        return LandResult(existing, "identical")
+        record = {k: v for k, v in asdict(landing).items() if k != "path"}
+        _write_json(staging / MANIFEST, record)
+        _fsync_dir(staging)
+        try:
+            os.replace(staging, final)
+            _fsync_dir(table_dir)
+            return LandResult(landing, "downloaded")
+        except OSError:
+            if not (final / MANIFEST).is_file():
+                raise
+        same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
+        return LandResult(same, "identical")
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

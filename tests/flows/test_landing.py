@@ -89,6 +89,36 @@ def test_new_modified_lands_a_new_version_and_keeps_the_old(tmp_path):
     assert old.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
 
 
+def test_content_cbs_serves_again_after_another_is_landed_again_as_the_newest_and_both_are_kept(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    first = land_table(source, TABLE, tmp_path / "raw", clock=clock(1)).landing
+    make_table(tmp_path / "src", values=(9.9, 2.0, None))  # republished under the same Modified
+    second = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(2)).landing
+    make_table(tmp_path / "src")  # and corrected back
+    third = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(3))
+    assert third.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE) == third.landing
+    assert third.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert third.landing.folder == first.folder.with_name(f"{first.folder.name}_2")
+    assert landings(tmp_path / "raw", TABLE) == [first, second, third.landing]
+
+
+def test_a_modified_landed_before_but_not_the_newest_is_downloaded_and_becomes_the_newest(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    land_table(source, TABLE, tmp_path / "raw", clock=clock(1))
+    make_table(tmp_path / "src", modified="2025-05-23T02:00:00", values=(9.9, 2.0, None))
+    land_table(source, TABLE, tmp_path / "raw", clock=clock(2))
+    make_table(tmp_path / "src")  # CBS withdrew the May version
+    again = land_table(source, TABLE, tmp_path / "raw", clock=clock(3))
+    assert again.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE) == again.landing
+    assert again.landing.modified == "2025-04-23T02:00:00"
+    assert again.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert len(landings(tmp_path / "raw", TABLE)) == 3
+
+
 def test_modified_changing_during_download_refetches_once(tmp_path):
     make_table(tmp_path / "src")
     with StatLineMirror(tmp_path / "src") as mirror:
