@@ -2,7 +2,7 @@
 
 Layout under ``$WERKREGIO_HOME/raw``::
 
-    <table_id>/<Modified as 2025-04-23T020000>_<sha256[:12]>[_2, _3, ...]/
+    <table_id>/<Modified as 2025-04-23T020000>_<content_sha256[:12]>[_2, _3, ...]/
         TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
         <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
         DataProperties.json       the DataProperties records, verbatim
@@ -11,9 +11,12 @@ Layout under ``$WERKREGIO_HOME/raw``::
 
 A landing is written to a temporary folder and renamed into place, so a folder either is
 complete or does not exist, and is never changed afterwards. The newest landing of a table (by
-``fetched_at``) is the one the build reads. Its name is content-addressed: re-landing what the
-newest landing holds is a no-op; content an older landing holds (CBS serving a version again
-after another) is landed anew with a suffix, so that it is the newest, and the others are kept.
+``fetched_at``) is the one the build reads. Its name is content-addressed (data, dimension
+tables, DataProperties, TableInfos: ``Landing.content_sha256``; landings made before the
+metadata counted are named by the data's sha256, and found by their manifest's ``files`` all
+the same): re-landing what the newest landing holds is a no-op; content an older landing holds
+(CBS serving a version again after another) is landed anew with a suffix, so that it is the
+newest, and the others are kept.
 """
 
 from __future__ import annotations
@@ -68,6 +71,13 @@ class Landing:
     @property
     def folder(self) -> Path:
         return Path(self.path)
+
+    @property
+    def content_sha256(self) -> str:
+        """sha256 of everything landed (each file's name and sha256 from ``files``): the data, the
+        dimension tables, DataProperties and TableInfos. Two landings hold the same exactly when
+        these are equal; ``sha256`` covers the data file alone."""
+        return _content_sha256(self.files)
 
     def read_data(self) -> pl.DataFrame:
         return self._read_parquet(DATA_FILE)
@@ -171,18 +181,19 @@ def land_table(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
 ) -> LandResult:
-    """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's ``Modified``.
+    """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
+    (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
 
     The check costs one ``TableInfos`` request. ``force`` downloads anyway; content identical
-    to the newest landing's then keeps that landing. If ``Modified`` changes while the data are
-    downloaded the download is repeated once, and fails after that, so a landing never mixes
-    two versions.
+    to the newest landing's (data and metadata) then keeps that landing. If ``Modified``
+    changes while the data are downloaded the download is repeated once, and fails after that,
+    so a landing never mixes two versions.
     """
     known = latest_landing(raw_dir, table_id)
     if known is not None and not force:
-        modified = str(source.table_info(table_id)["Modified"])
-        if known.modified == modified:
-            progress(f"{table_id}: unchanged (Modified {modified}), nothing downloaded")
+        info = source.table_info(table_id)
+        if _same_version(info, known):
+            progress(f"{table_id}: unchanged ({_version_text(info)}), nothing downloaded")
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
@@ -195,6 +206,19 @@ def land_table(
         f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
         "CBS is publishing this table right now, run the refresh again later"
     )
+
+
+def _same_version(info: dict[str, Any], landing: Landing) -> bool:
+    """Whether CBS's ``TableInfos`` record ``info`` has the ``Modified`` (data) and, when CBS sends
+    it, the ``MetaDataModified`` (dimension tables, DataProperties) of ``landing``'s ``TableInfos``."""
+    if str(info["Modified"]) != landing.modified:
+        return False
+    return "MetaDataModified" not in info or info["MetaDataModified"] == landing.read_info().get("MetaDataModified")
+
+
+def _version_text(info: dict[str, Any]) -> str:
+    metadata = f", MetaDataModified {info['MetaDataModified']}" if "MetaDataModified" in info else ""
+    return f"Modified {info['Modified']}{metadata}"
 
 
 def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
@@ -284,11 +308,11 @@ def _write_landing(
         _write_json(staging / "DataProperties.json", meta.properties)
         _write_json(staging / "TableInfos.json", meta.info)
         files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
-        digest = files[DATA_FILE]
+        content = _content_sha256(files)
         existing = landings(raw_dir, meta.table_id)
-        if existing and (existing[-1].modified, existing[-1].sha256) == (meta.modified, digest):
+        if existing and existing[-1].content_sha256 == content:
             return LandResult(existing[-1], "identical")
-        name = f"{_stamp(meta.modified)}_{digest[:12]}"
+        name = f"{_stamp(meta.modified)}_{content[:12]}"
         final, again = table_dir / name, 1
         while final.exists():
             again += 1
@@ -300,7 +324,7 @@ def _write_landing(
             modified=meta.modified,
             fetched_at=now.isoformat(timespec="microseconds"),
             rows=data.height,
-            sha256=digest,
+            sha256=files[DATA_FILE],
             source_url=table_url,
             path=str(final),
             files=files,
@@ -338,6 +362,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _content_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256("".join(f"{name} {digest}\n" for name, digest in sorted(files.items())).encode()).hexdigest()
 
 
 def _stamp(modified: str) -> str:
