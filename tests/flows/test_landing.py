@@ -244,7 +244,7 @@ def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_
 
 @pytest.mark.parametrize(
     "manifest",
-    ['{"table_id": "90002TST"}', "[]", "null", "rows", "files", "extra"],
+    ['{"table_id": "90002TST"}', "[]", "null", "rows", "files", "extra", "latin-1"],
 )
 def test_a_manifest_without_its_keys_or_with_wrong_types_is_named_with_the_advice(tmp_path, manifest):
     make_table(tmp_path / "src")
@@ -257,7 +257,10 @@ def test_a_manifest_without_its_keys_or_with_wrong_types_is_named_with_the_advic
         record["files"] = sorted(record["files"])
     elif manifest == "extra":
         record["note"] = "added by hand"
-    path.write_text(json.dumps(record) if manifest in ("rows", "files", "extra") else manifest)
+    if manifest == "latin-1":
+        path.write_bytes(json.dumps({**record, "source_url": "café"}, ensure_ascii=False).encode("latin-1"))
+    else:
+        path.write_text(json.dumps(record) if manifest in ("rows", "files", "extra") else manifest)
     with pytest.raises(CbsBadResponse) as raised:
         landings(tmp_path / "raw")
     message = str(raised.value)
