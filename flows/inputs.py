@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def inputs_sha256(settings: Settings) -> str:
     """sha256 of everything a refresh builds from, so that equal inputs mean an equal warehouse.
 
-    Covers the current landing of every catalog table (id, Modified, sha256), the UWV archive
+    Covers the current landing of every catalog table (id, Modified, sha256 of its content:
+    data, dimension tables, DataProperties, TableInfos), the UWV archive
     (folder and sha256 of each accepted file), the pipeline's code and reference files (every
     file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
     """
@@ -32,7 +33,7 @@ def inputs_sha256(settings: Settings) -> str:
 
     digest = hashlib.sha256()
     for landing in current_landings(settings.raw_dir, catalog.ids()):
-        digest.update(f"landing {landing.table_id} {landing.modified} {landing.sha256}\n".encode())
+        digest.update(f"landing {landing.table_id} {landing.modified} {landing.content_sha256}\n".encode())
     for line in archive_state(settings.home):
         digest.update(f"uwv {line}\n".encode())
     for package in CODE_PACKAGES:

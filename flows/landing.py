@@ -2,7 +2,7 @@
 
 Layout under ``$WERKREGIO_HOME/raw``::
 
-    <table_id>/<Modified as 2025-04-23T020000>_<sha256[:12]>/
+    <table_id>/<Modified as 2025-04-23T020000>_<content_sha256[:12]>[_2, _3, ...]/
         TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
         <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
         DataProperties.json       the DataProperties records, verbatim
@@ -10,8 +10,13 @@ Layout under ``$WERKREGIO_HOME/raw``::
         manifest.json             table_id, modified, fetched_at, rows, sha256, source_url, files
 
 A landing is written to a temporary folder and renamed into place, so a folder either is
-complete or does not exist; its name is content-addressed, so re-landing identical data is a
-no-op. The newest landing of a table (by ``fetched_at``) is the one the build reads.
+complete or does not exist, and is never changed afterwards. The newest landing of a table (by
+``fetched_at``) is the one the build reads. Its name is content-addressed (data, dimension
+tables, DataProperties, TableInfos: ``Landing.content_sha256``; landings made before the
+metadata counted are named by the data's sha256, and found by their manifest's ``files`` all
+the same): re-landing what the newest landing holds is a no-op; content an older landing holds
+(CBS serving a version again after another) is landed anew with a suffix, so that it is the
+newest, and the others are kept.
 """
 
 from __future__ import annotations
@@ -67,6 +72,13 @@ class Landing:
     def folder(self) -> Path:
         return Path(self.path)
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 of everything landed (each file's name and sha256 from ``files``): the data, the
+        dimension tables, DataProperties and TableInfos. Two landings hold the same exactly when
+        these are equal; ``sha256`` covers the data file alone."""
+        return _content_sha256(self.files)
+
     def read_data(self) -> pl.DataFrame:
         return self._read_parquet(DATA_FILE)
 
@@ -115,14 +127,39 @@ def landings(raw_dir: Path, table_id: str | None = None) -> list[Landing]:
     for path in raw_dir.glob(pattern) if raw_dir.is_dir() else ():
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise CbsBadResponse(
-                f"landing manifest {path} is not readable JSON ({err}); a landing folder is only ever renamed into "
-                "place complete, so the file was changed afterwards: move that folder away and refresh again"
-            ) from err
-        record["path"] = str(path.parent)
-        found.append(Landing(**record))
+        except ValueError as err:  # not UTF-8, not JSON
+            raise _damaged_manifest(path, f"is not readable JSON ({err})") from err
+        if problems := _manifest_problems(record):
+            raise _damaged_manifest(path, f"is not a landing manifest ({problems})")
+        found.append(Landing(**record, path=str(path.parent)))
     return sorted(found, key=lambda landing: (landing.fetched_at, landing.path))
+
+
+_MANIFEST_TYPES = {"table_id": str, "modified": str, "fetched_at": str, "rows": int, "sha256": str, "source_url": str, "files": dict}
+
+
+def _manifest_problems(record: Any) -> str:
+    """What keeps ``record`` from being a manifest :func:`_write_landing` wrote; empty if nothing."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    missing = sorted(_MANIFEST_TYPES.keys() - record.keys())
+    unexpected = sorted(record.keys() - _MANIFEST_TYPES.keys())
+    mistyped = sorted(
+        key
+        for key, kind in _MANIFEST_TYPES.items()
+        if key in record and (not isinstance(record[key], kind) or isinstance(record[key], bool))
+    )
+    if isinstance(record.get("files"), dict) and not all(isinstance(v, str) for v in record["files"].values()):
+        mistyped.append("files")
+    parts = [f"{label} {names}" for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong type", mistyped)) if names]
+    return "; ".join(parts)
+
+
+def _damaged_manifest(path: Path, what: str) -> CbsBadResponse:
+    return CbsBadResponse(
+        f"landing manifest {path} {what}; a landing folder is only ever renamed into "
+        "place complete, so the file was changed afterwards: move that folder away and refresh again"
+    )
 
 
 def latest_landing(raw_dir: Path, table_id: str) -> Landing | None:
@@ -144,29 +181,44 @@ def land_table(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
 ) -> LandResult:
-    """Fetch ``table_id`` into the landing zone unless its ``Modified`` is already landed.
+    """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
+    (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
 
-    The check costs one ``TableInfos`` request. ``force`` downloads anyway; identical content
-    then keeps the existing landing. If ``Modified`` changes while the data are downloaded the
-    download is repeated once, and fails after that, so a landing never mixes two versions.
+    The check costs one ``TableInfos`` request. ``force`` downloads anyway; content identical
+    to the newest landing's (data and metadata) then keeps that landing. If ``Modified``
+    changes while the data are downloaded the download is repeated once, and fails after that,
+    so a landing never mixes two versions.
     """
     known = latest_landing(raw_dir, table_id)
     if known is not None and not force:
-        modified = str(source.table_info(table_id)["Modified"])
-        if any(landing.modified == modified for landing in landings(raw_dir, table_id)):
-            progress(f"{table_id}: unchanged (Modified {modified}), nothing downloaded")
+        info = source.table_info(table_id)
+        if _same_version(info, known):
+            progress(f"{table_id}: unchanged ({_version_text(info)}), nothing downloaded")
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
         data = _fetch_data(source, meta, progress)
         after = str(source.table_info(table_id)["Modified"])
         if after == meta.modified:
-            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock())
+            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock(), progress)
         progress(f"{table_id}: Modified changed from {meta.modified} to {after} during the download; fetching again")
     raise CbsBadResponse(
         f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
         "CBS is publishing this table right now, run the refresh again later"
     )
+
+
+def _same_version(info: dict[str, Any], landing: Landing) -> bool:
+    """Whether CBS's ``TableInfos`` record ``info`` has the ``Modified`` (data) and, when CBS sends
+    it, the ``MetaDataModified`` (dimension tables, DataProperties) of ``landing``'s ``TableInfos``."""
+    if str(info["Modified"]) != landing.modified:
+        return False
+    return "MetaDataModified" not in info or info["MetaDataModified"] == landing.read_info().get("MetaDataModified")
+
+
+def _version_text(info: dict[str, Any]) -> str:
+    metadata = f", MetaDataModified {info['MetaDataModified']}" if "MetaDataModified" in info else ""
+    return f"Modified {info['Modified']}{metadata}"
 
 
 def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
@@ -233,7 +285,15 @@ def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
     return schema
 
 
-def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime) -> LandResult:
+def _write_landing(
+    raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime, progress: Callable[[str], None]
+) -> LandResult:
+    """Land what was downloaded, unless the newest landing holds the same ("identical").
+
+    The same content as an older landing (CBS serving a version again after another) is landed
+    anew, in ``<name>_2`` (``_3``, ...), so that it is the newest: landings are never changed,
+    and the older ones are kept.
+    """
     table_dir = raw_dir / meta.table_id
     table_dir.mkdir(parents=True, exist_ok=True)
     for stale in table_dir.glob(".staging-*"):
@@ -248,31 +308,39 @@ def _write_landing(raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url
         _write_json(staging / "DataProperties.json", meta.properties)
         _write_json(staging / "TableInfos.json", meta.info)
         files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
-        digest = files[DATA_FILE]
-        final = table_dir / f"{_stamp(meta.modified)}_{digest[:12]}"
+        content = _content_sha256(files)
+        existing = landings(raw_dir, meta.table_id)
+        if existing and existing[-1].content_sha256 == content:
+            return LandResult(existing[-1], "identical")
+        name = f"{_stamp(meta.modified)}_{content[:12]}"
+        final, again = table_dir / name, 1
+        while final.exists():
+            again += 1
+            final = table_dir / f"{name}_{again}"
+        if again > 1:
+            progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
         landing = Landing(
             table_id=meta.table_id,
             modified=meta.modified,
             fetched_at=now.isoformat(timespec="microseconds"),
             rows=data.height,
-            sha256=digest,
+            sha256=files[DATA_FILE],
             source_url=table_url,
             path=str(final),
             files=files,
         )
-        if not (final / MANIFEST).is_file():
-            record = {k: v for k, v in asdict(landing).items() if k != "path"}
-            _write_json(staging / MANIFEST, record)
-            _fsync_dir(staging)
-            try:
-                os.replace(staging, final)
-                _fsync_dir(table_dir)
-                return LandResult(landing, "downloaded")
-            except OSError:
-                if not (final / MANIFEST).is_file():
-                    raise
-        existing = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
-        return LandResult(existing, "identical")
+        record = {k: v for k, v in asdict(landing).items() if k != "path"}
+        _write_json(staging / MANIFEST, record)
+        _fsync_dir(staging)
+        try:
+            os.replace(staging, final)
+            _fsync_dir(table_dir)
+            return LandResult(landing, "downloaded")
+        except OSError:
+            if not (final / MANIFEST).is_file():
+                raise
+        same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
+        return LandResult(same, "identical")
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -294,6 +362,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _content_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256("".join(f"{name} {digest}\n" for name, digest in sorted(files.items())).encode()).hexdigest()
 
 
 def _stamp(modified: str) -> str:

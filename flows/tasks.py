@@ -51,7 +51,7 @@ def live_source(settings: Settings) -> LiveCbs:
 
 @task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
 def fetch_table(source: CbsSource, settings: Settings, table_id: str, force: bool = False) -> LandResult:
-    """Land ``table_id`` unless its ``Modified`` is already landed (one metadata request)."""
+    """Land ``table_id`` unless its newest landing has CBS's ``Modified`` and ``MetaDataModified`` (one metadata request)."""
     logger = get_run_logger()
     result = land_table(source, table_id, settings.raw_dir, force=force, progress=logger.info)
     landing = result.landing

@@ -16,8 +16,8 @@ from tests.statline_mirror import StatLineMirror, write_table
 TABLE = "90002TST"
 
 
-def make_table(root: Path, modified: str = "2025-04-23T02:00:00", values=(1.5, 2.0, None)) -> None:
-    periods = [{"Key": f"2020MM0{i + 1}", "Title": f"2020 maand {i + 1}", "Status": "Definitief"} for i in range(3)]
+def make_table(root: Path, modified: str = "2025-04-23T02:00:00", values=(1.5, 2.0, None), status: str = "Definitief") -> None:
+    periods = [{"Key": f"2020MM0{i + 1}", "Title": f"2020 maand {i + 1}", "Status": status} for i in range(3)]
     write_table(
         root,
         TABLE,
@@ -30,6 +30,13 @@ def make_table(root: Path, modified: str = "2025-04-23T02:00:00", values=(1.5, 2
         rows=[{"Perioden": p["Key"], "Waarde_1": v, "Aantal_2": i} for i, (p, v) in enumerate(zip(periods, values))],
         modified=modified,
     )
+
+
+def set_metadata_modified(root: Path, value: str) -> None:
+    path = root / TABLE / "TableInfos.json"
+    body = json.loads(path.read_text())
+    body["value"][0]["MetaDataModified"] = value
+    path.write_text(json.dumps(body))
 
 
 def clock(second: int):
@@ -87,6 +94,80 @@ def test_new_modified_lands_a_new_version_and_keeps_the_old(tmp_path):
     assert [landing.modified for landing in landings(tmp_path / "raw", TABLE)] == [old.modified, "2026-02-01T02:00:00"]
     assert latest_landing(tmp_path / "raw", TABLE) == new.landing
     assert old.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+
+
+def test_content_cbs_serves_again_after_another_is_landed_again_as_the_newest_and_both_are_kept(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    first = land_table(source, TABLE, tmp_path / "raw", clock=clock(1)).landing
+    make_table(tmp_path / "src", values=(9.9, 2.0, None))  # republished under the same Modified
+    second = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(2)).landing
+    make_table(tmp_path / "src")  # and corrected back
+    third = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(3))
+    assert third.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE) == third.landing
+    assert third.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert third.landing.folder == first.folder.with_name(f"{first.folder.name}_2")
+    assert landings(tmp_path / "raw", TABLE) == [first, second, third.landing]
+
+
+def test_a_modified_landed_before_but_not_the_newest_is_downloaded_and_becomes_the_newest(tmp_path):
+    make_table(tmp_path / "src")
+    source = RecordedCbs(tmp_path / "src")
+    land_table(source, TABLE, tmp_path / "raw", clock=clock(1))
+    make_table(tmp_path / "src", modified="2025-05-23T02:00:00", values=(9.9, 2.0, None))
+    land_table(source, TABLE, tmp_path / "raw", clock=clock(2))
+    make_table(tmp_path / "src")  # CBS withdrew the May version
+    again = land_table(source, TABLE, tmp_path / "raw", clock=clock(3))
+    assert again.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE) == again.landing
+    assert again.landing.modified == "2025-04-23T02:00:00"
+    assert again.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
+    assert len(landings(tmp_path / "raw", TABLE)) == 3
+
+
+def test_a_metadata_only_republication_lands_a_new_version_and_then_is_unchanged(tmp_path):
+    make_table(tmp_path / "src", status="Voorlopig")
+    source = RecordedCbs(tmp_path / "src")
+    old = land_table(source, TABLE, tmp_path / "raw", clock=clock(1)).landing
+    make_table(tmp_path / "src", status="Definitief")  # same Modified, same data rows
+    set_metadata_modified(tmp_path / "src", "2025-06-01T02:00:00")
+    new = land_table(source, TABLE, tmp_path / "raw", clock=clock(2))
+    assert new.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE) == new.landing
+    assert new.landing.read_dimension("Perioden")["Status"].to_list() == ["Definitief"] * 3
+    assert new.landing.sha256 == old.sha256  # the data file, unchanged
+    assert old.read_dimension("Perioden")["Status"].to_list() == ["Voorlopig"] * 3
+    assert land_table(source, TABLE, tmp_path / "raw", clock=clock(3)).action == "unchanged"
+
+
+def test_force_lands_changed_dimension_tables_even_under_the_same_modified_and_data(tmp_path):
+    make_table(tmp_path / "src", status="Voorlopig")
+    source = RecordedCbs(tmp_path / "src")
+    land_table(source, TABLE, tmp_path / "raw", clock=clock(1))
+    make_table(tmp_path / "src", status="Definitief")
+    forced = land_table(source, TABLE, tmp_path / "raw", force=True, clock=clock(2))
+    assert forced.action == "downloaded"
+    assert latest_landing(tmp_path / "raw", TABLE).read_dimension("Perioden")["Status"].to_list() == ["Definitief"] * 3
+
+
+def test_a_landing_named_by_its_data_sha256_alone_is_still_unchanged_and_identical(tmp_path):
+    """Landings made before the folder name covered the metadata: read, not downloaded again."""
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        landed = land_table(cbs, TABLE, tmp_path / "raw", clock=clock(1)).landing
+        old_style = landed.folder.with_name(f"{landed.folder.name.split('_')[0]}_{landed.sha256[:12]}")
+        if old_style != landed.folder:
+            landed.folder.rename(old_style)
+        mirror.reset_log()
+        unchanged = land_table(cbs, TABLE, tmp_path / "raw", clock=clock(2))
+        assert unchanged.action == "unchanged" and unchanged.landing.folder == old_style
+        assert [(r.endpoint, r.rows) for r in mirror.requests_for()] == [("TableInfos", 1)]
+        assert mirror.data_rows_served() == 0
+        forced = land_table(cbs, TABLE, tmp_path / "raw", force=True, clock=clock(3))
+        assert forced.action == "identical" and forced.landing.folder == old_style
+    assert len(landings(tmp_path / "raw", TABLE)) == 1
 
 
 def test_modified_changing_during_download_refetches_once(tmp_path):
@@ -159,6 +240,32 @@ def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_
     (landed.folder / "manifest.json").write_text("{")
     with pytest.raises(CbsBadResponse, match=r"manifest\.json is not readable JSON"):
         landings(tmp_path / "raw")
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ['{"table_id": "90002TST"}', "[]", "null", "rows", "files", "extra", "latin-1"],
+)
+def test_a_manifest_without_its_keys_or_with_wrong_types_is_named_with_the_advice(tmp_path, manifest):
+    make_table(tmp_path / "src")
+    landed = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    path = landed.folder / "manifest.json"
+    record = json.loads(path.read_text())
+    if manifest == "rows":
+        record["rows"] = "3"
+    elif manifest == "files":
+        record["files"] = sorted(record["files"])
+    elif manifest == "extra":
+        record["note"] = "added by hand"
+    if manifest == "latin-1":
+        path.write_bytes(json.dumps({**record, "source_url": "café"}, ensure_ascii=False).encode("latin-1"))
+    else:
+        path.write_text(json.dumps(record) if manifest in ("rows", "files", "extra") else manifest)
+    with pytest.raises(CbsBadResponse) as raised:
+        landings(tmp_path / "raw")
+    message = str(raised.value)
+    assert message.startswith(f"landing manifest {path} ")
+    assert "move that folder away and refresh again" in message
 
 
 @pytest.mark.parametrize(

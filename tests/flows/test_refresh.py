@@ -372,6 +372,31 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [forced["run_id"]]
 
 
+def test_a_metadata_only_republication_is_landed_and_published_though_nothing_else_changed(home, mirror, statline_root, tmp_path):
+    """CBS declares 2024 November definitive: Perioden and MetaDataModified change, Modified and the data rows do not."""
+    run_refresh(tables=[NATIONAL.table_id])
+    warehouse = Settings.from_env().warehouse_path
+    folder = tmp_path / "definitive"
+    shutil.copytree(statline_root / NATIONAL.table_id, folder / NATIONAL.table_id)
+    periods = json.loads((folder / NATIONAL.table_id / "Perioden.json").read_text())
+    for period in periods["value"]:
+        if period["Key"] == "2024MM11":
+            period.update(Title="2024 november", Description="", Status="Definitief")
+    (folder / NATIONAL.table_id / "Perioden.json").write_text(json.dumps(periods))
+    info = json.loads((folder / NATIONAL.table_id / "TableInfos.json").read_text())
+    info["value"][0]["MetaDataModified"] = "2025-05-01T02:00:00"
+    (folder / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+
+    with StatLineMirror(folder) as definitive, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", definitive.base_url)
+        result = run_refresh(tables=[NATIONAL.table_id])
+
+    assert [t["action"] for t in result["tables"]] == ["downloaded"]
+    assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [result["run_id"]]
+    provisional = query(warehouse, "SELECT period_key FROM national_series WHERE provisional AND series = 'ww' ORDER BY 1")
+    assert provisional["period_key"].to_list() == ["2024JJ00", "2024MM12", "2025MM01"]
+
+
 def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirror, monkeypatch, tmp_path):
     from flows import inputs, tasks
 
