@@ -91,7 +91,7 @@ def _rerun_text(run: dict[str, Any], plan: dict[str, Any]) -> str:
     return (
         f"a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
         + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
-        + f", asks {len(plan['check_modified'])} landed table(s) for their Modified (one request each, "
+        + f", asks {len(plan['check_modified'])} landed table(s) for their Modified and MetaDataModified (one request each, "
         "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
     )
 
