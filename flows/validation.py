@@ -19,7 +19,8 @@ of a large build.
 
 A report is kept under ``$WERKREGIO_HOME/validated/<suite>/<key>.json`` (key: the suite's
 fingerprint, the batch and the landing's sha256), by whichever process validated it, and a rerun
-on the same data with the same suite reuses it.
+on the same data with the same suite reuses it. The fingerprint (:func:`suite_fingerprint`)
+covers the checks, GX's version and the code that validates.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from functools import cache
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -168,9 +170,38 @@ def landed_suite(
 
 
 def suite_fingerprint(suite: Suite) -> str:
-    """Changes whenever a check, its parameters or its severity change."""
-    checks = [[c.expectation.configuration.to_json_dict(), c.severity] for c in suite.checks]
-    return hashlib.sha256(json.dumps([suite.name, checks], sort_keys=True, default=str).encode()).hexdigest()
+    """Changes whenever anything that decides the suite's report changes.
+
+    That is a check, its parameters, severity or description, GX's version, and the code that
+    makes the helper columns, the suites and the report (:func:`validation_code_sha256`): a
+    stricter check in code must not reuse a report the old code passed.
+    """
+    from expectations.gx import gx
+
+    checks = [[c.expectation.configuration.to_json_dict(), c.severity, c.description] for c in suite.checks]
+    identity = [suite.name, checks, gx.__version__, validation_code_sha256()]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validation_sources() -> list[Path]:
+    """The source files that decide a report besides the suite's checks: ``expectations/*.py`` and the helper columns' transforms."""
+    import expectations.runner
+    import transforms.geography
+    import transforms.validation_frames
+
+    # transforms.geography: normalise_gm_code, with which the helper columns read municipality codes
+    helpers = [Path(str(m.__file__)) for m in (transforms.validation_frames, transforms.geography)]
+    return [*sorted(Path(str(expectations.runner.__file__)).parent.glob("*.py")), *helpers]
+
+
+@cache
+def validation_code_sha256() -> str:
+    """sha256 of :func:`validation_sources`, read once per process (a fingerprint is made per batch)."""
+    digest = hashlib.sha256()
+    for path in validation_sources():
+        digest.update(f"{path.parent.name}/{path.name}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def report_path(home: Path | None, suite: Suite, batch: str, fingerprint: str | None) -> Path | None:

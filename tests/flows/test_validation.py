@@ -1,0 +1,70 @@
+"""The stored validation reports (flows.validation): reused only for the same data, suite and code."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from expectations.gx import gx
+from flows.landing import Landing
+from flows.validation import ValidationJob, suite_fingerprint, validate_landed
+from tests.expectations.test_cbs_tables import REGIONS, VALID, WW, ww_frame
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def job(tmp_path) -> ValidationJob:
+    landing = Landing(WW.table_id, "2025-04-23T02:00:00", "now", 12, "a" * 64, "http://x", str(tmp_path / "nowhere"), {})
+    return ValidationJob(WW.table_id, landing, VALID, REGIONS, tmp_path / "home")
+
+
+def stored(job: ValidationJob) -> list[Path]:
+    return sorted((job.home / "validated").rglob("*.json"))
+
+
+def test_a_report_is_stored_and_reused_for_the_same_data_and_suite(job):
+    first = validate_landed(job, ww_frame(), [])
+    again = validate_landed(job, ww_frame(), [])
+
+    assert not first.reused and again.reused
+    assert again.report == first.report
+    assert len(stored(job)) == 1
+
+
+def test_a_changed_validation_code_validates_again(job, monkeypatch):
+    validate_landed(job, ww_frame(), [])
+
+    with monkeypatch.context() as patch:
+        patch.setattr("flows.validation.validation_code_sha256", lambda: "0" * 64)  # e.g. the helper columns changed
+        assert not validate_landed(job, ww_frame(), []).reused
+    assert validate_landed(job, ww_frame(), []).reused
+
+
+def test_another_gx_version_validates_again(job, monkeypatch):
+    validate_landed(job, ww_frame(), [])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gx, "__version__", "0.0.1")
+        assert not validate_landed(job, ww_frame(), []).reused
+    assert validate_landed(job, ww_frame(), []).reused
+
+
+def test_the_code_hash_covers_the_suites_the_runner_and_the_helper_columns():
+    from flows.validation import validation_sources
+
+    files = {path.relative_to(REPO).as_posix() for path in validation_sources()}
+
+    assert {"expectations/cbs_tables.py", "expectations/runner.py", "transforms/validation_frames.py"} <= files
+
+
+def test_a_changed_check_description_changes_the_fingerprint(job):
+    from flows.validation import landed_suite
+    from flows import catalog
+
+    suite, _ = landed_suite(catalog.table(WW.table_id), ww_frame(), [], VALID, REGIONS)
+    described = replace(suite, checks=(replace(suite.checks[0], description="another text"), *suite.checks[1:]))
+
+    assert suite_fingerprint(described) != suite_fingerprint(suite)
