@@ -128,7 +128,7 @@ def validate_landed(
 
     ``data`` and ``properties``: the landing's data rows and DataProperties when already read
     (read from the landing otherwise). ``progress(rows done, rows)`` is called per piece of a
-    table validated in pieces.
+    table validated in pieces. A report with a check that raised an error is not stored.
     """
     started = time.perf_counter()
     if data is None:
@@ -140,7 +140,7 @@ def validate_landed(
     if cache is not None and cache.is_file():
         return Validated(read_report(cache), True, time.perf_counter() - started)
     report = validate(frame, suite, job.batch, progress=progress)
-    if cache is not None:
+    if cache is not None and not report.errors:  # an error may be a one-off (out of memory): the next build tries again
         write_report(cache, report)
     return Validated(report, False, time.perf_counter() - started)
 

@@ -146,7 +146,9 @@ def test_exception_raised_by_gx_becomes_a_failed_record(monkeypatch):
     assert crashed.message == (
         "expect_table_row_count_to_be_between failed: error: RuntimeError: metric backend exploded"
     )
-    assert fine.success is True
+    assert fine.success is True and fine.error is None
+    assert crashed.error == "RuntimeError: metric backend exploded"
+    assert report.errors == (crashed,)
     assert not report.passed
 
 
@@ -188,7 +190,7 @@ def test_to_rows_gives_one_json_able_row_per_check():
     assert rows[1]["unexpected_sample"] == ["-4.0"]
     assert set(rows[0]) == {
         "dataset", "batch", "expectation", "column", "severity", "success", "observed_value",
-        "element_count", "unexpected_count", "unexpected_sample", "message", "description",
+        "element_count", "unexpected_count", "unexpected_sample", "message", "description", "error",
     }  # fmt: skip
     json.dumps(rows)
 

@@ -1,4 +1,4 @@
-"""The stored validation reports (flows.validation): reused only for the same data, suite and code."""
+"""The stored validation reports (flows.validation): reused only for the same data, suite and code; never a one-off error."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import expectations.runner as runner
 from expectations.gx import gx
 from flows.landing import Landing
 from flows.validation import ValidationJob, suite_fingerprint, validate_landed
@@ -68,3 +69,20 @@ def test_a_changed_check_description_changes_the_fingerprint(job):
     described = replace(suite, checks=(replace(suite.checks[0], description="another text"), *suite.checks[1:]))
 
     assert suite_fingerprint(described) != suite_fingerprint(suite)
+
+
+def test_a_report_with_an_error_raised_while_validating_is_not_stored(job, monkeypatch):
+    class OutOfMemory:
+        def get_batch(self, **kwargs):
+            raise MemoryError("Unable to allocate 1.2 GiB for an array")
+
+    real = runner._batch_definition()
+    monkeypatch.setattr(runner, "_batch_definition", lambda: OutOfMemory())
+    failed = validate_landed(job, ww_frame(), [])
+
+    assert not failed.report.passed and "MemoryError" in failed.report.critical_failures[0].message
+    assert stored(job) == []
+    monkeypatch.setattr(runner, "_batch_definition", lambda: real)
+    again = validate_landed(job, ww_frame(), [])
+    assert not again.reused and again.report.passed
+    assert len(stored(job)) == 1
