@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -82,6 +83,8 @@ class Validated:
     ahead: bool = False
 
 
+log = logging.getLogger("werkregio.validation")
+
 WITHOUT_REGION_CHECK = (catalog.NATIONAL_BENEFITS, catalog.REGIONS)
 """Catalog families whose jobs carry no region codes: the national table, and the tables the regions come from."""
 
@@ -128,7 +131,8 @@ def validate_landed(
 
     ``data`` and ``properties``: the landing's data rows and DataProperties when already read
     (read from the landing otherwise). ``progress(rows done, rows)`` is called per piece of a
-    table validated in pieces. A report with a check that raised an error is not stored.
+    table validated in pieces. A report with a check that raised an error is not stored; a stored
+    one that cannot be read is validated again and replaced.
     """
     started = time.perf_counter()
     if data is None:
@@ -137,8 +141,9 @@ def validate_landed(
         properties = job.landing.read_properties()
     suite, frame = landed_suite(catalog.table(job.table_id), data, properties, job.valid_codes, job.region_codes)
     cache = report_path(job.home, suite, job.batch, job.landing.sha256)
-    if cache is not None and cache.is_file():
-        return Validated(read_report(cache), True, time.perf_counter() - started)
+    stored = read_report(cache) if cache is not None and cache.is_file() else None
+    if stored is not None:
+        return Validated(stored, True, time.perf_counter() - started)
     report = validate(frame, suite, job.batch, progress=progress)
     if cache is not None and not report.errors:  # an error may be a one-off (out of memory): the next build tries again
         write_report(cache, report)
@@ -213,17 +218,26 @@ def report_path(home: Path | None, suite: Suite, batch: str, fingerprint: str | 
 
 
 def write_report(path: Path, report: ValidationReport) -> None:
+    """Store ``report`` at ``path`` atomically: written to ``<key>.<pid>.partial`` beside it, fsynced, renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
     body = {"dataset": report.dataset, "batch": report.batch, "records": [asdict(r) for r in report.records]}
-    partial.write_text(json.dumps(body, default=str), encoding="utf-8")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(body, default=str))
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(partial, path)
 
 
-def read_report(path: Path) -> ValidationReport:
-    body = json.loads(path.read_text(encoding="utf-8"))
-    records = tuple(CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"])
-    return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
+def read_report(path: Path) -> ValidationReport | None:
+    """The report stored at ``path``; None, with a warning naming the file, when it cannot be read (damaged, or another version's format)."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        records = tuple(CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"])
+        return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("stored validation report %s cannot be read (%s: %s): validating again and replacing it", path, type(err).__name__, err)
+        return None
 
 
 def worker_count(requested: int, landings: list[Landing]) -> int:

@@ -1,7 +1,10 @@
-"""The stored validation reports (flows.validation): reused only for the same data, suite and code; never a one-off error."""
+"""The stored validation reports (flows.validation): reused only for the same data, suite and code; never a one-off error; a damaged one is replaced."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,3 +89,39 @@ def test_a_report_with_an_error_raised_while_validating_is_not_stored(job, monke
     again = validate_landed(job, ww_frame(), [])
     assert not again.reused and again.report.passed
     assert len(stored(job)) == 1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda body: "", id="empty"),
+        pytest.param(lambda body: body[: len(body) // 2], id="truncated"),
+        pytest.param(
+            lambda body: json.dumps({**json.loads(body), "records": [{**r, "check_index": 0} for r in json.loads(body)["records"]]}),
+            id="old format",
+        ),
+    ],
+)
+def test_an_unreadable_stored_report_is_validated_again_and_replaced(job, damage, caplog):
+    first = validate_landed(job, ww_frame(), [])
+    (path,) = stored(job)
+    path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="werkregio.validation"):
+        again = validate_landed(job, ww_frame(), [])
+
+    assert not again.reused and again.report == first.report
+    assert str(path) in caplog.text
+    assert validate_landed(job, ww_frame(), []).reused  # replaced by a readable one
+    assert not list(path.parent.glob("*.partial"))
+
+
+def test_a_report_is_stored_through_a_synced_temporary_file(job, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+
+    validate_landed(job, ww_frame(), [])
+
+    (path,) = stored(job)
+    assert synced == [str(path.with_name(f"{path.stem}.{os.getpid()}.partial"))]  # then renamed to path
