@@ -195,6 +195,17 @@ def test_to_rows_gives_one_json_able_row_per_check():
     json.dumps(rows)
 
 
+def test_validation_results_keep_the_observed_value_as_json_once():
+    from transforms.metadata import validation_results
+
+    report = validate(frame([1.0, -4.0]), suite(row_count_at_least(), non_negative()), BATCH)
+
+    stored = validation_results("run", report.to_rows())["observed_value"].to_list()
+
+    assert stored[1] is None
+    assert json.loads(stored[0]) == 2
+
+
 def test_input_frame_is_not_modified():
     data = frame([1.0, None, -2.0]).with_columns(Note=pl.Series(["a", None, "c"]))
     before = data.clone()
