@@ -90,8 +90,11 @@ WITHOUT_REGION_CHECK = (catalog.NATIONAL_BENEFITS, catalog.REGIONS)
 
 
 def job_valid_codes(municipalities: pl.DataFrame, today: date) -> dict[int, frozenset[str]]:
-    """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``."""
-    return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 1))
+    """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``.
+
+    Next year too, because CBS publishes a 'Gebieden in Nederland' edition before its year begins.
+    """
+    return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 2))
 
 
 def planned_jobs(raw_dir: Path, home: Path | None, requested: int, today: date | None = None) -> list[ValidationJob]:

@@ -1,4 +1,4 @@
-"""The stored validation reports (flows.validation): reused only for the same data, suite and code; never a one-off error; a damaged one is replaced."""
+"""flows.validation: a stored report is reused only for the same data, suite and code, never kept with an error, replaced when damaged; a job's code lists."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import json
 import logging
 import os
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import expectations.runner as runner
 from expectations.gx import gx
 from flows.landing import Landing
-from flows.validation import ValidationJob, suite_fingerprint, validate_landed
+from flows.validation import ValidationJob, job_valid_codes, suite_fingerprint, validate_landed
 from tests.expectations.test_cbs_tables import REGIONS, VALID, WW, ww_frame
+from transforms.regions import MUNICIPALITIES_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,3 +128,13 @@ def test_a_report_is_stored_through_a_synced_temporary_file(job, monkeypatch):
 
     (path,) = stored(job)
     assert synced == [str(path.with_name(f"{path.stem}.{os.getpid()}.partial"))]  # then renamed to path
+
+
+def test_job_valid_codes_run_to_next_year():
+    municipalities = pl.read_csv(REPO / "flows" / "reference" / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
+
+    codes = job_valid_codes(municipalities, date(2025, 6, 1))
+
+    assert min(codes) == int(municipalities["valid_from_year"].min())
+    assert max(codes) == 2026  # a 'Gebieden in Nederland' edition of next year is published early
+    assert codes[2026]
