@@ -179,8 +179,9 @@ def suite_and_frame(
     1 January (``transforms.regions.valid_codes_by_year``); years it lacks are not checked, so
     pass every year the reference covers. ``region_codes``: year -> labour-market region codes
     (``transforms.validation_frames.region_codes_by_year`` of the region membership), or None
-    to skip the region check. ``properties``: the table's DataProperties records, needed for
-    the ``regions`` family (its code columns are found by topic group title).
+    to skip the region check. ``properties``: the table's DataProperties records, which declare
+    the dimensions that must be present; needed for the ``regions`` family (its code columns are
+    found by topic group title). Without them the dimensions are read off ``data``.
     ``rows_per_piece``: a table with more rows than this is returned as
     :class:`~expectations.runner.Pieces`, split along a dimension
     (``transforms.validation_frames.piece_dimension``) into validation frames of about this many
@@ -240,14 +241,16 @@ def table_layout(
 ) -> TableLayout:
     """The layout of a landed table: dimensions, topics and the rules of its family that apply.
 
-    Landed topics are typed from DataProperties (Long/Double), so outside the ``regions``
-    family the text columns other than ``ID`` are exactly the dimension keys. A Gebieden table
-    has text topics; its dimension and code columns come from ``properties``.
+    The dimensions are those ``properties`` (the table's DataProperties) declares, whether the
+    data has them or not: a missing one fails the check that it is present. Without
+    ``properties`` (outside the ``regions`` family) they are read off the data: landed topics are
+    typed from DataProperties (Long/Double), so the text columns other than ``ID`` are exactly the
+    dimension keys. A Gebieden table has text topics; its code columns come from ``properties``.
     """
     if entry.family == catalog.REGIONS:
         if not properties:
             raise ValueError(f"{entry.table_id}: the 'regions' suite needs the table's DataProperties")
-        dimensions = tuple(p["Key"] for p in properties if str(p.get("Type", "")).endswith("Dimension"))
+        dimensions = _declared_dimensions(properties)
         municipality_column, _ = topic_group_columns(properties, "Gemeente", table_id=entry.table_id)
         figures = tuple(c for c in data.columns if c not in ("ID", *dimensions))
         return TableLayout(
@@ -259,13 +262,16 @@ def table_layout(
             geography_year=entry.geography_year,
         )
     rules = RULES.get(entry.family, FamilyRules())
-    # a known dimension is one whatever its type, and a known topic is none even as text: a key
-    # landed as a number or a topic landed as text is then reported by a type check
-    named = {TIME_DIMENSION, GEO_DIMENSION, *entry.totals} | ({entry.region_dimension} - {None})
-    topics = set(entry.series.values()) | _rule_topics(rules)
-    dimensions = tuple(
-        c for c in data.columns if c in named or (c != "ID" and c not in topics and data.schema[c] == pl.String)
-    )
+    if properties:  # the dimensions CBS declares, so that one missing from the data fails its column check
+        dimensions = _declared_dimensions(properties)
+    else:
+        # a known dimension is one whatever its type, and a known topic is none even as text: a key
+        # landed as a number or a topic landed as text is then reported by a type check
+        named = {TIME_DIMENSION, GEO_DIMENSION, *entry.totals} | ({entry.region_dimension} - {None})
+        topics = set(entry.series.values()) | _rule_topics(rules)
+        dimensions = tuple(
+            c for c in data.columns if c in named or (c != "ID" and c not in topics and data.schema[c] == pl.String)
+        )
     figures = tuple(c for c in data.columns if c not in ("ID", *dimensions))
     present = set(figures)
     time = TIME_DIMENSION if TIME_DIMENSION in dimensions else None
@@ -293,6 +299,11 @@ def table_layout(
         rounding=ROUNDING.get(entry.unit, 0.0),
         min_base=MIN_BASE,
     )
+
+
+def _declared_dimensions(properties: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The dimension keys of DataProperties (Type 'Dimension', 'TimeDimension', 'GeoDimension', ...)."""
+    return tuple(p["Key"] for p in properties if str(p.get("Type", "")).endswith("Dimension"))
 
 
 def _rule_topics(rules: FamilyRules) -> set[str]:

@@ -136,7 +136,7 @@ class CheckResult:
     ``observed_value`` is GX's observed value made JSON-able (None for per-row checks);
     ``unexpected_sample`` holds up to ten distinct offending values, as strings, in the order
     they occur; ``message`` is one line naming the check, column and example values, or the
-    error GX raised.
+    error GX raised. ``error``: that error (the check has no outcome), else None.
     """
 
     dataset: str
@@ -151,6 +151,7 @@ class CheckResult:
     unexpected_sample: tuple[str, ...]
     message: str
     description: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,11 @@ class ValidationReport:
     @property
     def passed(self) -> bool:
         return not self.critical_failures
+
+    @property
+    def errors(self) -> tuple[CheckResult, ...]:
+        """Checks that raised an error instead of reaching an outcome (a missing column, a batch that did not load, out of memory)."""
+        return tuple(r for r in self.records if r.error is not None)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One flat dict per check, for a results table.
@@ -645,6 +651,7 @@ def _error_record(
         unexpected_sample=(),
         message=f"{check.expectation_type} failed{_on(column)}: error: {error}",
         description=check.description,
+        error=error,
     )
 
 

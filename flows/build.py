@@ -130,8 +130,7 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 archive = read_uwv_archive(settings)
                 early = meanwhile({**facts, **archive})
         except Exception:
-            if workers is not None:
-                _validated(pending)  # the workers' failed checks explain bad data better than a transform's error
+            _validated(pending)  # the failed checks (of the workers, or here) explain bad data better than a transform's error
             raise
         if workers is not None:
             validation = _validated(pending)

@@ -19,18 +19,21 @@ of a large build.
 
 A report is kept under ``$WERKREGIO_HOME/validated/<suite>/<key>.json`` (key: the suite's
 fingerprint, the batch and the landing's sha256), by whichever process validated it, and a rerun
-on the same data with the same suite reuses it.
+on the same data with the same suite reuses it. The fingerprint (:func:`suite_fingerprint`)
+covers the checks, GX's version and the code that validates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +83,18 @@ class Validated:
     ahead: bool = False
 
 
+log = logging.getLogger("werkregio.validation")
+
 WITHOUT_REGION_CHECK = (catalog.NATIONAL_BENEFITS, catalog.REGIONS)
 """Catalog families whose jobs carry no region codes: the national table, and the tables the regions come from."""
 
 
 def job_valid_codes(municipalities: pl.DataFrame, today: date) -> dict[int, frozenset[str]]:
-    """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``."""
-    return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 1))
+    """Year -> municipality codes valid on 1 January, from the first year of the reference to next year: a job's ``valid_codes``.
+
+    Next year too, because CBS publishes a 'Gebieden in Nederland' edition before its year begins.
+    """
+    return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 2))
 
 
 def planned_jobs(raw_dir: Path, home: Path | None, requested: int, today: date | None = None) -> list[ValidationJob]:
@@ -126,7 +134,8 @@ def validate_landed(
 
     ``data`` and ``properties``: the landing's data rows and DataProperties when already read
     (read from the landing otherwise). ``progress(rows done, rows)`` is called per piece of a
-    table validated in pieces.
+    table validated in pieces. A report with a check that raised an error is not stored; a stored
+    one that cannot be read is validated again and replaced.
     """
     started = time.perf_counter()
     if data is None:
@@ -135,10 +144,11 @@ def validate_landed(
         properties = job.landing.read_properties()
     suite, frame = landed_suite(catalog.table(job.table_id), data, properties, job.valid_codes, job.region_codes)
     cache = report_path(job.home, suite, job.batch, job.landing.sha256)
-    if cache is not None and cache.is_file():
-        return Validated(read_report(cache), True, time.perf_counter() - started)
+    stored = read_report(cache) if cache is not None and cache.is_file() else None
+    if stored is not None:
+        return Validated(stored, True, time.perf_counter() - started)
     report = validate(frame, suite, job.batch, progress=progress)
-    if cache is not None:
+    if cache is not None and not report.errors:  # an error may be a one-off (out of memory): the next build tries again
         write_report(cache, report)
     return Validated(report, False, time.perf_counter() - started)
 
@@ -168,9 +178,38 @@ def landed_suite(
 
 
 def suite_fingerprint(suite: Suite) -> str:
-    """Changes whenever a check, its parameters or its severity change."""
-    checks = [[c.expectation.configuration.to_json_dict(), c.severity] for c in suite.checks]
-    return hashlib.sha256(json.dumps([suite.name, checks], sort_keys=True, default=str).encode()).hexdigest()
+    """Changes whenever anything that decides the suite's report changes.
+
+    That is a check, its parameters, severity or description, GX's version, and the code that
+    makes the helper columns, the suites and the report (:func:`validation_code_sha256`): a
+    stricter check in code must not reuse a report the old code passed.
+    """
+    from expectations.gx import gx
+
+    checks = [[c.expectation.configuration.to_json_dict(), c.severity, c.description] for c in suite.checks]
+    identity = [suite.name, checks, gx.__version__, validation_code_sha256()]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def validation_sources() -> list[Path]:
+    """The source files that decide a report besides the suite's checks: ``expectations/*.py`` and the helper columns' transforms."""
+    import expectations.runner
+    import transforms.geography
+    import transforms.validation_frames
+
+    # transforms.geography: normalise_gm_code, with which the helper columns read municipality codes
+    helpers = [Path(str(m.__file__)) for m in (transforms.validation_frames, transforms.geography)]
+    return [*sorted(Path(str(expectations.runner.__file__)).parent.glob("*.py")), *helpers]
+
+
+@cache
+def validation_code_sha256() -> str:
+    """sha256 of :func:`validation_sources`, read once per process (a fingerprint is made per batch)."""
+    digest = hashlib.sha256()
+    for path in validation_sources():
+        digest.update(f"{path.parent.name}/{path.name}\n".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def report_path(home: Path | None, suite: Suite, batch: str, fingerprint: str | None) -> Path | None:
@@ -182,17 +221,26 @@ def report_path(home: Path | None, suite: Suite, batch: str, fingerprint: str | 
 
 
 def write_report(path: Path, report: ValidationReport) -> None:
+    """Store ``report`` at ``path`` atomically: written to ``<key>.<pid>.partial`` beside it, fsynced, renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
     body = {"dataset": report.dataset, "batch": report.batch, "records": [asdict(r) for r in report.records]}
-    partial.write_text(json.dumps(body, default=str), encoding="utf-8")
+    with partial.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(body, default=str))
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(partial, path)
 
 
-def read_report(path: Path) -> ValidationReport:
-    body = json.loads(path.read_text(encoding="utf-8"))
-    records = tuple(CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"])
-    return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
+def read_report(path: Path) -> ValidationReport | None:
+    """The report stored at ``path``; None, with a warning naming the file, when it cannot be read (damaged, or another version's format)."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        records = tuple(CheckResult(**{**r, "unexpected_sample": tuple(r["unexpected_sample"])}) for r in body["records"])
+        return ValidationReport(dataset=body["dataset"], batch=body["batch"], records=records)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.warning("stored validation report %s cannot be read (%s: %s): validating again and replacing it", path, type(err).__name__, err)
+        return None
 
 
 def worker_count(requested: int, landings: list[Landing]) -> int:

@@ -47,8 +47,9 @@ def source_tables(landings: Iterable[Mapping[str, Any]], catalog: Mapping[str, M
 def validation_results(run_id: str, records: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """One row per expectation per validated batch. Key: (run_id, dataset, batch, check_index).
 
-    ``records`` are the runner's result rows in suite order per (dataset, batch); observed
-    values and samples are stored as JSON text so any shape survives.
+    ``records`` are the runner's result rows (``ValidationReport.to_rows``) in suite order per
+    (dataset, batch). Observed values come as JSON text and are stored as they are; samples are
+    stored as JSON text too, so any shape survives.
     """
     rows = []
     position: dict[tuple[str, str], int] = {}
@@ -65,9 +66,7 @@ def validation_results(run_id: str, records: Iterable[Mapping[str, Any]]) -> pl.
                 "column_name": record.get("column"),
                 "severity": record["severity"],
                 "success": bool(record["success"]),
-                "observed_value": None
-                if record.get("observed_value") is None
-                else json.dumps(record["observed_value"], default=str),
+                "observed_value": record.get("observed_value"),  # JSON text already: encoded once
                 "element_count": record.get("element_count"),
                 "unexpected_count": record.get("unexpected_count"),
                 "unexpected_sample": json.dumps(list(record.get("unexpected_sample") or []), default=str),

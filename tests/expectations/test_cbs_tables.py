@@ -213,6 +213,29 @@ def test_change_ratio_needs_a_previous_figure_above_zero_and_a_large_enough_one(
     assert frame[change_ratio_column(WW_COL)].to_list() == [None, None, None, None, None, 0.0]
 
 
+WW_PROPERTIES = [
+    {"ID": 0, "Type": "GeoDimension", "Key": "RegioS"},
+    {"ID": 1, "Type": "TimeDimension", "Key": "Perioden"},
+    *({"ID": i, "Type": "Topic", "Key": key, "Datatype": "Long"} for i, key in enumerate(WW_SCHEMA) if i >= 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "landed"),
+    [
+        pytest.param("Perioden", lambda data: data.rename({"Perioden": "Perioden_1"}), id="renamed"),
+        pytest.param("RegioS", lambda data: data.drop("RegioS"), id="dropped"),
+    ],
+)
+def test_a_dimension_of_the_data_properties_missing_from_the_data_is_critical(dimension, landed):
+    assert run(WW, ww_frame(), properties=WW_PROPERTIES).passed
+
+    report = run(WW, landed(ww_frame()), properties=WW_PROPERTIES)
+
+    assert (dimension, "critical") in failed(report)
+    assert f"expect_column_to_exist failed on column '{dimension}'" in critical_message(report)
+
+
 def test_missing_series_column_is_critical():
     report = run(WW, ww_frame().drop(WW_COL))
 

@@ -146,7 +146,9 @@ def test_exception_raised_by_gx_becomes_a_failed_record(monkeypatch):
     assert crashed.message == (
         "expect_table_row_count_to_be_between failed: error: RuntimeError: metric backend exploded"
     )
-    assert fine.success is True
+    assert fine.success is True and fine.error is None
+    assert crashed.error == "RuntimeError: metric backend exploded"
+    assert report.errors == (crashed,)
     assert not report.passed
 
 
@@ -188,9 +190,20 @@ def test_to_rows_gives_one_json_able_row_per_check():
     assert rows[1]["unexpected_sample"] == ["-4.0"]
     assert set(rows[0]) == {
         "dataset", "batch", "expectation", "column", "severity", "success", "observed_value",
-        "element_count", "unexpected_count", "unexpected_sample", "message", "description",
+        "element_count", "unexpected_count", "unexpected_sample", "message", "description", "error",
     }  # fmt: skip
     json.dumps(rows)
+
+
+def test_validation_results_keep_the_observed_value_as_json_once():
+    from transforms.metadata import validation_results
+
+    report = validate(frame([1.0, -4.0]), suite(row_count_at_least(), non_negative()), BATCH)
+
+    stored = validation_results("run", report.to_rows())["observed_value"].to_list()
+
+    assert stored[1] is None
+    assert json.loads(stored[0]) == 2
 
 
 def test_input_frame_is_not_modified():

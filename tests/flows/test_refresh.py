@@ -145,6 +145,28 @@ def test_critical_validation_failure_stops_before_publishing(home, mirror, statl
     assert "FAILED" in report and "TotaalBijstandsuitkeringen_11" in report and "-4.0" in report
 
 
+def test_a_failed_gebieden_check_stops_a_build_in_one_process_with_the_failed_checks(home, statline_root, tmp_path, monkeypatch):
+    """The membership transform then fails too (no region code), but the run fails with the checks, as with workers."""
+    from flows.build import ValidationStopped
+
+    folder = tmp_path / "gebieden"
+    for table_id in (NATIONAL.table_id, "82496NED"):
+        shutil.copytree(statline_root / table_id, folder / table_id)
+    data = json.loads((folder / "82496NED" / "TypedDataSet.json").read_text())
+    data["value"][0]["Code_4"] = None  # the first municipality without its labour-market region
+    (folder / "82496NED" / "TypedDataSet.json").write_text(json.dumps(data))
+    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
+    with StatLineMirror(folder) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", server.base_url)
+        with pytest.raises(ValidationStopped) as caught:
+            run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    assert "cbs_regions_82496NED" in str(caught.value) and "on column 'Code_4'" in str(caught.value)
+    last = runlog.runs(Settings.from_env().run_log_path)[-1]
+    assert last.status == "failed" and "ValidationStopped" in last.error
+    assert any(not c["success"] and c["column"] == "Code_4" for c in last.validation)
+    assert "FAILED" in Path(last.report).read_text()
+
+
 def test_a_damaged_published_file_is_rebuilt_and_replaced(home, mirror):
     first = run_refresh(tables=[NATIONAL.table_id])
     warehouse = Settings.from_env().warehouse_path
