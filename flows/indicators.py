@@ -49,11 +49,12 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
                 "run `werkregio refresh` first"
             )
         composed = region_years(facts)
-        default = default_reference_year(facts, settings)
+        default = default_reference_year(facts, settings)  # checked against the compositions already
         year = reference_year if reference_year is not None else default
         if year is None:
             raise MissingSource("no region composition in the warehouse: refresh the 'regions' family first")
-        check_reference_year(year, composed, "reference_year")
+        if reference_year is not None:
+            check_reference_year(reference_year, composed, "reference_year")
         marts = compute_marts(facts, scenarios(default, current["indicators"], [(year, view)], composed=composed))
         # the facts, the source versions they came from and their validation results are taken over
         # from the published file as they are
