@@ -159,8 +159,8 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
         import flows.tasks
         import transforms.geography
         import transforms.indicators
-        from flows import catalog
-        from flows.landing import current_landings
+        from sources.cbs import catalog
+        from sources.cbs.landing import current_landings
         from flows.settings import Settings
         from flows.validation import worker_count
 

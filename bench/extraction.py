@@ -24,8 +24,8 @@ import cbsodata
 import requests
 
 from bench.mirror import MirrorProcess
-from flows.cbs import LiveCbs
-from flows.landing import land_table
+from sources.cbs.client import LiveCbs
+from sources.cbs.landing import land_table
 
 LATENCY = 0.03
 CONCURRENCIES = (1, 2, 4, 8)

@@ -4,7 +4,7 @@ Two municipal tables of the catalog are generated; every other table is copied f
 offline mirror (``../shared/data/statline``) into the target folder, never into the repository.
 
 * ``80794ned`` (WW, persons with a benefit): the real table's 12 topics, ``RegioS`` = NL01 plus
-  every municipality code of ``flows/reference/municipalities.csv`` (476), ``Perioden`` =
+  every municipality code of ``sources/reference/municipalities.csv`` (476), ``Perioden`` =
   2007MM01..2024MM12 (216 months). As CBS publishes it, every code is listed for every month,
   with nulls outside the years it was valid on 1 January (2007-2008 use the 2009 list). Its
   size is the same at every scale: the catalog declares no other dimension for it.
@@ -37,10 +37,10 @@ from typing import Any
 
 import polars as pl
 
-from flows import catalog
-from flows.cbs import RecordedCbs
-from flows.landing import land_table
-from flows.reference_data import REFERENCE_DIR
+from sources.cbs import catalog
+from sources.cbs.client import RecordedCbs
+from sources.cbs.landing import land_table
+from sources.reference.tables import REFERENCE_DIR
 from tests.statline_mirror import write_table
 from transforms.regions import MUNICIPALITIES_SCHEMA, valid_codes_by_year
 

@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from flows import catalog
-from flows.landing import current_landings
+from sources.cbs import catalog
+from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from transforms.geography import municipality_crosswalk
 from transforms.indicators import benefit_averages, combined, growth

@@ -178,7 +178,7 @@ def _datasets(scales: dict[int, dict[str, Any]]) -> list[str]:
     return [
         "## Data",
         "",
-        "`bench/generate.py`: 80794ned (WW, its 12 real topics, 476 municipality codes of `flows/reference/municipalities.csv` "
+        "`bench/generate.py`: 80794ned (WW, its 12 real topics, 476 municipality codes of `sources/reference/municipalities.csv` "
         "plus NL01, 216 months 2007-2024; the same at every scale, since the catalog allows this table no other dimension) "
         "and 82015NED (WWB, its 4 real topics, the same areas, 168 months 2011-2024, times *scale* categories of "
         "`UitkeringenInRelatieMetDeAOW`: the total X000001 that the pipeline keeps plus invented breakdown categories, "
@@ -521,7 +521,7 @@ def _extraction(result: dict[str, Any], goals: list[list[Any]], findings: list[s
             "2 MB body for CBS URLs to rewrite, and a copy of the table from `$skip` to its end for every page), under "
             "the one GIL of its process, and the client 15 ms a page with `json`. The mirror now writes with `orjson` "
             "(the same bytes), looks for the URLs only where the host occurs, and slices the page by index; the client "
-            "parses with `orjson` (`flows.cbs._decode`; what orjson refuses is parsed by `json`, as before). "
+            "parses with `orjson` (`sources.cbs.client._decode`; what orjson refuses is parsed by `json`, as before). "
             "cbsodata.get_data gained from the faster mirror too: its requests still go one after another."
         )
     intro = [

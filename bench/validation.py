@@ -19,8 +19,8 @@ from datetime import date
 
 from expectations import runner
 from expectations.cbs_tables import suite_and_frame
-from flows import catalog
-from flows.landing import latest_landing
+from sources.cbs import catalog
+from sources.cbs.landing import latest_landing
 from flows.settings import Settings
 from flows.tasks import load_landing, read_reference
 from transforms.regions import valid_codes_by_year

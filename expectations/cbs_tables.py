@@ -35,7 +35,7 @@ import polars as pl
 from expectations.gx import gx  # GX itself, with scipy.stats deferred
 from expectations.common import NUMERIC_DTYPES, columns_present, non_negative_numbers, row_count_at_least
 from expectations.runner import Check, Pieces, Suite
-from flows import catalog
+from sources.cbs import catalog
 from transforms.regions import topic_group_columns
 from transforms.validation_frames import (
     PERIOD_KEY_PATTERN,

@@ -16,9 +16,9 @@ from prefect import get_run_logger
 from prefect.futures import wait
 
 from expectations.runner import ValidationFailed, ValidationReport
-from flows import catalog
-from flows.cbs import time_dimension
-from flows.landing import current_landings
+from sources.cbs import catalog
+from sources.cbs.client import time_dimension
+from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
 from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes, worker_count
@@ -207,7 +207,7 @@ def check_reference_year(year: int, composed: Sequence[int], name: str) -> int:
         raise MissingSource(
             f"{name}={year}: no CBS region composition ('Gebieden in Nederland') of {year} is loaded, so there are no "
             f"regions to compute indicators for (compositions loaded: {years_text(composed)}); choose one of those years, "
-            "or land that year's edition with `werkregio refresh --table regions` once flows/catalog.py lists it"
+            "or land that year's edition with `werkregio refresh --table regions` once sources/cbs/catalog.py lists it"
         )
     return year
 

@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     if args.command == "refresh" and args.tables:
-        from flows.catalog import UnknownTableError, select  # the standard library only
+        from sources.cbs.catalog import UnknownTableError, select  # the standard library only
 
         try:
             select(args.tables)  # before Prefect starts: a mistyped id fails at once, with no run

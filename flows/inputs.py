@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flows import catalog
-from flows.landing import current_landings
+from sources.cbs import catalog
+from sources.cbs.landing import current_landings
 from flows.settings import Settings
 
-CODE_PACKAGES = ("flows", "transforms", "expectations", "warehouse")
+CODE_PACKAGES = ("flows", "sources", "transforms", "expectations", "warehouse")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +29,7 @@ def inputs_sha256(settings: Settings) -> str:
     (folder and sha256 of each accepted file), the pipeline's code and reference files (every
     file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
     """
-    from flows.uwv import archive_state
+    from sources.uwv.intake import archive_state
 
     digest = hashlib.sha256()
     for landing in current_landings(settings.raw_dir, catalog.ids()):
@@ -60,6 +60,6 @@ def nothing_to_build(settings: Settings) -> bool:
     flow's ``published_with_inputs`` decides)."""
     if not settings.warehouse_path.is_file():  # before any import: the first build of a data dir
         return False
-    from flows.uwv import waiting_files
+    from sources.uwv.intake import waiting_files
 
     return not waiting_files(settings.home) and published_from(settings, inputs_sha256(settings)) is not None

@@ -28,9 +28,10 @@ from prefect.runtime import flow_run
 
 from expectations.report import html_report
 from expectations.runner import ValidationFailed
-from flows import catalog, runlog
+from flows import runlog
+from sources.cbs import catalog
 from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
-from flows.landing import current_landings
+from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
     fetch_table,

@@ -8,9 +8,10 @@ from typing import Any
 
 import polars as pl
 
-from flows import catalog, runlog
-from flows.cbs import CbsError
-from flows.landing import LandingUnreadable, current_landings
+from flows import runlog
+from sources.cbs import catalog
+from sources.cbs.client import CbsError
+from sources.cbs.landing import LandingUnreadable, current_landings
 from flows.settings import Settings
 from warehouse.store import WarehouseError, query_tables
 

@@ -16,13 +16,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from expectations.runner import ValidationReport
-from flows.cbs import CbsSource, LiveCbs, dimension_keys
+from sources.cbs.client import CbsSource, LiveCbs, dimension_keys
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
-from flows.landing import Landing, LandResult, land_table, latest_landing
-from flows.reference_data import reference_tables
+from sources.cbs.landing import Landing, LandResult, land_table, latest_landing
+from sources.reference.tables import reference_tables
 from flows.settings import Settings
-from flows.uwv import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
+from sources.uwv.intake import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
@@ -97,7 +97,7 @@ def read_landings(landings: list[Landing]) -> list[LandedTable]:
 
 @task(name="read_reference", cache_policy=NO_CACHE)
 def read_reference() -> dict[str, pl.DataFrame]:
-    """The project's checked-in reference tables (``flows/reference/``)."""
+    """The project's checked-in reference tables (``sources/reference/``)."""
     return reference_tables()
 
 

@@ -40,9 +40,9 @@ from typing import Any
 import polars as pl
 
 from expectations.runner import ROWS_PER_PIECE, CheckResult, Pieces, Suite, ValidationReport, validate
-from flows import catalog
-from flows.landing import Landing, current_landings
-from flows.reference_data import reference_tables
+from sources.cbs import catalog
+from sources.cbs.landing import Landing, current_landings
+from sources.reference.tables import reference_tables
 from transforms.regions import region_memberships, valid_codes_by_year
 from transforms.validation_frames import region_codes_by_year
 

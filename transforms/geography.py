@@ -3,7 +3,7 @@
 CBS publishes every municipal figure at the boundaries in force at that moment, and municipalities
 merge almost every 1 January. A multi-year series is only comparable on one set of boundaries, so
 counts published at the boundaries of ``from_year`` are converted to those of ``to_year`` through a
-crosswalk built from the project's change table (``flows/reference/municipal_changes.csv``).
+crosswalk built from the project's change table (``sources/reference/municipal_changes.csv``).
 
 Conventions used throughout:
 
@@ -28,7 +28,7 @@ from functools import cache
 
 import polars as pl
 
-CHANGE_TABLE_PATH = "flows/reference/municipal_changes.csv"
+CHANGE_TABLE_PATH = "sources/reference/municipal_changes.csv"
 
 MUNICIPAL_CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),

@@ -59,7 +59,7 @@ def regional_series(
     dimensions = [c for c in other if data.schema[c] == pl.String and c in totals]
     unknown = [c for c in other if data.schema[c] == pl.String and c not in totals and c not in series.values()]
     if unknown:
-        raise DimensionTotalError(f"{table_id}: no total category declared for dimension(s) {unknown} (flows/catalog.py)")
+        raise DimensionTotalError(f"{table_id}: no total category declared for dimension(s) {unknown} (sources/cbs/catalog.py)")
     frame = data
     for dimension in dimensions:
         keep = totals[dimension]

@@ -20,7 +20,7 @@ from transforms.geography import (
     normalise_gm_code_expr,
 )
 
-MUNICIPALITIES_FILE = "flows/reference/municipalities.csv"
+MUNICIPALITIES_FILE = "sources/reference/municipalities.csv"
 
 #: 'Niet in te delen' (2019-2020): municipalities CBS had not yet assigned to a labour-market region.
 #: Not one of the regions: it is kept as published, but left out of comparisons across regions.

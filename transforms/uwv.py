@@ -16,7 +16,7 @@ Codes come out as ``'0363'`` (municipality, as everywhere in the project) and ``
 (labour-market region). A code is valid when it is in the list for the reference date's year
 (municipalities and regions valid on 1 January of that year, passed in by the caller).
 
-Everything here is pure. ``flows/uwv.py`` reads the file and passes its header cells and a frame
+Everything here is pure. ``sources/uwv/intake.py`` reads the file and passes its header cells and a frame
 of its cells; ``today`` and the valid code lists arrive as parameters. Every problem of a file is
 collected, as (row number as in the file, column header as in the file, value, message), instead
 of stopping at the first. The file contract for people who produce these files is
@@ -701,7 +701,7 @@ def _resolve_regions(work: pl.DataFrame, regions: Mapping[int, Mapping[str, str]
     no_regions = (
         "no 'Gebieden in Nederland' edition for {} is landed, so the labour-market regions of that year are not "
         f"known (editions landed: {years_text(years)}); land it with `werkregio refresh --table regions` (the "
-        "editions are listed in flows/catalog.py)"
+        "editions are listed in sources/cbs/catalog.py)"
     )
     name_message = (
         pl.when(pl.col("year").is_null() | pl.col("code_by_name").is_not_null())

@@ -115,7 +115,7 @@ NATIONAL_SERIES = Table(
             "series",
             "VARCHAR",
             "ww = WW benefits (not seasonally adjusted); wwb = bijstand benefits (total); open_vacancies = open "
-            "vacancies, all industries (CBS vacancy survey, not UWV registrations). flows/catalog.py maps each to its "
+            "vacancies, all industries (CBS vacancy survey, not UWV registrations). sources/cbs/catalog.py maps each to its "
             "CBS table and column",
             False,
         ),
@@ -168,7 +168,7 @@ REGIONAL_SERIES = Table(
             "VARCHAR",
             "ww = persons with WW; bijstand_persons = persons with bijstand below AOW age; wwb = bijstand (WWB) "
             "benefits; wwb_recipients = bijstand recipients; labour_force = labour force. "
-            "flows/catalog.py maps each to its CBS tables and columns",
+            "sources/cbs/catalog.py maps each to its CBS tables and columns",
             False,
         ),
         Column("area_type", "VARCHAR", "municipality | region | country", False),

@@ -8,7 +8,7 @@ from polars.testing import assert_frame_equal
 
 from expectations.cbs_tables import dataset_name, suite_and_frame, table_layout
 from expectations.runner import Pieces, ValidationFailed, validate
-from flows import catalog
+from sources.cbs import catalog
 from transforms.regions import MUNICIPALITIES_SCHEMA, region_memberships, valid_codes_by_year
 from transforms.validation_frames import (
     change_ratio_column,
@@ -455,7 +455,7 @@ def load_landed(table_id):
 def reference_codes():
     if not (STATLINE / "MANIFEST.md").is_file():
         pytest.skip(f"the StatLine mirror is not at {STATLINE} (it comes with ../shared)")
-    municipalities = pl.read_csv(REPO / "flows" / "reference" / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
+    municipalities = pl.read_csv(REPO / "sources" / "reference" / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
     first = int(municipalities["valid_from_year"].min())
     valid = valid_codes_by_year(municipalities, range(first, 2026))
     editions = []

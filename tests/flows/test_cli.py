@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import catalog
+from sources.cbs import catalog
 
 from tests.frames import geography_frames, mart_frames
 
@@ -446,7 +446,7 @@ def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():
     """An unchanged nightly refresh, a recalculation and `status` never pay GX's 3 s import."""
     heavy = "sorted(m for m in ('great_expectations', 'pandas', 'scipy') if m in sys.modules)"
     code = (
-        "import sys; import flows.refresh, flows.indicators, flows.status, flows.tasks, flows.build, flows.uwv, flows.validation; "
+        "import sys; import flows.refresh, flows.indicators, flows.status, flows.tasks, flows.build, sources.uwv.intake, flows.validation; "
         f"print({heavy}); "
         "from expectations.national_benefits import national_benefits_suite; national_benefits_suite(['x']); "
         f"print({heavy})"
@@ -594,7 +594,7 @@ def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_sta
     assert main(["refresh", "--offline", "--table", "37789ksz", "--table", "nope"]) == 2
 
     err = capsys.readouterr().err
-    assert err.startswith("werkregio: table 'nope' is not in the source catalog (flows/catalog.py)")
+    assert err.startswith("werkregio: table 'nope' is not in the source catalog (sources/cbs/catalog.py)")
     assert "known tables: 37789ksz," in err and f"families: {', '.join(catalog.FAMILIES)}" in err
     assert events == [] and not home.exists()  # no server, no workers, no run, nothing written
 

@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows import catalog, runlog
+from flows import runlog
+from sources.cbs import catalog
 from flows.inputs import nothing_to_build
-from flows.landing import latest_landing
+from sources.cbs.landing import latest_landing
 from flows.settings import Settings
 from tests.statline_mirror import StatLineMirror
 from warehouse.store import query
@@ -240,7 +241,7 @@ def test_cbs_list_disagreeing_with_the_reference_fails_naming_code_and_year(home
             run_refresh(tables=["85067NED"])
     message = str(caught.value)
     assert "2022: only in CBS's list [], only in the reference ['0457']" in message
-    assert "flows/reference/municipalities.csv" in message
+    assert "sources/reference/municipalities.csv" in message
     assert sha(warehouse) == before
 
 

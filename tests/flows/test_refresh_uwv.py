@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows import catalog, runlog
+from flows import runlog
+from sources.cbs import catalog
 from flows.settings import Settings
 from tests import uwv_files
 from tests.statline_mirror import StatLineMirror

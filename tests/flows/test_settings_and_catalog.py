@@ -1,4 +1,4 @@
-"""flows.settings (typed WERKREGIO_* settings) and flows.catalog (the one place CBS table ids live)."""
+"""flows.settings (typed WERKREGIO_* settings) and sources.cbs.catalog (the one place CBS table ids live)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import catalog
+from sources.cbs import catalog
 from flows.settings import DEFAULT_CBS_URL, QUIET_ENVIRONMENT, Settings, SettingsError, apply_quiet_environment
 
 
@@ -187,7 +187,7 @@ def test_an_unknown_id_raises_naming_the_catalog_file():
 
     message = str(raised.value)
     assert "'12345NED'" in message
-    assert "flows/catalog.py" in message
+    assert "sources/cbs/catalog.py" in message
     assert "37789ksz" in message
     assert isinstance(raised.value, KeyError)
 

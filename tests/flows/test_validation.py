@@ -14,7 +14,7 @@ import pytest
 
 import expectations.runner as runner
 from expectations.gx import gx
-from flows.landing import Landing
+from sources.cbs.landing import Landing
 from flows.validation import ValidationJob, job_valid_codes, suite_fingerprint, validate_landed
 from tests.expectations.test_cbs_tables import REGIONS, VALID, WW, ww_frame
 from transforms.regions import MUNICIPALITIES_SCHEMA
@@ -69,7 +69,7 @@ def test_the_code_hash_covers_the_suites_the_runner_and_the_helper_columns():
 
 def test_a_changed_check_description_changes_the_fingerprint(job):
     from flows.validation import landed_suite
-    from flows import catalog
+    from sources.cbs import catalog
 
     suite, _ = landed_suite(catalog.table(WW.table_id), ww_frame(), [], VALID, REGIONS)
     described = replace(suite, checks=(replace(suite.checks[0], description="another text"), *suite.checks[1:]))
@@ -131,7 +131,7 @@ def test_a_report_is_stored_through_a_synced_temporary_file(job, monkeypatch):
 
 
 def test_job_valid_codes_run_to_next_year():
-    municipalities = pl.read_csv(REPO / "flows" / "reference" / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
+    municipalities = pl.read_csv(REPO / "sources" / "reference" / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
 
     codes = job_valid_codes(municipalities, date(2025, 6, 1))
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import catalog, runlog
-from flows.landing import Landing, LandingUnreadable
+from flows import runlog
+from sources.cbs import catalog
+from sources.cbs.landing import Landing, LandingUnreadable
 from flows.settings import Settings
 from flows.validation import ValidationJob, planned_jobs, worker_count
 from flows.validation_workers import ValidationWorkerDied, ValidationWorkers, end_early, start_early, validation_workers

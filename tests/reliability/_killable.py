@@ -9,7 +9,7 @@ fsync of the finished building file and its ``os.replace``) whose natural window
 
 Markers, in the order a refresh reaches them:
 
-* ``fetch <table>``        data pages of a table start (``flows.landing._fetch_data``)
+* ``fetch <table>``        data pages of a table start (``sources.cbs.landing._fetch_data``)
 * ``land <table>``         the landing is written into a ``.staging-*`` folder (``_write_landing``)
 * ``land-commit <table>``  the staging folder, manifest included, is complete and about to be renamed
 * ``validate <table>``     a table is validated, in the flow's process (``flows.tasks.validate_landed``) or
@@ -58,7 +58,7 @@ def _wrap(module, name: str, phase: str, detail=lambda *a, **k: "") -> None:
 
 
 def install() -> None:
-    import flows.landing as landing
+    from sources.cbs import landing
     import flows.refresh as refresh
     import flows.tasks as tasks
     import flows.validation_workers as workers

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from flows import runlog
-from flows.landing import landings
+from sources.cbs.landing import landings
 from flows.settings import Settings
 from tests.reliability._checks import IntegrityError, check_integrity, differences, leftovers, sha256
 from tests.reliability._killable import PREFIX

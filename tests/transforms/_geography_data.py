@@ -11,8 +11,8 @@ import pytest
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
-CHANGE_TABLE = REPO / "flows" / "reference" / "municipal_changes.csv"
-REFERENCE_README = REPO / "flows" / "reference" / "README.md"
+CHANGE_TABLE = REPO / "sources" / "reference" / "municipal_changes.csv"
+REFERENCE_README = REPO / "sources" / "reference" / "README.md"
 SHARED_REFERENCE = REPO.parent / "shared" / "data" / "reference"
 
 

@@ -391,7 +391,7 @@ def test_real_national_growth_matches_the_published_figures(statline_root):
 @pytest.mark.mirror
 @pytest.mark.parametrize("table_id, year", [("83524NED", 2016), ("83933NED", 2017), ("84469NED", 2018), ("84703NED", 2019), ("84961NED", 2020), ("85230NED", 2021)])
 def test_real_region_labour_force_equals_the_sum_of_its_municipalities(statline_root, table_id, year):
-    from flows import catalog
+    from sources.cbs import catalog
     from transforms.regions import region_memberships
 
     entry = catalog.table(table_id)

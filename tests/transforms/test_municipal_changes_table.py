@@ -1,4 +1,4 @@
-"""The project's change table (flows/reference/municipal_changes.csv) against its sources and itself."""
+"""The project's change table (sources/reference/municipal_changes.csv) against its sources and itself."""
 
 from __future__ import annotations
 

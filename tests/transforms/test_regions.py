@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from flows import catalog
+from sources.cbs import catalog
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA, UnmappedMunicipalityError
 from transforms.regions import (
     MEMBERSHIP_SCHEMA,
@@ -25,7 +25,7 @@ from transforms.regions import (
     region_totals,
     topic_group_columns,
 )
-from flows.reference_data import REFERENCE_DIR
+from sources.reference.tables import REFERENCE_DIR
 
 PROPERTIES = [
     {"ID": 0, "Type": "GeoDimension", "Key": "RegioS", "Title": "Regio's"},
@@ -124,7 +124,7 @@ def test_check_municipal_lists_names_year_codes_and_files():
     message = str(caught.value)
     assert "2015: only in CBS's list ['0009'], only in the reference ['0003']" in message
     assert "2014" not in message.split("\n", 1)[1]
-    assert "flows/reference/municipalities.csv" in message and "flows/reference/municipal_changes.csv" in message
+    assert "sources/reference/municipalities.csv" in message and "sources/reference/municipal_changes.csv" in message
 
 
 def test_region_totals_flag_incomplete_regions_and_keep_every_region_with_no_value_where_none_reported():

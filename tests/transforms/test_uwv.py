@@ -369,7 +369,7 @@ def test_a_year_without_a_region_list_says_which_gebieden_editions_are_landed():
     assert messages(result) == [
         "no 'Gebieden in Nederland' edition for 2015 is landed, so the labour-market regions of that year are not "
         "known (editions landed: 2014, 2016-2017); land it with `werkregio refresh --table regions` (the "
-        "editions are listed in flows/catalog.py)"
+        "editions are listed in sources/cbs/catalog.py)"
     ] * 2  # by code and by name
 
 

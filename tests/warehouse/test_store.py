@@ -352,7 +352,7 @@ def test_markdown_mentions_every_table_and_column():
 
 
 def test_the_series_comments_name_every_series_the_catalog_maps():
-    from flows import catalog
+    from sources.cbs import catalog
 
     national = {name for table in catalog.national_tables() for name in table.series}
     regional = {name for table in catalog.regional_tables() for name in table.series}

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.uwv import (
+from sources.uwv.intake import (
     DEFAULT_MAX_BYTES,
     ArchiveUnreadable,
     IntakeBusy,
@@ -31,7 +31,7 @@ from tests import uwv_files as files
 from tests.uwv_files import Style
 from transforms.uwv import PORTAL_CONNECTIONS, PROBLEM_SCHEMA, SCHEMAS, VACANCIES, WWB_REGISTRATIONS
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "reference"
+REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reference"
 VALID = files.valid_municipalities()
 REGIONS = files.region_lists()
 TODAY = files.TODAY
@@ -257,20 +257,20 @@ def test_a_file_whose_archive_entry_lacks_its_copy_is_no_duplicate_and_is_kept(h
 
 
 def test_an_unexpected_error_on_one_file_quarantines_it_naming_the_error_and_the_other_files_go_on(home, monkeypatch):
-    from flows import uwv
+    from sources.uwv import intake as uwv
 
     folders = UwvFolders.at(home)
     files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
     (folders.inbox / "vreemd.csv").write_bytes(b"Gemeentecode;Peildatum;WWB;Ingeschreven bij UWV\r\n0363;31-12-2015;5;1\r\n")
     os.utime(folders.inbox / "vreemd.csv", (1e9, 1e9))  # taken in first
-    read_csv = uwv._read_csv
+    read_csv = uwv.read_csv
 
     def fails_on_vreemd(data, max_rows):
         if b";5;1" in data:
             raise ZeroDivisionError("a bug this content triggers")
         return read_csv(data, max_rows)
 
-    monkeypatch.setattr(uwv, "_read_csv", fails_on_vreemd)
+    monkeypatch.setattr(uwv, "read_csv", fails_on_vreemd)
 
     strange, good = intake(home)
 
@@ -286,7 +286,7 @@ def test_an_unexpected_error_on_one_file_quarantines_it_naming_the_error_and_the
 @pytest.mark.parametrize("error", [OSError(5, "Input/output error"), MemoryError(), KeyboardInterrupt()],
                          ids=["OSError", "MemoryError", "KeyboardInterrupt"])
 def test_errors_of_the_machine_while_checking_a_file_stop_the_intake_and_leave_the_file(home, monkeypatch, error):
-    from flows import uwv
+    from sources.uwv import intake as uwv
 
     folders = UwvFolders.at(home)
     files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
@@ -294,7 +294,7 @@ def test_errors_of_the_machine_while_checking_a_file_stop_the_intake_and_leave_t
     def fails(data, max_rows):
         raise error
 
-    monkeypatch.setattr(uwv, "_read_csv", fails)
+    monkeypatch.setattr(uwv, "read_csv", fails)
 
     with pytest.raises(type(error)):
         intake(home)

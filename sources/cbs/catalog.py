@@ -252,7 +252,7 @@ def table(table_id: str) -> SourceTable:
         return _BY_ID[table_id.lower()]
     except KeyError:
         raise UnknownTableError(
-            f"table {table_id!r} is not in the source catalog (flows/catalog.py); "
+            f"table {table_id!r} is not in the source catalog (sources/cbs/catalog.py); "
             f"known tables: {', '.join(t.table_id for t in TABLES)}; families: {', '.join(FAMILIES)}"
         ) from None
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cbs import CbsBadResponse, CbsError, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
+from sources.cbs.client import CbsBadResponse, CbsError, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90001TST"

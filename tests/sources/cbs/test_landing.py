@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cbs import CbsBadResponse, CbsUnavailable, LiveCbs, RecordedCbs
-from flows.landing import DATA_FILE, LandingUnreadable, land_table, landings, latest_landing
+from sources.cbs.client import CbsBadResponse, CbsUnavailable, LiveCbs, RecordedCbs
+from sources.cbs.landing import DATA_FILE, LandingUnreadable, land_table, landings, latest_landing
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90002TST"

@@ -405,7 +405,7 @@ def _raise_for_status(table_id: str, url: str, response: requests.Response | Non
             )
         return
     if status == 404:
-        raise CbsNotFound(f"{table_id}: not found at CBS ({url} returned HTTP 404); check the table id in flows/catalog.py")
+        raise CbsNotFound(f"{table_id}: not found at CBS ({url} returned HTTP 404); check the table id in sources/cbs/catalog.py")
     if status in RETRYABLE_STATUS:
         raise _Transient(f"HTTP {status}", retry_after=_retry_after(response))
     raise CbsError(f"{table_id}: {url} returned HTTP {status}: {response.text[:200]!r}")

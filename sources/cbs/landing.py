@@ -34,8 +34,8 @@ from typing import Any
 
 import polars as pl
 
-from flows.cbs import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
-from flows.parquet import read_named
+from sources.cbs.client import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
+from sources.parquet import read_named
 
 MANIFEST = "manifest.json"
 DATA_FILE = "TypedDataSet.parquet"

@@ -1,4 +1,4 @@
-"""The project's checked-in reference tables (``flows/reference/*.csv``, sources in its README).
+"""The project's checked-in reference tables (``sources/reference/*.csv``, sources in its README).
 
 Read by a build (the ``read_reference`` task) and, without Prefect, by the validation workers
 that work out a build's jobs ahead of it (``flows.validation.planned_jobs``).
@@ -13,7 +13,7 @@ import polars as pl
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA
 from transforms.regions import MUNICIPALITIES_SCHEMA
 
-REFERENCE_DIR = Path(__file__).parent / "reference"
+REFERENCE_DIR = Path(__file__).parent
 
 
 def reference_tables() -> dict[str, pl.DataFrame]:
