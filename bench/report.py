@@ -533,7 +533,7 @@ def _extraction(result: dict[str, Any], goals: list[list[Any]], findings: list[s
         "fetches its metadata and then the pages one after another, with a new connection each; the pipeline's client "
         "fetches the metadata in parallel with the first page, then keeps `WERKREGIO_CONCURRENCY` pages in flight over "
         "pooled connections (*in flight* counts `Session.send` calls, which return once the headers are in; the body "
-        "reads are bounded by the same semaphore, `tests/flows/test_cbs_client.py`); `land_table` adds typed frames, "
+        "reads are bounded by the same semaphore, `tests/sources/cbs/test_client.py`); `land_table` adds typed frames, "
         "Parquet and the second `TableInfos`.",
         "",
         f"**The mirror renders every request** (JSON of 10,000 rows, about {mirror_ms:.0f} ms of CPU a request, on the 2 "

@@ -1,6 +1,6 @@
 """The UWV bad-input corpus, counted (issue 6): files tried, rejected with their specific message, rows leaked.
 
-Every case of ``CORPUS`` in tests/flows/test_uwv_intake.py (imported, not copied) is dropped into the inbox
+Every case of ``CORPUS`` in tests/sources/uwv/test_intake.py (imported, not copied) is dropped into the inbox
 of ONE home and taken in by ``sources.uwv.intake.intake_inbox`` (one intake per case, since several cases use the
 same file name), next to one good control file. Then a refresh (in process, against the mirror) builds the
 warehouse from that home's archive, and the UWV tables are counted: every row must come from the control
@@ -15,7 +15,7 @@ import pytest
 
 from sources.uwv.intake import UwvFolders
 from tests import uwv_files as files
-from tests.flows.test_uwv_intake import CORPUS, intake, rows
+from tests.sources.uwv.test_intake import CORPUS, intake, rows
 from tests.reliability.conftest import GEBIEDEN_2016, NATIONAL, QUICK_RETRIES, environment, run_refresh, warehouse_of
 from tests.statline_mirror import StatLineMirror
 from transforms.uwv import KEYS, WWB_REGISTRATIONS
