@@ -115,7 +115,9 @@ def contract_problems(
         breaking, additive = changes(recorded[version], current)
         problems.append(
             f"the views differ from what warehouse/contract.json records for schema_version {version} "
-            f"({'; '.join(breaking + additive)}): {how}"
+            f"({'; '.join(breaking + additive)}): {how}. A version that never reached main (two branches that "
+            "each added one, say) may be recorded again instead: delete its entry from warehouse/contract.json "
+            f"and run `{COMMAND}`"
         )
     ordered = sorted(recorded, key=_semver)
     if ordered and _semver(version) < _semver(ordered[-1]):
