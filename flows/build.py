@@ -26,7 +26,7 @@ from flows.validation_workers import validation_workers
 from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.periods import years_text
-from transforms.regional import combine_regional, regional_series
+from transforms.regional import combine_regional, name_areas, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
 from transforms.validation_frames import region_codes_by_year
 from transforms.series import national_series
@@ -120,8 +120,11 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 "national_series": pl.concat(
                     [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
                 ),
-                "regional_series": combine_regional(
-                    [_regional(entry, landed[entry.table_id]) for entry in catalog.regional_tables() if entry.table_id in landed]
+                "regional_series": name_areas(
+                    combine_regional(
+                        [_regional(entry, landed[entry.table_id]) for entry in catalog.regional_tables() if entry.table_id in landed]
+                    ),
+                    membership,
                 ),
                 **geography_tables(reference["municipal_changes"], municipalities, membership),
             }

@@ -73,12 +73,6 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--runs", type=_run_count, default=5, metavar="N", help="how many recent runs to show (default 5; 0: none)")
     status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
-    docs = commands.add_parser(
-        "docs",
-        help="regenerate docs/warehouse.md from the warehouse declarations",
-        description="Write the warehouse table reference generated from warehouse/schema.py.",
-    )
-    docs.add_argument("--output", type=Path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
     return parser
 
 
@@ -99,12 +93,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"werkregio: {err}", file=sys.stderr)
         return 2
-    if args.command == "docs":
-        from warehouse.schema import markdown
-
-        args.output.write_text(markdown() + "\n", encoding="utf-8")
-        print(f"wrote {args.output}")
-        return 0
     if args.command == "status":
         from flows.status import render, status_report
 

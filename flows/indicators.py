@@ -1,7 +1,7 @@
 """The ``recalculate_indicators`` flow: rebuild the marts from already-loaded facts, no download.
 
-    read_published_tables (facts, previous marts, validation: one connection) -> compute_marts (pure)
-      -> publish_warehouse (a copy of the published file with new marts and build_info; atomic swap, like a refresh)
+    read_published_tables (facts, previous marts, validation, load history: one connection) -> compute_marts (pure)
+      -> publish_warehouse (a copy of the published file with new marts, build_info and load_history; atomic swap, like a refresh)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from flows.build import (
     region_years,
     scenarios,
 )
-from flows.refresh import build_info_row, recorded_run
+from flows.refresh import recorded_run, run_metadata
 from flows.settings import Settings
 from flows.tasks import publish_warehouse, read_published_tables
 from transforms.metadata import validation_results
@@ -40,7 +40,7 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results"])
+        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history"])
         facts = {name: current[name] for name in FACT_TABLES}
         missing = [name for name, frame in facts.items() if frame is None]
         if missing:
@@ -61,7 +61,7 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))
         frames = {
             **marts,
-            "build_info": build_info_row(settings, record["run_id"], "indicators"),
+            **run_metadata(settings, record, current["load_history"], marts["indicators"]),
             **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
         published = publish_warehouse(settings, frames, keep=kept)

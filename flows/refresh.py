@@ -43,7 +43,8 @@ from flows.tasks import (
     published_with_inputs,
     read_published_tables,
 )
-from transforms.metadata import build_info, source_tables, validation_results
+from transforms.metadata import build_info, load_history, reference_years, source_tables, validation_results
+from warehouse.schema import SCHEMA_VERSION
 
 
 class RefreshFailed(RuntimeError):
@@ -76,10 +77,12 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         if not force and (current := published_with_inputs(settings, inputs)) is not None:
             record["published"] = current
             return record
-        previous = read_published_tables(settings, ["indicators"])["indicators"]
+        published = read_published_tables(settings, ["indicators", "load_history"])
 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-            return compute_marts(facts, scenarios(default_reference_year(facts, settings), previous, composed=region_years(facts)))
+            return compute_marts(
+                facts, scenarios(default_reference_year(facts, settings), published["indicators"], composed=region_years(facts))
+            )
 
         built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
@@ -89,28 +92,38 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         frames = {
             **facts,
             **marts,
-            **build_metadata(settings, record["run_id"], "refresh", inputs),
+            **run_metadata(settings, record, published["load_history"], marts["indicators"], inputs),
+            "source_tables": source_tables(
+                [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
+                {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
+            ),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }
-        published = publish_warehouse(settings, frames)
-        record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        result = publish_warehouse(settings, frames)
+        record["published"] = {"path": str(result.path), "rows": result.row_counts}
         return record
 
 
-def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> dict[str, pl.DataFrame]:
-    """``build_info`` (:func:`build_info_row`) and ``source_tables`` (the newest landings: what a refresh builds from)."""
+def run_metadata(
+    settings: Settings,
+    record: dict[str, Any],
+    history: pl.DataFrame | None,
+    indicators: pl.DataFrame,
+    inputs: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """``build_info`` and ``load_history`` of this build, from the run's ``record`` (:func:`recorded_run`).
+
+    ``history``: the published file's ``load_history`` (None: none); the run log adds the runs it lacks.
+    ``indicators``: this build's indicator mart. ``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build.
+    """
+    built_at = datetime.now(UTC)
+    logged = [asdict(run) for run in runlog.runs(settings.run_log_path)]
     return {
-        "build_info": build_info_row(settings, run_id, flow_name, inputs),
-        "source_tables": source_tables(
-            [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
-            {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
+        "build_info": build_info(
+            record["run_id"], record["flow"], built_at, settings.cbs_url, version("werkregio"), inputs, schema_version=SCHEMA_VERSION
         ),
+        "load_history": load_history(history, logged, record, built_at, reference_years(indicators)),
     }
-
-
-def build_info_row(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> pl.DataFrame:
-    """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build)."""
-    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs)
 
 
 def _results(futures: list) -> list:

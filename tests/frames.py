@@ -40,14 +40,16 @@ def geography_frames() -> dict[str, pl.DataFrame]:
 
 
 def mart_frames() -> dict[str, pl.DataFrame]:
-    """Empty, schema-correct frames for the fact and mart tables a test does not care about."""
+    """Empty, schema-correct frames for the fact, mart and history tables a test does not care about."""
     from transforms.indicators import INDICATOR_SCHEMA, SPREAD_SCHEMA
-    from transforms.regional import REGIONAL_SCHEMA
+    from transforms.metadata import LOAD_HISTORY_SCHEMA
+    from transforms.regional import REGIONAL_SERIES_SCHEMA
     from transforms.uwv import SCHEMAS
 
     return {
         **{name: pl.DataFrame(schema=schema) for name, schema in SCHEMAS.items()},
-        "regional_series": pl.DataFrame(schema=REGIONAL_SCHEMA),
+        "load_history": pl.DataFrame(schema=LOAD_HISTORY_SCHEMA),
+        "regional_series": pl.DataFrame(schema=REGIONAL_SERIES_SCHEMA),
         "indicators": pl.DataFrame(schema=INDICATOR_SCHEMA),
         "indicator_spread": pl.DataFrame(schema=SPREAD_SCHEMA),
     }

@@ -22,6 +22,13 @@ REGIONAL_SCHEMA = {
     "source_table": pl.String,
 }
 
+#: The published ``regional_series``: the series of every table, with each area's name (:func:`name_areas`).
+REGIONAL_SERIES_SCHEMA = {
+    **{k: v for k, v in REGIONAL_SCHEMA.items() if k in ("series", "area_type", "area_code")},
+    "area_name": pl.String,
+    **{k: v for k, v in REGIONAL_SCHEMA.items() if k not in ("series", "area_type", "area_code")},
+}
+
 AREA_TYPES = {"GM": "municipality", "AM": "region", "NL": "country"}
 KEY = ("series", "area_type", "area_code", "frequency", "period_start", "source_table")
 
@@ -116,3 +123,28 @@ def regional_series(
 def combine_regional(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """All regional series of a build in one frame (sources kept apart by ``source_table``)."""
     return pl.concat(frames).sort(list(KEY)) if frames else pl.DataFrame(schema=REGIONAL_SCHEMA)
+
+
+def name_areas(regional: pl.DataFrame, membership: pl.DataFrame) -> pl.DataFrame:
+    """``regional`` with ``area_name``: each area's name in its figure's geography year. Schema: ``REGIONAL_SERIES_SCHEMA``.
+
+    Names come from ``membership`` (``region_memberships``: CBS 'Gebieden in Nederland' per year), so they
+    are the names the indicators give the same code and year: a municipality's ``gm_name``, a region's
+    ``region_name``; the country is Nederland. Where no edition of the geography year is loaded, or it does
+    not list the code, the name is null: another year's name (or another source's spelling) could be wrong.
+    """
+    municipalities = membership.select(
+        pl.lit("municipality").alias("area_type"), pl.col("gm_code").alias("area_code"), pl.col("year").alias("geography_year"),
+        pl.col("gm_name").alias("area_name"),
+    )
+    regions = membership.select(
+        pl.lit("region").alias("area_type"), pl.col("region_code").alias("area_code"), pl.col("year").alias("geography_year"),
+        pl.col("region_name").alias("area_name"),
+    ).unique()
+    names = pl.concat([municipalities, regions]).cast({"geography_year": pl.Int32})
+    duplicated = names.filter(names.select("area_type", "area_code", "geography_year").is_duplicated())
+    if duplicated.height:
+        raise ValueError(f"more than one name for an area in a year: {duplicated.sort('area_code').head(4).to_dicts()}")
+    named = regional.join(names, on=["area_type", "area_code", "geography_year"], how="left", validate="m:1")
+    country = pl.when(pl.col("area_type") == "country").then(pl.lit("Nederland")).otherwise(pl.col("area_name"))
+    return named.with_columns(country.alias("area_name")).select(list(REGIONAL_SERIES_SCHEMA)).cast(REGIONAL_SERIES_SCHEMA)

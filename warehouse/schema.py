@@ -1,9 +1,14 @@
-"""The published warehouse's tables: columns, types, keys, comments and load semantics, declared once.
+"""The published warehouse's tables and views: columns, types, keys, comments and load semantics, declared once.
 
 Every build writes a new database file from scratch, so every table here is loaded with
 ``replace`` semantics: the table holds exactly what the build computed, and rerunning a
 build on the same inputs gives the same rows. The DDL (with column comments, readable in
 DuckDB through ``duckdb_columns()``) and ``docs/warehouse.md`` are generated from this.
+
+The ``v_*`` views are the contract with downstream tools, versioned by :data:`SCHEMA_VERSION`
+(written into ``build_info``) with a :data:`CHANGELOG`. ``warehouse/contract.json`` records the
+views' columns and types of every version; ``python -m warehouse.docs`` regenerates it and
+``docs/warehouse.md`` (``tests/warehouse/test_contract.py`` fails when they disagree with this file).
 """
 
 from __future__ import annotations
@@ -77,6 +82,13 @@ BUILD_INFO = Table(
         Column("built_at", "TIMESTAMPTZ", "when the build finished, UTC", False),
         Column("cbs_url", "VARCHAR", "CBS StatLine service the data came from", False),
         Column("werkregio_version", "VARCHAR", "version of the werkregio package", False),
+        Column(
+            "schema_version",
+            "VARCHAR",
+            "version of the v_* views' contract this file follows (MAJOR.MINOR.PATCH; a removed or retyped column "
+            "raises MAJOR, a new column or view MINOR); docs/warehouse.md lists the changes per version",
+            False,
+        ),
         Column(
             "inputs_sha256",
             "VARCHAR",
@@ -173,6 +185,12 @@ REGIONAL_SERIES = Table(
         ),
         Column("area_type", "VARCHAR", "municipality | region | country", False),
         Column("area_code", "VARCHAR", "municipality code (4 digits), region code (AMxx) or NL01", False),
+        Column(
+            "area_name",
+            "VARCHAR",
+            "name of the area as CBS writes it in 'Gebieden in Nederland' of geography_year (as in region_membership; "
+            "NL01: Nederland); NULL where no edition of that year is loaded (before 2014) or it does not list the code",
+        ),
         Column("frequency", "VARCHAR", "month | quarter | year", False),
         Column("period_start", "DATE", "first day of the period", False),
         Column("period_key", "VARCHAR", "CBS period key", False),
@@ -323,8 +341,58 @@ INDICATOR_SPREAD = Table(
     ("indicator", "year", "base_year", "category", "view", "geography_year"),
 )
 
+LOAD_HISTORY = Table(
+    "load_history",
+    "The runs behind this file, one row per run attempt: the run that built it, the runs that built the files it "
+    "replaced, and the runs in between that published nothing (failed, killed, found nothing changed). Each build carries "
+    "the published file's rows over and adds the runs of the run log ($WERKREGIO_HOME/runs.jsonl) they lack; runs "
+    "after this file's build are in the run log only (`werkregio status`). Key (run_id, attempt).",
+    (
+        Column("run_id", "VARCHAR", "id of the pipeline run (its Prefect flow run id)", False),
+        Column("attempt", "INTEGER", "1, or the attempt of a flow run retried in Prefect under the same id", False),
+        Column("flow", "VARCHAR", "refresh | indicators (a recalculation of the marts, `werkregio indicators`)", False),
+        Column("parameters", "VARCHAR", "the run's parameters as JSON, e.g. {\"tables\": null, \"force\": false, \"offline\": false}"),
+        Column("started_at", "TIMESTAMPTZ", "when the run started, UTC (to the second)", False),
+        Column(
+            "ended_at",
+            "TIMESTAMPTZ",
+            "when it ended, UTC: for the run that built this file its build_info.built_at, else the end the run log "
+            "recorded (to the second); NULL for a killed run",
+        ),
+        Column(
+            "outcome",
+            "VARCHAR",
+            "published (it published a warehouse file: this one, where run_id is build_info.run_id, or one this file "
+            "replaced) | unchanged (a refresh that found its inputs equal to the published build's and published "
+            "nothing) | failed (published nothing; see error) | killed (the run log has its start only: it died, "
+            "e.g. kill -9, and published nothing)",
+            False,
+        ),
+        Column("tables_fetched", "INTEGER", "CBS tables downloaded and landed as a new version; NULL where not recorded (killed)"),
+        Column(
+            "tables_unchanged",
+            "INTEGER",
+            "CBS tables whose version CBS still serves was landed already (one metadata request each); an --offline "
+            "run or a recalculation asks CBS nothing: 0 and 0; NULL where not recorded",
+        ),
+        Column("rows_fetched", "BIGINT", "data rows of the tables downloaded; NULL where not recorded"),
+        Column("uwv_files_accepted", "INTEGER", "UWV register files taken in from the inbox (docs/uwv-files.md); NULL where not recorded"),
+        Column("uwv_files_rejected", "INTEGER", "UWV register files quarantined with a report; NULL where not recorded"),
+        Column(
+            "reference_years",
+            "VARCHAR",
+            "reference years of the harmonised indicators the run computed, comma-separated (a build computes every one "
+            "in the file, and the as-published view); NULL where the run published nothing or the run log does not "
+            "record it (runs taken from the log)",
+        ),
+        Column("error", "VARCHAR", "the error of a failed run, as the run log records it"),
+    ),
+    ("run_id", "attempt"),
+)
+
 TABLES: tuple[Table, ...] = (
     BUILD_INFO,
+    LOAD_HISTORY,
     SOURCE_TABLES,
     NATIONAL_SERIES,
     REGIONAL_SERIES,
@@ -342,40 +410,130 @@ BY_NAME = {t.name: t for t in TABLES}
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A view column computed from its table's columns (``expression``), placed right after the column ``after``."""
+
+    name: str
+    type: str
+    comment: str
+    expression: str
+    after: str
+
+
+#: The CBS statcode of an indicator or regional_series area.
+STATCODE = Derived(
+    "statcode",
+    "VARCHAR",
+    "the area's code as CBS statcode: GM0363, AM01, NL01 (municipality codes with GM, as CBS StatLine v4, PDOK's "
+    "CBS boundaries and cbsodataR::cbs_add_statcode_column write them; no padding): join geometries and other CBS "
+    "tables on it",
+    "CASE WHEN area_type = 'municipality' THEN 'GM' || area_code ELSE area_code END",
+    "area_code",
+)
+
+
+@dataclass(frozen=True)
 class View:
-    """A stable, documented view for downstream readers; its columns keep the table's comments."""
+    """A stable, documented view for downstream readers: its table's columns (with their comments) and ``derived`` ones."""
 
     name: str
     comment: str
     table: Table
     where: str = ""
+    derived: tuple[Derived, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [d.after for d in self.derived if d.after not in self.table.column_names]
+        if unknown:
+            raise ValueError(f"view {self.name}: derived columns placed after {unknown}, which {self.table.name} lacks")
+
+    @property
+    def columns(self) -> list[tuple[str, str, str, str]]:
+        """(name, SQL expression, declared type, comment) of every column, in order."""
+        out = []
+        for column in self.table.columns:
+            out.append((column.name, column.name, column.type, column.comment))
+            out += [(d.name, d.expression, d.type, d.comment) for d in self.derived if d.after == column.name]
+        return out
 
     def ddl(self) -> str:
         where = f" WHERE {self.where}" if self.where else ""
-        return f"CREATE VIEW {self.name} AS SELECT {', '.join(self.table.column_names)} FROM {self.table.name}{where}"
+        select = ", ".join(name if sql == name else f"{sql} AS {name}" for name, sql, _, _ in self.columns)
+        return f"CREATE VIEW {self.name} AS SELECT {select} FROM {self.table.name}{where}"
 
     def comments(self) -> list[str]:
         statements = [f"COMMENT ON VIEW {self.name} IS {_quote(self.comment)}"]
-        statements += [f"COMMENT ON COLUMN {self.name}.{c.name} IS {_quote(c.comment)}" for c in self.table.columns]
+        statements += [f"COMMENT ON COLUMN {self.name}.{name} IS {_quote(comment)}" for name, _, _, comment in self.columns]
         return statements
 
 
 VIEWS: tuple[View, ...] = (
+    View("v_build_info", "The build this file holds: run id, time, CBS service, schema_version of these views.", BUILD_INFO),
+    View(
+        "v_load_history",
+        "The runs behind this file with their outcome (order by started_at): for 'data as of' and an audit without the run log.",
+        LOAD_HISTORY,
+    ),
+    View("v_source_tables", "The CBS tables this build used: CBS's Modified, when fetched, rows.", SOURCE_TABLES),
     View(
         "v_national_series",
         "National series: WW and WWB benefits per month and year; CBS open vacancies per quarter and year.",
         NATIONAL_SERIES,
     ),
-    View("v_regional_series", "Regional facts as CBS publishes them (municipalities, regions, country).", REGIONAL_SERIES),
+    View(
+        "v_regional_series",
+        "Regional facts as CBS publishes them (municipalities, regions, country).",
+        REGIONAL_SERIES,
+        derived=(STATCODE,),
+    ),
     View(
         "v_region_indicators",
         "Indicators per labour-market region and for the country. Use complete = true for region totals.",
         INDICATORS,
         "area_type IN ('region', 'country')",
+        (STATCODE,),
     ),
-    View("v_municipality_indicators", "Indicators per municipality (e.g. share of WWB recipients registered).", INDICATORS, "area_type = 'municipality'"),
+    View(
+        "v_municipality_indicators",
+        "Indicators per municipality (e.g. share of WWB recipients registered).",
+        INDICATORS,
+        "area_type = 'municipality'",
+        (STATCODE,),
+    ),
     View("v_indicator_spread", "Minimum, mean and maximum of every indicator across the regions with a complete figure.", INDICATOR_SPREAD),
-    View("v_region_membership", "Labour-market region of each municipality per year (CBS).", REGION_MEMBERSHIP),
+    View(
+        "v_region_membership",
+        "Labour-market region of each municipality per year (CBS).",
+        REGION_MEMBERSHIP,
+        derived=(
+            Derived(
+                "gm_statcode",
+                "VARCHAR",
+                "the municipality as CBS statcode, e.g. GM0363 (region_code is a statcode already)",
+                "'GM' || gm_code",
+                "gm_code",
+            ),
+        ),
+    ),
+)
+
+
+#: Version of the views' contract (``build_info.schema_version``). MAJOR: a view or a view's column removed,
+#: renamed or retyped; MINOR: a view or column added (or columns reordered); PATCH: only meanings, comments or
+#: values changed in a compatible way (say so in the changelog). Change it together with :data:`CHANGELOG`, then
+#: run ``python -m warehouse.docs``.
+SCHEMA_VERSION = "1.0.0"
+
+#: (version, what changed for a reader of the views), newest first: one entry per version.
+CHANGELOG: tuple[tuple[str, str], ...] = (
+    (
+        "1.0.0",
+        "First versioned contract (files built before it have no `schema_version`). Compared with them: "
+        "`schema_version` in `build_info`; new views `v_build_info`, `v_load_history` (table `load_history`: the "
+        "runs behind the file) and `v_source_tables`; `statcode` (GM0363, AM01, NL01) after `area_code` in "
+        "`v_regional_series`, `v_region_indicators` and `v_municipality_indicators`; `gm_statcode` in "
+        "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`).",
+    ),
 )
 
 
@@ -384,17 +542,40 @@ def markdown() -> str:
     out = [
         "# Warehouse tables",
         "",
-        "Generated from `warehouse/schema.py` by `werkregio docs`; do not edit by hand.",
-        "Every table is rebuilt in full by each build (load semantics: replace).",
+        "Generated from `warehouse/schema.py` by `python -m warehouse.docs`; do not edit by hand.",
+        "Every table is rebuilt in full by each build (load semantics: replace). How to read the file from",
+        "DuckDB, Python, dbt and BI tools: [downstream.md](downstream.md).",
+        "",
+        "## The contract: the `v_*` views, schema version " + SCHEMA_VERSION,
+        "",
+        "Downstream tools read the **views** (`v_*`): their names, columns and types change only with a new",
+        "`schema_version` (in `v_build_info`), whose changes are listed below. A removed, renamed or retyped column",
+        "or view raises the major version; a new column or view (or a new order of columns) the minor one; a change",
+        "of meaning or of the values a column takes that a reader may notice (a new `area_type`, say) the patch",
+        "one at least, with a changelog entry. The tables behind the views may change in any version.",
+        "`warehouse/contract.json` records every version's view columns and types, as DuckDB reports them.",
+        "",
+        "## Changelog",
         "",
     ]
-    out += ["## Views for downstream readers", "", "Stable names; columns and comments as in the table they read.", ""]
-    out += ["| view | reads | rows | meaning |", "|---|---|---|---|"]
-    out += [f"| `{v.name}` | `{v.table.name}` | {v.where or 'all'} | {v.comment} |" for v in VIEWS]
-    out.append("")
+    for version, text in CHANGELOG:
+        out += [f"### {version}", "", text, ""]
+    out += ["## Views", ""]
+    for v in VIEWS:
+        rows = f"rows where {v.where}" if v.where else "every row"
+        out += [f"### `{v.name}`", "", f"{v.comment} Reads `{v.table.name}` ({rows}).", ""]
+        out += ["| column | type | meaning |", "|---|---|---|"]
+        out += [f"| `{name}` | {type_} | {_cell(comment)} |" for name, _, type_, comment in v.columns]
+        out.append("")
+    out += ["## Tables", ""]
     for t in TABLES:
-        out += [f"## `{t.name}`", "", t.comment, "", f"Key: `({', '.join(t.key)})`. Load: {t.load}.", ""]
+        out += [f"### `{t.name}`", "", t.comment, "", f"Key: `({', '.join(t.key)})`. Load: {t.load}.", ""]
         out += ["| column | type | null | meaning |", "|---|---|---|---|"]
-        out += [f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.comment} |" for c in t.columns]
+        out += [f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {_cell(c.comment)} |" for c in t.columns]
         out.append("")
     return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    """``text`` in a Markdown table cell: a ``|`` (as in 'month | quarter | year') would end the cell."""
+    return text.replace("|", "\\|")

@@ -1,4 +1,4 @@
-"""The ``werkregio`` command line: help, settings errors, ``status`` on empty and published homes, ``docs``."""
+"""The ``werkregio`` command line: help, settings errors, ``status`` on empty and published homes."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ def test_top_level_help_lists_every_command(tmp_path):
     done = run_werkregio("--help", home=tmp_path / "home")
 
     assert done.returncode == 0, done.stderr
-    for command in ("refresh", "status", "docs"):
+    for command in ("refresh", "status"):
         assert command in done.stdout
+    assert "docs" not in done.stdout  # a developer task: python -m warehouse.docs
     assert "WERKREGIO_" in done.stdout
 
 
@@ -62,7 +63,6 @@ def test_top_level_help_lists_every_command(tmp_path):
     [
         ("refresh", ["--table ID_OR_FAMILY", "--force", "--offline", "Modified"]),
         ("status", ["--runs N", "--json", "run log"]),
-        ("docs", ["--output OUTPUT", "docs/warehouse.md"]),
     ],
 )
 def test_command_help_describes_its_options(tmp_path, command, options):
@@ -90,7 +90,7 @@ def test_a_command_is_required(home, capsys):
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["refresh"], ["refresh", "--offline"], ["status"], ["status", "--json"], ["docs"]])
+@pytest.mark.parametrize("argv", [["refresh"], ["refresh", "--offline"], ["status"], ["status", "--json"]])
 def test_an_invalid_setting_stops_any_command_with_exit_2(home, monkeypatch, capsys, tmp_path, argv):
     monkeypatch.setenv("WERKREGIO_TIMEOUT", "soon")
     monkeypatch.chdir(tmp_path)
@@ -101,7 +101,6 @@ def test_an_invalid_setting_stops_any_command_with_exit_2(home, monkeypatch, cap
     assert out == ""
     assert err.startswith("werkregio: WERKREGIO_TIMEOUT='soon'")
     assert not home.exists()
-    assert not (tmp_path / "docs").exists()
 
 
 def test_the_console_script_exits_2_on_an_invalid_setting(tmp_path):
@@ -174,7 +173,7 @@ def published_home(home) -> Path:
         settings.warehouse_path,
         {
             "build_info": build_info("run-ok", "refresh", dt.datetime(2025, 4, 23, 3, 5, tzinfo=dt.UTC),
-                                     "https://opendata.cbs.nl", "0.1.0"),
+                                     "https://opendata.cbs.nl", "0.1.0", schema_version="1.0.0"),
             "source_tables": source_tables(
                 [landing("37789ksz", "2025-04-23T02:00:00", 352), landing("82496NED", "2024-01-10T02:00:00", 2901)],
                 {"37789ksz": {"title": "Sociale zekerheid", "family": "national_benefits"},
@@ -323,7 +322,7 @@ def test_a_failed_run_says_whether_the_published_warehouse_changed(published_hom
     def refresh(**kwargs):
         if publishes:
             frames = {name: query(settings.warehouse_path, f"SELECT * FROM {name}") for name in schema.BY_NAME}
-            frames["build_info"] = build_info("run-new", "refresh", dt.datetime(2025, 4, 24, tzinfo=dt.UTC), "https://opendata.cbs.nl", "0.1.0")
+            frames["build_info"] = build_info("run-new", "refresh", dt.datetime(2025, 4, 24, tzinfo=dt.UTC), "https://opendata.cbs.nl", "0.1.0", schema_version="1.0.0")
             publish(settings.warehouse_path, frames)
         raise OSError(28, "No space left on device")
 
@@ -430,16 +429,6 @@ def test_status_reads_the_published_warehouse_through_one_connection(published_h
 
     assert opened == [Settings.from_env().warehouse_path]
     assert json.loads(capsys.readouterr().out)["published"]["build"]["run_id"] == "run-ok"
-
-
-def test_docs_writes_the_generated_reference(home, tmp_path, capsys):
-    target = tmp_path / "out" / "warehouse.md"
-    target.parent.mkdir()
-
-    assert main(["docs", "--output", str(target)]) == 0
-
-    assert target.read_text(encoding="utf-8") == schema.markdown() + "\n"
-    assert capsys.readouterr().out.strip() == f"wrote {target}"
 
 
 def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():

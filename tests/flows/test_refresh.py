@@ -182,8 +182,12 @@ def test_a_damaged_published_file_is_rebuilt_and_replaced(home, mirror):
     finally:
         logging.getLogger("prefect.task_runs").removeHandler(handler)
 
-    assert second["published"]["rows"] == first["published"]["rows"]
+    assert second["published"]["rows"] == {**first["published"]["rows"], "load_history": 2}
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [second["run_id"]]
+    # the damaged file's history is gone; the run log gives it back
+    assert sorted(query(warehouse, "SELECT run_id, outcome FROM load_history").rows()) == sorted(
+        [(first["run_id"], "published"), (second["run_id"], "published")]
+    )
     assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "finished"
     assert any(f"cannot open the warehouse {warehouse}" in w and "as if nothing were published" in w for w in warnings), warnings
 
@@ -303,6 +307,23 @@ def test_refresh_computes_indicators_and_recalculation_adds_a_reference_year_wit
         with pytest.raises(MissingSource, match=r"^WERKREGIO_REFERENCE_YEAR=2013: no CBS region composition"):
             run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)
     assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == published
+
+    # the file's load history: every run behind it, carried over from file to file, with the runs between
+    # publishes that published nothing, taken from the run log at the next publish
+    history = query(warehouse, "SELECT flow, outcome, reference_years, tables_fetched, error FROM v_load_history")
+    assert history.select("flow", "outcome", "reference_years").rows() == [
+        ("refresh", "published", "2025", ), ("indicators", "published", "2016, 2025"), ("refresh", "published", "2016, 2025"),
+    ]
+    assert history["tables_fetched"].to_list() == [len(catalog.select(["37789ksz", "regions", "labour_force", "wwb_municipal"])), 0, 0]
+    assert run_refresh(tables=[NATIONAL.table_id], offline=True)["published"]["rebuilt"] is False
+    record = recalculate_indicators(reference_year=2016)
+    history = query(warehouse, "SELECT run_id, flow, outcome, ended_at, error FROM v_load_history")
+    assert history.select("flow", "outcome").rows()[3:] == [
+        ("indicators", "failed"), ("refresh", "failed"), ("refresh", "unchanged"), ("indicators", "published")
+    ]
+    assert history["error"][3].startswith("MissingSource: reference_year=2010")
+    built = query(warehouse, "SELECT run_id, built_at FROM v_build_info").row(0)
+    assert history.select("run_id", "ended_at").rows()[-1] == built == (record["run_id"], built[1])
 
 
 def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_tables(home, mirror, statline_root, tmp_path):

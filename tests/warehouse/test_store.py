@@ -87,7 +87,7 @@ def checks(run_id: str) -> pl.DataFrame:
 def build(run_id: str = "run-1", ww_january: float = 449.0) -> dict[str, pl.DataFrame]:
     """Schema-correct frames for every declared table."""
     return {
-        "build_info": build_info(run_id, "refresh", BUILT_AT, "https://opendata.cbs.nl", "0.1.0"),
+        "build_info": build_info(run_id, "refresh", BUILT_AT, "https://opendata.cbs.nl", "0.1.0", schema_version=schema.SCHEMA_VERSION),
         "source_tables": sources(),
         "national_series": national(ww_january),
         **geography_frames(),
@@ -173,6 +173,7 @@ def test_table_counts_and_query_read_back_what_was_published(warehouse):
         "build_info": 1,
         "indicator_spread": 0,
         "indicators": 0,
+        "load_history": 0,
         "municipal_changes": 1,
         "municipalities": 2,
         "national_series": 4,
@@ -348,7 +349,8 @@ def test_markdown_mentions_every_table_and_column():
         assert f"## `{table.name}`" in text
         assert f"Key: `({', '.join(table.key)})`" in text
         for column in table.columns:
-            assert f"| `{column.name}` | {column.type} | {'yes' if column.nullable else 'no'} | {column.comment} |" in text
+            cell = column.comment.replace("|", "\\|")
+            assert f"| `{column.name}` | {column.type} | {'yes' if column.nullable else 'no'} | {cell} |" in text
 
 
 def test_the_series_comments_name_every_series_the_catalog_maps():
@@ -366,7 +368,7 @@ def test_docs_warehouse_md_is_the_generated_reference():
     docs = REPO / "docs" / "warehouse.md"
 
     assert docs.read_text(encoding="utf-8") == schema.markdown() + "\n", (
-        "docs/warehouse.md is stale: run `werkregio docs` and commit the result"
+        "docs/warehouse.md is stale: run `python -m warehouse.docs` and commit the result"
     )
 
 
