@@ -110,7 +110,7 @@ def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str 
 
 def build_info_row(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> pl.DataFrame:
     """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build)."""
-    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs)
+    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_service_url, version("werkregio"), inputs)
 
 
 def _results(futures: list) -> list:
