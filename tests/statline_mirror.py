@@ -71,6 +71,26 @@ report that ``Modified`` once N further requests of that table have been served,
 ``set_modified(table_id, None)`` restores the stored value.
 
 `write_table` writes small synthetic tables in the same folder layout for unit tests and benchmarks.
+
+OData v4 (``mirror.v4_url`` = ``http://127.0.0.1:PORT/odata/v1``): the same folders served as CBS's v4 service
+serves tables, generated on request as ``../shared/data/statline/FORMAT_V4.md`` describes (``tests/statline_v4.py``):
+
+* ``/odata/v1`` and ``/odata/v1/CBS`` -- service documents (Catalogs, Datasets); ``/odata/v1/Datasets``,
+  ``/odata/v1/CBS/Datasets`` -- the catalogue, one row per table folder, in one response; ``.../Catalogs``;
+* ``/odata/v1/CBS/{id}`` -- a table's service document; ``.../{id}/Properties`` (a singleton);
+  ``.../{id}/{EntitySet}`` for MeasureCodes, MeasureGroups (where the table has topic groups), Dimensions,
+  ``<Dim>Codes``, ``PeriodenGroups`` and Observations; ``{EntitySet}('key')`` / ``Observations(4)`` one entity,
+  ``{EntitySet}/$count`` as text; ``$metadata`` is a 501. The unversioned ``/CBS/...`` paths serve the same.
+
+Table ids and entity-set names are case-sensitive (a wrong case is a 404). Query options: ``$filter`` (the v4
+dialect of `tests.statline_v4.compile_filter`), ``$select``, ``$orderby``, ``$count``, ``$top``, ``$skip``,
+``$format=json``; ``$search`` is ignored, as CBS does; anything else is a 400. ``Observations`` are paged at
+``v4_page_size`` cells (default 100,000, CBS's page) with an absolute ``@odata.nextLink`` carrying the original
+``$filter``/``$select``/``$orderby``/``$count``, the remaining ``$top`` and ``$skip``; other sets at 100,000.
+Errors have the v4 body ``{"error": {"code": "", "message": ...}}``; responses carry ``OData-Version: 4.0``.
+Faults match v4 requests by table, entity set (``endpoint``) and ``$skip`` as they match v3 ones, and
+``set_modified`` shows in ``Properties`` and ``Datasets`` (with the Amsterdam offset). Every `RequestRecord`
+says which API it was for (``api``) and which ``User-Agent`` sent it.
 """
 
 from __future__ import annotations
