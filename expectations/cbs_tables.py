@@ -77,7 +77,6 @@ recipients to tens, the labour-force counts in thousands to whole thousands."""
 INTEGER_DTYPES = [t for t in NUMERIC_DTYPES if "int" in t.lower()]
 
 
-
 def suite_and_frame(
     entry: catalog.SourceTable,
     data: pl.DataFrame,

@@ -227,7 +227,7 @@ class LiveCbs(CbsHttp):
     """HTTP client for a CBS StatLine OData v3 service (``https://opendata.cbs.nl`` or a mirror).
 
     Timeouts, retries and concurrency: :class:`CbsHttp`. Data pages carry werkregio's
-    User-Agent; metadata requests go through cbsodata, which sends its own.
+    User-Agent; metadata requests go through cbsodata's own sessions, which do not.
 
     :meth:`table_meta` also fetches the table's first data page, which the next
     :meth:`data_pages` of that table yields instead of requesting it again (once; a page no
