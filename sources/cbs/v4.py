@@ -36,6 +36,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,7 @@ OBSERVATIONS = "Observations"
 REQUIRED_SETS = frozenset({"MeasureCodes", "Dimensions", OBSERVATIONS, "Properties"})
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _INTEGER_TYPES = frozenset({"Long", "Integer", "Short"})
+NOTHING: Mapping[str, str] = MappingProxyType({})
 
 
 def v3_time(table_id: str, value: Any) -> str:
@@ -87,8 +89,8 @@ def measure_keys(
     table_id: str,
     measures: Sequence[Mapping[str, Any]],
     *,
-    overrides: Mapping[str, str] = {},
-    required: Mapping[str, str] = {},
+    overrides: Mapping[str, str] = NOTHING,
+    required: Mapping[str, str] = NOTHING,
     spellings: Iterable[str] = (),
 ) -> list[str]:
     """The topic key each of ``measures`` (``MeasureCodes`` records, in ``Index`` order) lands as.
@@ -184,8 +186,8 @@ def table_parts(
     measures: Sequence[Mapping[str, Any]],
     groups: Sequence[Mapping[str, Any]] = (),
     *,
-    overrides: Mapping[str, str] = {},
-    required: Mapping[str, str] = {},
+    overrides: Mapping[str, str] = NOTHING,
+    required: Mapping[str, str] = NOTHING,
     spellings: Iterable[str] = (),
 ) -> tuple[TableMeta, Layout]:
     """A v4 table's metadata as v3's (:class:`TableMeta`: ``DataProperties`` records, dimension tables with
@@ -425,8 +427,8 @@ class V4Cbs(CbsHttp):
                 {key: future.result() for key, future in codes.items()},
                 measures.result(),
                 groups.result() if groups is not None else (),
-                overrides=entry.measures if entry else {},
-                required=entry.series if entry else {},
+                overrides=entry.measures if entry else NOTHING,
+                required=entry.series if entry else NOTHING,
                 spellings=self._spellings,
             )
         finally:
