@@ -27,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from expectations.gx import gx  # GX itself, with scipy.stats deferred
 from expectations.common import NUMERIC_DTYPES, columns_present, non_negative_numbers, row_count_at_least
+from expectations.rules import RULES, FamilyRules
 from expectations.runner import Check, Pieces, Suite
 from sources.cbs import catalog
 from transforms.regions import topic_group_columns
@@ -75,93 +75,6 @@ ROUNDING = {"aantal": 10.0, "x 1 000": 1.0}
 recipients to tens, the labour-force counts in thousands to whole thousands."""
 
 INTEGER_DTYPES = [t for t in NUMERIC_DTYPES if "int" in t.lower()]
-
-@dataclass(frozen=True)
-class FamilyRules:
-    """Relations between topics that hold in a family's tables, by DataProperties key.
-
-    A rule applies to a table when all of its topics are in it. ``parts``: (part, whole) where
-    the part is a subset of the whole, so it can never exceed it; rounding both to the same
-    unit keeps that order, hence critical. ``partitions``: (whole, parts) where the parts are
-    meant to add up to the whole; CBS rounds each figure separately and does not promise that
-    breakdowns add up, hence a warning with rounding slack. ``percentages``: at most 100.
-    ``signed``: balancing items that may be negative.
-    """
-
-    parts: tuple[tuple[str, str], ...] = ()
-    partitions: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    percentages: tuple[str, ...] = ()
-    signed: tuple[str, ...] = ()
-
-
-def _each(parts: Sequence[str], whole: str) -> tuple[tuple[str, str], ...]:
-    return tuple((part, whole) for part in parts)
-
-
-_WWB_PARTS = ("Alleenstaande_2", "AlleenstaandeOuder_3", "EchtPaar_4")
-_WWB_DURATION = ("DuurKorterDanEenJaar_5", "DuurVanEenJaarOfLanger_6")
-_LEEFVORM = ("LeefvormAlleenstaande_2", "LeefvormAlleenstaandeOuder_3", "LeefvormEchtPaar_4")
-
-RULES: Mapping[str, FamilyRules] = {
-    catalog.WW_MUNICIPAL: FamilyRules(
-        parts=(
-            # 80794ned (persons): the two series and the age groups they lie in
-            *_each(("TotDeAOWLeeftijd_2", "VanafDeAOWLeeftijd_3", "Werkloosheid_4"), "UitkeringsontvangersTotaal_1"),
-            ("Werkloosheid_4", "TotDeAOWLeeftijd_2"),  # WW ends at the AOW age
-            ("BijstandGerelateerdTotAOWLeeftijd_5", "TotDeAOWLeeftijd_2"),
-            ("BijstandTotDeAOWLeeftijd_7", "BijstandGerelateerdTotAOWLeeftijd_5"),
-            # 70059ned: benefits ended in the quarter, by the duration they had
-            *_each(("k_0Tot6Maanden_4", "k_6Tot12Maanden_5", "k_12MaandenOfLanger_6", "DuurOnbekend_7"),
-                   "UitstroomWWUitkeringenTotaal_3"),
-        ),
-        partitions=(("UitkeringsontvangersTotaal_1", ("TotDeAOWLeeftijd_2", "VanafDeAOWLeeftijd_3")),),
-        signed=("AdministratieveVerschil_8",),  # 70059ned: begin + in - out + difference = end
-    ),
-    catalog.WWB_MUNICIPAL: FamilyRules(
-        parts=(
-            *_each((*_WWB_PARTS, *_WWB_DURATION), "TotaalAantalWWBUitkeringen_1"),
-            *_each(_LEEFVORM, "AantalBijstandsuitkeringen_1"),
-            # 83450NED/83747NED/84066NED (the recipients topic is spelt two ways)
-            ("Bijstandontvangers_2", "Inwoners_1"),
-            ("Bijstandsontvangers_2", "Inwoners_1"),
-            ("WSWWerknemers_16", "Inwoners_1"),
-            ("PersonenMetBijstandEnReIntegratie_13", "Bijstandontvangers_2"),
-            ("PersonenMetBijstandEnReIntegratie_13", "Bijstandsontvangers_2"),
-            ("PersonenMetBijstandEnReIntegratie_13", "PersonenMetReIntegratievoorziening_10"),
-        ),
-        partitions=(
-            ("TotaalAantalWWBUitkeringen_1", _WWB_PARTS),
-            ("TotaalAantalWWBUitkeringen_1", _WWB_DURATION),
-            ("AantalBijstandsuitkeringen_1", _LEEFVORM),
-        ),
-    ),
-    catalog.LABOUR_FORCE: FamilyRules(
-        parts=(
-            # regional editions
-            ("Beroepsbevolking_2", "BeroepsEnNietBeroepsbevolking_1"),
-            ("NietBeroepsbevolking_14", "BeroepsEnNietBeroepsbevolking_1"),
-            ("WerkzameBeroepsbevolking_3", "Beroepsbevolking_2"),
-            ("WerklozeBeroepsbevolking_12", "Beroepsbevolking_2"),
-            *_each(("Werknemer_4", "Zelfstandige_5"), "WerkzameBeroepsbevolking_3"),
-            # 71761ned
-            ("TotaalBeroepsbevolking_2", "Bevolking15Tot65Jaar_1"),
-            ("NietBeroepsbevolking_5", "Bevolking15Tot65Jaar_1"),
-            ("WerkzameBeroepsbevolking_3", "TotaalBeroepsbevolking_2"),
-            ("WerklozeBeroepsbevolking_4", "TotaalBeroepsbevolking_2"),
-        ),
-        partitions=(
-            ("BeroepsEnNietBeroepsbevolking_1", ("Beroepsbevolking_2", "NietBeroepsbevolking_14")),
-            ("Beroepsbevolking_2", ("WerkzameBeroepsbevolking_3", "WerklozeBeroepsbevolking_12")),
-            ("Bevolking15Tot65Jaar_1", ("TotaalBeroepsbevolking_2", "NietBeroepsbevolking_5")),
-            ("TotaalBeroepsbevolking_2", ("WerkzameBeroepsbevolking_3", "WerklozeBeroepsbevolking_4")),
-        ),
-        percentages=(
-            "Werkloosheidspercentage_13", "BrutoArbeidsparticipatie_15", "NettoArbeidsparticipatie_16",
-            "BrutoArbeidsparticipatie_6", "NettoArbeidsparticipatie_7", "Werkloosheidspercentage_8",
-        ),  # fmt: skip
-    ),
-    catalog.VACANCIES: FamilyRules(),
-}
 
 
 def suite_and_frame(
@@ -268,7 +181,7 @@ def table_layout(
         # a known dimension is one whatever its type, and a known topic is none even as text: a key
         # landed as a number or a topic landed as text is then reported by a type check
         named = {TIME_DIMENSION, GEO_DIMENSION, *entry.totals} | ({entry.region_dimension} - {None})
-        topics = set(entry.series.values()) | _rule_topics(rules)
+        topics = set(entry.series.values()) | rules.topics()
         dimensions = tuple(
             c for c in data.columns if c in named or (c != "ID" and c not in topics and data.schema[c] == pl.String)
         )
@@ -304,15 +217,6 @@ def table_layout(
 def _declared_dimensions(properties: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     """The dimension keys of DataProperties (Type 'Dimension', 'TimeDimension', 'GeoDimension', ...)."""
     return tuple(p["Key"] for p in properties if str(p.get("Type", "")).endswith("Dimension"))
-
-
-def _rule_topics(rules: FamilyRules) -> set[str]:
-    return (
-        {c for pair in rules.parts for c in pair}
-        | {c for whole, parts in rules.partitions for c in (whole, *parts)}
-        | set(rules.percentages)
-        | set(rules.signed)
-    )
 
 
 def regional_suite(

@@ -120,7 +120,7 @@ def run_metadata(
     logged = [asdict(run) for run in runlog.runs(settings.run_log_path)]
     return {
         "build_info": build_info(
-            record["run_id"], record["flow"], built_at, settings.cbs_url, version("werkregio"), inputs, schema_version=SCHEMA_VERSION
+            record["run_id"], record["flow"], built_at, settings.cbs_service_url, version("werkregio"), inputs, schema_version=SCHEMA_VERSION
         ),
         "load_history": load_history(history, logged, record, built_at, reference_years(indicators)),
     }

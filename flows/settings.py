@@ -12,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_CBS_URL = "https://opendata.cbs.nl"
+DEFAULT_CBS_V4_URL = "https://datasets.cbs.nl/odata/v1"
+CBS_APIS = ("v3", "v4")
 
 #: Environment variables that keep Prefect (and GX) from talking to any host but CBS,
 #: set as defaults (a value the user set wins) before Prefect is imported.
@@ -34,10 +36,15 @@ class Settings:
 
     ``home`` holds everything the pipeline writes: ``raw/`` (the landing zone),
     ``warehouse/werkregio.duckdb`` (the published warehouse) and ``runs.jsonl`` (the run log).
+    ``cbs_api`` chooses the CBS service: OData v3 at ``cbs_url`` or v4 at ``cbs_v4_url``.
+    ``contact`` (an e-mail address or URL) goes into the User-Agent of every request to CBS.
     """
 
     home: Path = Path("data")
     cbs_url: str = DEFAULT_CBS_URL
+    cbs_api: str = "v3"
+    cbs_v4_url: str = DEFAULT_CBS_V4_URL
+    contact: str | None = None
     timeout: float = 30.0
     retries: int = 5
     backoff: float = 1.0
@@ -52,6 +59,9 @@ class Settings:
         settings = cls(
             home=Path(_text(env, "WERKREGIO_HOME", "data")).expanduser().absolute(),
             cbs_url=_text(env, "WERKREGIO_CBS_URL", DEFAULT_CBS_URL).rstrip("/"),
+            cbs_api=_text(env, "WERKREGIO_CBS_API", "v3"),
+            cbs_v4_url=_text(env, "WERKREGIO_CBS_V4_URL", DEFAULT_CBS_V4_URL).rstrip("/"),
+            contact=_text(env, "WERKREGIO_CONTACT", "") or None,
             timeout=_number(env, "WERKREGIO_TIMEOUT", 30.0, float),
             retries=_number(env, "WERKREGIO_RETRIES", 5, int),
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
@@ -63,11 +73,15 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        parts = urlsplit(self.cbs_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SettingsError(
-                f"WERKREGIO_CBS_URL={self.cbs_url!r} is not an http(s) URL such as {DEFAULT_CBS_URL!r}"
-            )
+        for name, url, example in (
+            ("WERKREGIO_CBS_URL", self.cbs_url, DEFAULT_CBS_URL),
+            ("WERKREGIO_CBS_V4_URL", self.cbs_v4_url, DEFAULT_CBS_V4_URL),
+        ):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(f"{name}={url!r} is not an http(s) URL such as {example!r}")
+        if self.cbs_api not in CBS_APIS:
+            raise SettingsError(f"WERKREGIO_CBS_API={self.cbs_api!r} must be one of {', '.join(CBS_APIS)}")
         if not self.timeout > 0 or self.timeout == float("inf"):
             raise SettingsError(f"WERKREGIO_TIMEOUT={self.timeout} must be a positive number of seconds")
         if self.retries < 0:
@@ -82,6 +96,11 @@ class Settings:
             raise SettingsError(
                 f"WERKREGIO_VALIDATION_WORKERS={self.validation_workers} must be between 0 (validate in the flow's process) and 16"
             )
+
+    @property
+    def cbs_service_url(self) -> str:
+        """The CBS service the pipeline talks to: ``cbs_v4_url`` with ``cbs_api`` v4, else ``cbs_url``."""
+        return self.cbs_v4_url if self.cbs_api == "v4" else self.cbs_url
 
     @property
     def raw_dir(self) -> Path:

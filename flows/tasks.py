@@ -16,7 +16,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from expectations.runner import ValidationReport
-from sources.cbs.client import CbsSource, LiveCbs, dimension_keys
+from expectations.rules import topic_keys
+from sources.cbs.client import CbsSource, LiveCbs, dimension_keys, user_agent
+from sources.cbs.v4 import V4Cbs
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
 from sources.cbs.landing import Landing, LandResult, land_table, latest_landing
@@ -39,14 +41,19 @@ class LandedTable:
     properties: list[dict[str, Any]]
 
 
-def live_source(settings: Settings) -> LiveCbs:
-    return LiveCbs(
-        settings.cbs_url,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        backoff=settings.backoff,
-        concurrency=settings.concurrency,
-    )
+def live_source(settings: Settings) -> CbsSource:
+    """The CBS client ``WERKREGIO_CBS_API`` names: OData v3 (:class:`LiveCbs`) or v4 (:class:`V4Cbs`, which
+    spells its topic keys as the catalog and the validation rules name them)."""
+    options = {
+        "timeout": settings.timeout,
+        "retries": settings.retries,
+        "backoff": settings.backoff,
+        "concurrency": settings.concurrency,
+        "agent": user_agent(settings.contact),
+    }
+    if settings.cbs_api == "v4":
+        return V4Cbs(settings.cbs_v4_url, spellings=topic_keys(), **options)
+    return LiveCbs(settings.cbs_url, **options)
 
 
 @task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")

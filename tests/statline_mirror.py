@@ -71,6 +71,26 @@ report that ``Modified`` once N further requests of that table have been served,
 ``set_modified(table_id, None)`` restores the stored value.
 
 `write_table` writes small synthetic tables in the same folder layout for unit tests and benchmarks.
+
+OData v4 (``mirror.v4_url`` = ``http://127.0.0.1:PORT/odata/v1``): the same folders served as CBS's v4 service
+serves tables, generated on request as ``../shared/data/statline/FORMAT_V4.md`` describes (``tests/statline_v4.py``):
+
+* ``/odata/v1`` and ``/odata/v1/CBS`` -- service documents (Catalogs, Datasets); ``/odata/v1/Datasets``,
+  ``/odata/v1/CBS/Datasets`` -- the catalogue, one row per table folder, in one response; ``.../Catalogs``;
+* ``/odata/v1/CBS/{id}`` -- a table's service document; ``.../{id}/Properties`` (a singleton);
+  ``.../{id}/{EntitySet}`` for MeasureCodes, MeasureGroups (where the table has topic groups), Dimensions,
+  ``<Dim>Codes``, ``PeriodenGroups`` and Observations; ``{EntitySet}('key')`` / ``Observations(4)`` one entity,
+  ``{EntitySet}/$count`` as text; ``$metadata`` is a 501. The unversioned ``/CBS/...`` paths serve the same.
+
+Table ids and entity-set names are case-sensitive (a wrong case is a 404). Query options: ``$filter`` (the v4
+dialect of `tests.statline_v4.compile_filter`), ``$select``, ``$orderby``, ``$count``, ``$top``, ``$skip``,
+``$format=json``; ``$search`` is ignored, as CBS does; anything else is a 400. ``Observations`` are paged at
+``v4_page_size`` cells (default 100,000, CBS's page) with an absolute ``@odata.nextLink`` carrying the original
+``$filter``/``$select``/``$orderby``/``$count``, the remaining ``$top`` and ``$skip``; other sets at 100,000.
+Errors have the v4 body ``{"error": {"code": "", "message": ...}}``; responses carry ``OData-Version: 4.0``.
+Faults match v4 requests by table, entity set (``endpoint``) and ``$skip`` as they match v3 ones, and
+``set_modified`` shows in ``Properties`` and ``Datasets`` (with the Amsterdam offset). Every `RequestRecord`
+says which API it was for (``api``) and which ``User-Agent`` sent it.
 """
 
 from __future__ import annotations
@@ -91,6 +111,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import orjson
 
+from tests.statline_v4 import CATALOG, V4FilterError, V4Table
+from tests.statline_v4 import compile_filter as compile_v4_filter
+
 __all__ = [
     "FAULT_KINDS",
     "Fault",
@@ -110,6 +133,12 @@ UNTYPED_MISSING = "       ."
 FAULT_KINDS = ("latency", "slow", "status", "reset", "truncate", "malformed", "html")
 
 _JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+_V4_JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+_V4_HEADERS = (("OData-Version", "4.0"),)
+V4_CATALOG = CATALOG
+V4_PAGE_SIZE = 100_000
+_V4_OPTIONS = frozenset({"$format", "$select", "$filter", "$skip", "$top", "$orderby", "$count", "$search"})
 _HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 _MAINTENANCE_PAGE = (
     b"<!DOCTYPE html><html><head><title>CBS StatLine - onderhoud</title></head>"
@@ -300,6 +329,7 @@ class _Table:
         self.folder = folder
         self._lock = threading.RLock()
         self._documents: dict[str, dict[str, Any]] = {}
+        self.v4 = V4Table(self)
 
     def document(self, endpoint: str) -> dict[str, Any] | None:
         """The envelope served for ``endpoint`` (``''`` = service document), or None if the table has none."""
@@ -346,10 +376,12 @@ class _Table:
 class RequestRecord:
     """One request as the mirror saw it.
 
-    ``endpoint`` is ``''`` for a service document, ``'Tables'`` for the catalog and None for an unknown path.
+    ``endpoint`` is ``''`` for a service document, ``'Tables'`` (v3) or ``'Datasets'`` (v4) for the catalog,
+    the entity-set name (``'Observations'``, ``'Properties'``, ...) for v4 and None for an unknown path.
     ``status`` is None when no HTTP response was sent (a ``reset`` fault). ``rows`` is the number of ``value``
-    rows delivered: 0 for errors and for every faulted response. ``fault`` is the kind of the non-latency fault
-    that shaped the response, if any.
+    rows delivered (v4 Observations: cells): 0 for errors and for every faulted response. ``fault`` is the
+    kind of the non-latency fault that shaped the response, if any. ``api`` is ``'v3'`` or ``'v4'``;
+    ``user_agent`` the request's ``User-Agent`` header.
     """
 
     method: str
@@ -360,6 +392,8 @@ class RequestRecord:
     status: int | None
     rows: int
     fault: str | None = None
+    api: str = "v3"
+    user_agent: str | None = None
 
 
 @dataclass(eq=False)
@@ -450,7 +484,9 @@ def _request_skip(query: Mapping[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def _error_body(status: int, message: str) -> bytes:
+def _error_body(status: int, message: str, api: str = "v3") -> bytes:
+    if api == "v4":
+        return json.dumps({"error": {"code": "", "message": message}}).encode("utf-8")
     error = {"odata.error": {"code": str(status), "message": {"lang": "en-US", "value": message}}}
     return json.dumps(error).encode("utf-8")
 
@@ -460,6 +496,60 @@ class _Response:
     status: int
     body: bytes
     rows: int
+    content_type: str = _JSON_CONTENT_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _v4_response(status: int, body: bytes, rows: int = 0, content_type: str = _V4_JSON_CONTENT_TYPE) -> _Response:
+    return _Response(status, body, rows, content_type, _V4_HEADERS)
+
+
+@dataclass(frozen=True)
+class _V4Route:
+    """A v4 request path: ``table_id`` (None: service level), ``endpoint`` ('' = service document, an entity
+    set, 'Properties', 'Datasets', 'Catalogs', '$metadata'; None = no such path), a ``key`` lookup
+    (``MeasureCodes('D000287')``, ``Observations(4)``) and ``count`` (``/<set>/$count``)."""
+
+    table_id: str | None
+    endpoint: str | None
+    key: Any = None
+    count: bool = False
+
+
+_ENTITY_SEGMENT = re.compile(r"(?P<name>[A-Za-z_]\w*)(?:\((?P<key>.*)\))?")
+
+
+def _route_v4(path: str) -> _V4Route | None:
+    """The v4 route of a path under ``/odata/v1`` (or ``/CBS``, the unversioned odata4.cbs.nl layout); None if not v4."""
+    segments = [unquote(segment) for segment in path.split("/")[1:]]
+    if segments and segments[-1] == "":
+        segments.pop()
+    if segments[:2] == ["odata", "v1"]:
+        rest = segments[2:]
+    elif segments[:1] == [V4_CATALOG]:
+        rest = segments
+    else:
+        return None
+    if rest and rest[0] == V4_CATALOG:
+        if len(rest) == 1:
+            return _V4Route(None, "")
+        if len(rest) == 2 and rest[1] in ("Datasets", "Catalogs", "$metadata"):
+            return _V4Route(None, rest[1])
+        table_id, tail = rest[1], rest[2:]
+        if not tail:
+            return _V4Route(table_id, "")
+        if tail == ["$metadata"]:
+            return _V4Route(table_id, "$metadata")
+        match = _ENTITY_SEGMENT.fullmatch(tail[0])
+        if match is None or len(tail) > 2 or (len(tail) == 2 and (tail[1] != "$count" or match["key"] is not None)):
+            return _V4Route(table_id, None)
+        key = match["key"]
+        if key is not None:
+            key = key[1:-1].replace("''", "'") if len(key) >= 2 and key[0] == key[-1] == "'" else int(key) if key.isdigit() else key
+        return _V4Route(table_id, match["name"], key, len(tail) == 2)
+    if rest in ([], ["Datasets"], ["Catalogs"], ["$metadata"]):
+        return _V4Route(None, rest[0] if rest else "")
+    return _V4Route(None, None)
 
 
 # --------------------------------------------------------------------------------------------- HTTP server
@@ -535,13 +625,14 @@ class StatLineMirror:
     before an ``odata.nextLink`` is added (CBS uses 10,000).
     """
 
-    def __init__(self, root: Path, page_size: int = 10_000) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}")
+    def __init__(self, root: Path, page_size: int = 10_000, v4_page_size: int = V4_PAGE_SIZE) -> None:
+        if page_size < 1 or v4_page_size < 1:
+            raise ValueError(f"page sizes must be at least 1, got {page_size} and {v4_page_size}")
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"no StatLine mirror folder at {self.root}")
         self.page_size = page_size
+        self.v4_page_size = v4_page_size
         self._lock = threading.Lock()
         self._tables: dict[str, _Table] = {}
         self._log: list[RequestRecord] = []
@@ -612,6 +703,11 @@ class StatLineMirror:
     def catalog_url(self) -> str:
         """``127.0.0.1:PORT``, the value for ``cbsodata.options.catalog_url``."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def v4_url(self) -> str:
+        """``http://127.0.0.1:PORT/odata/v1``, the mirror's v4 service (``WERKREGIO_CBS_V4_URL``)."""
+        return f"{self.base_url}/odata/v1"
 
     # ----------------------------------------------------------------------------------------- request log
 
@@ -738,17 +834,20 @@ class StatLineMirror:
 
     def _serve(self, handler: _Handler) -> None:
         target = urlsplit(handler.path)
-        table_id, endpoint = _route(target.path)
+        v4 = _route_v4(target.path)
+        api = "v3" if v4 is None else "v4"
+        table_id, endpoint = _route(target.path) if v4 is None else (v4.table_id, v4.endpoint)
         query = {name: values[-1] for name, values in parse_qs(target.query, keep_blank_values=True).items()}
         modified, delay, fault = self._admit(table_id, endpoint, query)
         if delay and self._stopping.wait(delay):
             handler.close_connection = True
             return
         kind = fault.kind if fault else None
+        user_agent = handler.headers.get("User-Agent")
 
         def record(status: int | None, rows: int = 0) -> None:
             self._record(
-                RequestRecord(handler.command, target.path, table_id, endpoint, query, status, rows, kind)
+                RequestRecord(handler.command, target.path, table_id, endpoint, query, status, rows, kind, api, user_agent)
             )
 
         if kind == "reset":
@@ -757,30 +856,36 @@ class StatLineMirror:
         elif kind == "status":
             record(fault.status)
             headers = [] if fault.retry_after is None else [("Retry-After", str(fault.retry_after))]
-            body = _error_body(fault.status, "fault injected by StatLineMirror")
+            body = _error_body(fault.status, "fault injected by StatLineMirror", api)
             handler.send(fault.status, body, headers=headers)
         elif kind == "html":
             record(200)
             handler.send(200, _MAINTENANCE_PAGE, _HTML_CONTENT_TYPE)
         else:
-            response = self._response(table_id, endpoint, query, modified)
+            if v4 is None:
+                response = self._response(table_id, endpoint, query, modified)
+            else:
+                response = self._v4_response(v4, target.path, query, modified)
+
+            def send(body: bytes, **kwargs: Any) -> None:
+                handler.send(response.status, body, response.content_type, response.headers, **kwargs)
+
             if kind == "truncate":
                 record(response.status)
-                body = response.body
-                handler.send(response.status, body[: len(body) // 2], declared_length=len(body))
+                send(response.body[: len(response.body) // 2], declared_length=len(response.body))
                 handler.close_connection = True
             elif kind == "malformed":
                 record(200)
-                handler.send(200, response.body[: len(response.body) // 2])
+                handler.send(200, response.body[: len(response.body) // 2], response.content_type, response.headers)
             elif kind == "slow":
                 record(response.status)
                 if self._stopping.wait(fault.seconds):
                     handler.close_connection = True
                     return
-                handler.send(response.status, response.body)
+                send(response.body)
             else:
                 record(response.status, response.rows)
-                handler.send(response.status, response.body)
+                send(response.body)
 
     def _response(
         self, table_id: str | None, endpoint: str | None, query: Mapping[str, str], modified: str | None
@@ -909,6 +1014,170 @@ class StatLineMirror:
                 }
             )
         return rows
+
+
+    # ----------------------------------------------------------------------------------------- v4 (FORMAT_V4.md)
+
+    def _v4_response(self, route: _V4Route, path: str, query: Mapping[str, str], modified: str | None) -> _Response:
+        try:
+            return self._v4_payload(route, path, query, modified)
+        except _HTTPError as error:
+            return _v4_response(error.status, _error_body(error.status, error.message, "v4"))
+
+    def _v4_payload(self, route: _V4Route, path: str, query: Mapping[str, str], modified: str | None) -> _Response:
+        base = self.v4_url
+        if route.endpoint is None:
+            raise _HTTPError(404, "no such resource; expected /odata/v1/CBS/{table}/{entity set}")
+        if route.endpoint == "$metadata":
+            raise _HTTPError(501, "$metadata (CSDL) is not mirrored")
+        if route.table_id is None:
+            if route.endpoint == "":
+                names = ("Catalogs", "Datasets")
+                document = {"@odata.context": f"{base}/$metadata", "value": [{"name": n, "kind": "EntitySet", "url": n} for n in names]}
+                return self._v4_json(document)
+            if route.endpoint == "Datasets":
+                return self._v4_set(path, self._v4_dataset_rows(base), "Identifier", f"{base}/$metadata#Datasets", route, query)
+            catalogs = [{"Identifier": V4_CATALOG, "Index": 1, "Title": "CBS", "Description": "Centraal Bureau voor de Statistiek"}]
+            return self._v4_set(path, catalogs, "Identifier", f"{base}/$metadata#Catalogs", route, query)
+        table = self._v4_table(route.table_id)
+        if table is None:
+            raise _HTTPError(404, f"dataset {route.table_id!r} does not exist (v4 table ids are case-sensitive)")
+        if route.endpoint == "":
+            return self._v4_json(table.service_document(base))
+        context = f"{table.url(base)}/$metadata#{route.endpoint}"
+        if route.endpoint == "Properties":
+            if route.key is not None or route.count:
+                raise _HTTPError(400, "Properties is a singleton")
+            properties = table.properties(base, modified)
+            options = _parse_v4_options(query)
+            if options.select:
+                _check_select(options.select, properties)
+                properties = {"@odata.context": f"{context}({','.join(options.select)})", **{n: properties[n] for n in options.select}}
+            return self._v4_json(properties)
+        entity_set = table.entity_set(route.endpoint, base)
+        if entity_set is None:
+            raise _HTTPError(404, f"dataset {route.table_id!r} has no entity set {route.endpoint!r} (names are case-sensitive)")
+        rows, key_field = entity_set
+        page_size = self.v4_page_size if route.endpoint == "Observations" else V4_PAGE_SIZE
+        return self._v4_set(path, rows, key_field, context, route, query, page_size)
+
+    def _v4_table(self, table_id: str) -> V4Table | None:
+        """The table ``table_id`` spelt exactly as its folder is (v4 ids are case-sensitive)."""
+        if not _TABLE_ID.fullmatch(table_id) or not (self.root / table_id).is_dir():
+            return None
+        if table_id not in {entry.name for entry in self.root.iterdir()}:
+            return None  # a case-insensitive file system found the folder under another spelling
+        table = self._table(table_id)
+        return None if table is None else table.v4
+
+    def _v4_dataset_rows(self, base: str) -> list[dict[str, Any]]:
+        rows = []
+        for folder in sorted(self.root.iterdir()):
+            table = self._table(folder.name)
+            if table is not None and table.document("TableInfos"):
+                rows.append(table.v4.dataset_row(base, self._current_modified(folder.name)))
+        return rows
+
+    def _v4_json(self, payload: Mapping[str, Any], rows: int = 0) -> _Response:
+        return _v4_response(200, orjson.dumps(payload), rows)
+
+    def _v4_set(
+        self,
+        path: str,
+        rows: Sequence[Row],
+        key_field: str,
+        context: str,
+        route: _V4Route,
+        query: Mapping[str, str],
+        page_size: int = V4_PAGE_SIZE,
+    ) -> _Response:
+        """An entity set (``$filter``, ``$orderby``, ``$select``, ``$count``, ``$top``/``$skip``, paged at
+        ``page_size`` with an absolute ``@odata.nextLink``), one entity by key, or ``/$count`` as text."""
+        options = _parse_v4_options(query)
+        columns = list(rows[0]) if len(rows) else None
+        if route.key is not None:
+            found = next((row for row in rows if row.get(key_field) == route.key), None)
+            if found is None:
+                raise _HTTPError(404, f"no {route.endpoint} with {key_field} {route.key!r}")
+            return self._v4_json({"@odata.context": f"{context}/$entity", **found})
+        if options.select and columns is not None:
+            _check_select(options.select, columns)
+        if options.filter:
+            try:
+                predicate = compile_v4_filter(options.filter, columns)
+            except V4FilterError as error:
+                raise _HTTPError(400, f"unsupported $filter {options.filter!r}: {error}") from error
+            rows = [row for row in rows if predicate(row)]
+        if options.orderby:
+            for name, descending in reversed(options.orderby):
+                if columns is not None and name not in columns:
+                    raise _HTTPError(400, f"unknown $orderby column {name!r}")
+                rows = sorted(rows, key=lambda row, n=name: (0,) if row.get(n) is None else (1, row.get(n)), reverse=descending)
+        if route.count:
+            return _v4_response(200, str(len(rows)).encode("ascii"), content_type=_TEXT_CONTENT_TYPE)
+        start = min(options.skip, len(rows))
+        stop = len(rows) if options.top is None else min(len(rows), start + options.top)
+        end = min(stop, start + page_size)
+        page = rows[start:end]
+        if options.select:
+            page = [{name: row[name] for name in options.select} for row in page]
+            context = f"{context}({','.join(options.select)})"
+        payload: dict[str, Any] = {"@odata.context": context}
+        if options.count:
+            payload["@odata.count"] = len(rows)
+        payload["value"] = page
+        if stop > end:
+            payload["@odata.nextLink"] = self._v4_next_link(path, query, options, len(page))
+        return self._v4_json(payload, len(page))
+
+    def _v4_next_link(self, path: str, query: Mapping[str, str], options: _V4Options, served: int) -> str:
+        params = [(name, query[name]) for name in ("$filter", "$select", "$orderby", "$count") if name in query]
+        if options.top is not None:
+            params.append(("$top", str(options.top - served)))
+        params.append(("$skip", str(options.skip + served)))
+        return f"{self._base_url}{path}?" + "&".join(f"{name}={quote(value, safe=_LINK_SAFE)}" for name, value in params)
+
+
+@dataclass(frozen=True)
+class _V4Options:
+    select: tuple[str, ...] | None
+    filter: str | None
+    orderby: tuple[tuple[str, bool], ...]
+    count: bool
+    skip: int
+    top: int | None
+
+
+def _parse_v4_options(query: Mapping[str, str]) -> _V4Options:
+    unsupported = sorted(name for name in query if name.startswith("$") and name not in _V4_OPTIONS)
+    if unsupported:
+        raise _HTTPError(400, f"unsupported query option(s): {', '.join(unsupported)}")
+    if query.get("$format", "json") not in ("json", "application/json"):
+        raise _HTTPError(400, f"unsupported $format {query['$format']!r}; this mirror serves json only")
+    count = query.get("$count", "false")
+    if count not in ("true", "false"):
+        raise _HTTPError(400, f"$count must be true or false, got {count!r}")
+    select_text = query.get("$select", "").strip()
+    orderby = []
+    for part in filter(None, (p.strip() for p in query.get("$orderby", "").split(","))):
+        words = part.split()
+        if len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
+            raise _HTTPError(400, f"unsupported $orderby {part!r}")
+        orderby.append((words[0], words[-1] == "desc"))
+    return _V4Options(
+        select=None if select_text in ("", "*") else tuple(name.strip() for name in select_text.split(",")),
+        filter=query.get("$filter") or None,
+        orderby=tuple(orderby),
+        count=count == "true",
+        skip=_non_negative(query, "$skip") or 0,
+        top=_non_negative(query, "$top"),
+    )
+
+
+def _check_select(select: Sequence[str], columns: Collection[str]) -> None:
+    unknown = [name for name in select if name not in columns]
+    if unknown:
+        raise _HTTPError(400, f"unknown $select column(s): {', '.join(unknown)}")
 
 
 # --------------------------------------------------------------------------------------------- synthetic tables

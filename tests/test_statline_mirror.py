@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import cbsodata
 import pytest
@@ -414,7 +415,7 @@ def test_request_log_records_each_request(cbs: StatLineMirror) -> None:
     assert cbs.requests_for(TABLE, "TableInfos") == [
         RequestRecord(
             method="GET", path=f"/ODataFeed/odata/{TABLE}/TableInfos", table_id=TABLE, endpoint="TableInfos",
-            query={"$format": "json"}, status=200, rows=1, fault=None,
+            query={"$format": "json"}, status=200, rows=1, fault=None, api="v3", user_agent=mock.ANY,  # cbsodata sends no User-Agent of its own
         )
     ]
     cbsodata.get_data(TABLE)

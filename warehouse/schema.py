@@ -108,7 +108,7 @@ SOURCE_TABLES = Table(
         Column("table_id", "VARCHAR", "CBS StatLine table id, e.g. 37789ksz", False),
         Column("title", "VARCHAR", "table title from the source catalog", False),
         Column("family", "VARCHAR", "what the table holds (national_benefits, ww_municipal, regions, ...)", False),
-        Column("modified", "VARCHAR", "CBS TableInfos.Modified of the landed version", False),
+        Column("modified", "VARCHAR", "CBS TableInfos.Modified of the landed version (over OData v4: Properties.Modified, as Amsterdam local time like v3)", False),
         Column("fetched_at", "TIMESTAMPTZ", "when that version was downloaded, UTC", False),
         Column("rows", "BIGINT", "TypedDataSet rows landed", False),
         Column("sha256", "VARCHAR", "sha256 of the landed TypedDataSet.parquet", False),

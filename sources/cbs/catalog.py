@@ -29,6 +29,10 @@ class SourceTable:
     ``Key``) that holds it. ``first_year``/``last_year`` give the period the table covers
     (``last_year`` None: still updated). ``geography_year`` is the classification year of
     a 'Gebieden in Nederland' edition or of a regional labour-force edition.
+
+    ``measures`` maps a CBS OData v4 measure code (``D007076_2``) to the topic key it lands as,
+    where the v4 source's rule (``docs/cbs-client.md``, 'Measure codes') is not to be relied on:
+    an explicit override, checked against the table's ``MeasureCodes`` on every v4 download.
     """
 
     table_id: str
@@ -43,12 +47,14 @@ class SourceTable:
     note: str = ""
     region_dimension: str | None = None
     totals: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    measures: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"{self.table_id}: unknown family {self.family!r}")
         object.__setattr__(self, "series", MappingProxyType(dict(self.series)))
         object.__setattr__(self, "totals", MappingProxyType(dict(self.totals)))
+        object.__setattr__(self, "measures", MappingProxyType(dict(self.measures)))
 
 
 def _labour_force(table_id: str, year: int, first_year: int) -> SourceTable:
@@ -92,6 +98,9 @@ TABLES: tuple[SourceTable, ...] = (
         None,
         {"ww": "NietSeizoengecorrigeerd_8", "wwb": "TotaalBijstandsuitkeringen_11"},
         note="national; also annual averages (JJ00); WW not seasonally adjusted",
+        # CBS's v4 codes of the two series, from the table's real MeasureCodes (2026-07; 5,379 figures equal
+        # to v3's: ../shared/data/statline/FORMAT_V4.md section 5)
+        measures={"D007076_2": "NietSeizoengecorrigeerd_8", "D000203_2": "TotaalBijstandsuitkeringen_11"},
     ),
     SourceTable(
         "70059ned",

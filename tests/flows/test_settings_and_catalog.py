@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from sources.cbs import catalog
-from flows.settings import DEFAULT_CBS_URL, QUIET_ENVIRONMENT, Settings, SettingsError, apply_quiet_environment
+from flows.settings import (
+    DEFAULT_CBS_URL,
+    DEFAULT_CBS_V4_URL,
+    QUIET_ENVIRONMENT,
+    Settings,
+    SettingsError,
+    apply_quiet_environment,
+)
 
 
 def test_defaults_without_any_variable(tmp_path, monkeypatch):
@@ -35,11 +43,31 @@ def test_every_variable_is_read(tmp_path):
         "WERKREGIO_BACKOFF": "0.05",
         "WERKREGIO_CONCURRENCY": "64",
         "WERKREGIO_VALIDATION_WORKERS": "0",
+        "WERKREGIO_CBS_API": "v4",
+        "WERKREGIO_CBS_V4_URL": "http://127.0.0.1:8123/odata/v1/",
+        "WERKREGIO_CONTACT": "data@example.org",
     }
 
     assert Settings.from_env(env) == Settings(
-        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64, validation_workers=0
-    )
+        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64, validation_workers=0,
+        cbs_api="v4", cbs_v4_url="http://127.0.0.1:8123/odata/v1", contact="data@example.org",
+    )  # fmt: skip
+
+
+def test_the_cbs_api_chooses_the_service_and_the_client(tmp_path):
+    from flows.tasks import live_source
+    from sources.cbs.client import LiveCbs
+    from sources.cbs.v4 import V4Cbs
+
+    v3 = Settings.from_env({"WERKREGIO_HOME": str(tmp_path)})
+    v4 = Settings.from_env({"WERKREGIO_HOME": str(tmp_path), "WERKREGIO_CBS_API": "v4", "WERKREGIO_CONTACT": "ops@example.org"})
+
+    assert (v3.cbs_api, v3.cbs_service_url, v4.cbs_service_url) == ("v3", DEFAULT_CBS_URL, DEFAULT_CBS_V4_URL)
+    assert DEFAULT_CBS_V4_URL == "https://datasets.cbs.nl/odata/v1"
+    assert type(live_source(v3)) is LiveCbs and type(live_source(v4)) is V4Cbs
+    assert live_source(v4).source_url == DEFAULT_CBS_V4_URL
+    assert live_source(v4).agent == f"werkregio/{version('werkregio')} (+ops@example.org)"
+    assert live_source(v3).agent == f"werkregio/{version('werkregio')}"
 
 
 def test_home_is_made_absolute_and_expands_the_user(tmp_path, monkeypatch):
@@ -88,6 +116,9 @@ def test_without_an_env_argument_the_process_environment_is_read(monkeypatch, tm
         ("WERKREGIO_CBS_URL", "ftp://opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "https://", "is not an http(s) URL"),
+        ("WERKREGIO_CBS_V4_URL", "datasets.cbs.nl/odata/v1", "is not an http(s) URL"),
+        ("WERKREGIO_CBS_API", "v5", "must be one of v3, v4"),
+        ("WERKREGIO_CBS_API", "V4", "must be one of v3, v4"),
         ("WERKREGIO_REFERENCE_YEAR", "2200", "must be a year from 2009 to 2100"),
         ("WERKREGIO_REFERENCE_YEAR", "2008", "must be a year from 2009 to 2100"),
     ],

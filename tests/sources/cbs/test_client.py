@@ -8,11 +8,12 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from sources.cbs.client import CbsBadResponse, CbsError, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode
+from sources.cbs.client import CbsBadResponse, CbsError, CbsNotFound, CbsUnavailable, LiveCbs, RecordedCbs, _decode, user_agent
 from tests.statline_mirror import StatLineMirror, write_table
 
 TABLE = "90001TST"
@@ -116,6 +117,12 @@ def test_parallel_paging_returns_every_row_once_in_order(mirror):
     assert rows[0]["Perioden"] == "2014MM01"
     assert mirror.data_rows_served(TABLE) == ROWS
     assert mirror.count(TABLE, "TypedDataSet") >= 5
+
+
+def test_data_pages_name_werkregio_and_its_version_and_the_contact(mirror):
+    assert all_rows(client(mirror, agent=user_agent("ops@example.org")))
+    pages = mirror.requests_for(TABLE, "TypedDataSet")
+    assert pages and {r.user_agent for r in pages} == {f"werkregio/{version('werkregio')} (+ops@example.org)"}
 
 
 def test_sequential_paging_with_concurrency_one(mirror):
