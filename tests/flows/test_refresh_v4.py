@@ -33,6 +33,8 @@ DIFFERS = {
     # file, equal for 24 of the 31 tables: see test_v4_landings_equal_v3_landings for the 7 that differ and why
     "source_tables": ("fetched_at", "raw_path", "source_url", "sha256"),
     "validation_results": ("run_id",),
+    # the run that built the file, and when
+    "load_history": ("run_id", "started_at", "ended_at"),
 }
 #: validation_results columns that name landed columns, compared without regard to letter case: the mirror's
 #: topic titles are reconstructed in lower case ('Wao uitkeringen'), so 32 of the 901 topic keys the v4 source
