@@ -25,9 +25,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 
+import great_expectations as gx
 import polars as pl
 
-from expectations.gx import gx  # GX itself, with scipy.stats deferred
 from expectations.common import columns_present, non_negative_numbers, row_count_at_least
 from expectations.runner import Check, Suite, ValidationReport, validate
 from transforms.geography import normalise_gm_code
