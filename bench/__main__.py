@@ -9,12 +9,11 @@ peak memory is its own; repetitions of different modes are interleaved, and the 
 
 Per scale: generate and land the tables (``bench.generate``), build cold (new process, Prefect's
 temporary server), warm (a ``prefect server start`` already running) and direct (Prefect never
-imported: ``bench.no_prefect``), each
-with the CPU seconds of every process it started (``bench.cpu``; warm also the server's meanwhile),
-then the Polars transforms against the pandas baseline (both checked against the published
-indicators). At 1x also Prefect's temporary server started alone (as the command starts it), GX
-validation per check against one call per suite (``bench.validation``), the recalculation for
-another reference year and the unchanged nightly refresh; extraction on
+imported: ``bench.no_prefect``), each with the CPU seconds of every process it started
+(``bench.cpu``; warm also the server's meanwhile), then the Polars transforms against the pandas
+baseline (both checked against the published indicators). At 1x also GX validation per check
+against one call per suite (``bench.validation``), the recalculation for another reference year
+and the unchanged nightly refresh; extraction on
 the largest WWB table up to 10x, against the mirror rendering every request and against one
 serving pages it rendered before (``bench.mirror``, ``--prerendered``).
 """
@@ -148,7 +147,6 @@ def bench_scale(runner: Runner, scale: int, reps: int, api_url: str, extraction_
             outputs[-1]["checked_rows"] = check_equal(pl.read_parquet(out), settings, scenarios)
     result["transforms"] = transforms
     if scale == 1:
-        result["server_alone"] = [runner.child("server", home) for _ in range(reps)]
         result["validation"] = [runner.run(["bench.validation", "80794ned"], {"WERKREGIO_HOME": str(home)}) for _ in range(reps)]
         result["recalculate"] = {
             "warm": [runner.child("recalculate", home, api_url=api_url, argument=str(REFERENCE_YEAR)) for _ in range(reps)],

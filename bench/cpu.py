@@ -1,7 +1,7 @@
 """CPU seconds of a measured run, per process of its tree (Linux ``/proc``; standard library only).
 
-A build is several processes on 2 cores: the build's own, the validation workers (a leader and
-its forks) and, cold, Prefect's temporary server. Their CPU time added up says how much work the
+A build is several processes on 2 cores: the build's own, the task runner's worker processes
+(``WERKREGIO_TASK_RUNNER=processes``) and, cold, Prefect's temporary server. Their CPU time added up says how much work the
 cores had to do, whatever the order; the wall time of a build cannot be below that total divided
 by the cores.
 
@@ -26,7 +26,7 @@ PERIOD = 0.1  # seconds between samples
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # what a process of a run is, from its command line (the first match wins)
-ROLES = (("flows.validation_workers", "workers"), ("flows.prefect_server", "server"), ("uvicorn", "server"))  # uvicorn: the server Prefect starts itself
+ROLES = (("multiprocessing.spawn", "workers"), ("uvicorn", "server"))  # spawned pool workers; the server Prefect starts itself
 
 
 def _processes() -> dict[int, tuple[int, float]]:

@@ -1,7 +1,8 @@
 """A stand-in for Prefect, for the benchmarks' direct runs: the flows run with no Prefect imported.
 
 The flows use a handful of Prefect's names (``flow``, ``task``, ``get_run_logger``,
-``prefect.futures.wait``, ``prefect.runtime.flow_run``, ``prefect.cache_policies.NO_CACHE``).
+``prefect.futures.wait``, ``prefect.runtime.flow_run``, ``prefect.cache_policies.NO_CACHE``,
+``prefect.task_runners.ThreadPoolTaskRunner``).
 :func:`install` puts modules with plain versions of exactly these into ``sys.modules`` before the
 flows are imported: a flow or task is its function, ``.submit`` runs the function in a thread pool
 (beside the flow, as Prefect's default task runner does) and returns its
@@ -50,6 +51,26 @@ def _decorator(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     return PlainCall(fn)
 
 
+class ThreadPoolTaskRunner:
+    """Prefect's thread-pool task runner without Prefect: ``submit(task, parameters)`` runs the task's function in a thread."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self.max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> ThreadPoolTaskRunner:
+        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="no-prefect-runner")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._pool is not None
+        self._pool.shutdown(wait=True)
+
+    def submit(self, task: PlainCall, parameters: dict[str, Any]) -> Future:
+        assert self._pool is not None
+        return self._pool.submit(task.fn, **parameters)
+
+
 def _wait(futures: list[Future], timeout: float | None = None) -> Any:
     return wait_all(futures, timeout=timeout)
 
@@ -66,8 +87,11 @@ def modules() -> dict[str, types.ModuleType]:
     runtime.flow_run = types.SimpleNamespace(get_id=lambda: None)  # no flow run: the flows make up a run id
     cache_policies = types.ModuleType("prefect.cache_policies")
     cache_policies.NO_CACHE = None
-    prefect.futures, prefect.runtime, prefect.cache_policies = futures, runtime, cache_policies
-    return {"prefect": prefect, "prefect.futures": futures, "prefect.runtime": runtime, "prefect.cache_policies": cache_policies}
+    task_runners = types.ModuleType("prefect.task_runners")
+    task_runners.ThreadPoolTaskRunner = ThreadPoolTaskRunner  # the bench runs the default runner, threads
+    prefect.futures, prefect.runtime, prefect.cache_policies, prefect.task_runners = futures, runtime, cache_policies, task_runners
+    return {"prefect": prefect, "prefect.futures": futures, "prefect.runtime": runtime, "prefect.cache_policies": cache_policies,
+            "prefect.task_runners": task_runners}
 
 
 def loaded_prefect() -> list[str]:

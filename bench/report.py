@@ -154,15 +154,12 @@ def build_summary(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """
     builds = result["builds"]
     without_prefect = med(builds["direct"], "wall")
-    keys = ("wall", "python_start", "import_rest", "import_gx", "import_prefect", "run", "validation", "peak_rss_mb", "validation_peak_rss_mb",
+    keys = ("wall", "python_start", "import_rest", "import_prefect", "run", "validation", "peak_rss_mb", "validation_peak_rss_mb",
             "children_peak_rss_mb")
     summary = {}
     for mode, runs in builds.items():
         row = {key: med(runs, key) for key in keys}
         if mode != "direct":
-            row["server_wait"] = med(runs, "server_wait")
-            if all("server_ready" in run for run in runs):
-                row["server_ready"] = med(runs, "server_ready")
             # orchestration: what the build takes longer under Prefect than the same build without it
             row["orchestration"] = row["wall"] - without_prefect
             row["share"] = row["orchestration"] / row["wall"]
@@ -194,40 +191,38 @@ def _datasets(scales: dict[int, dict[str, Any]]) -> list[str]:
 
 def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings: list[str], validation: list[dict[str, Any]] | None) -> list[str]:
     summaries = {scale: build_summary(result) for scale, result in scales.items()}
-    workers = {scale: all(run.get("validated_in_workers") for run in result["builds"]["direct"]) for scale, result in scales.items()}
+    runners = {scale: sorted({run.get("task_runner", "?") for runs in result["builds"].values() for run in runs}) for scale, result in scales.items()}
     rows = []
     for scale, summary in summaries.items():
         for mode, row in summary.items():
             share = f"{row['orchestration']:.1f} s ({row['share']:.0%})" if "share" in row else "-"
             rows.append([f"{scale}x", mode, row["wall"], row["python_start"], row["import_rest"], row["import_prefect"],
-                         row.get("server_wait", "-"), row["run"], row["validation"], share, round(row["peak_rss_mb"]),
-                         round(row["children_peak_rss_mb"]) if workers[scale] else "-"])  # fmt: skip
+                         row["run"], row["validation"], share, round(row["peak_rss_mb"]), round(row["children_peak_rss_mb"])])  # fmt: skip
     out = [
         "## Build: landed data to published warehouse",
         "",
         "`refresh(offline=True)` after removing the published warehouse and the validation cache, so that every batch is "
-        "validated (the first build of new data). **cold**: a new process without `PREFECT_API_URL`; it starts Prefect's "
-        "temporary server at its first step, before it imports Prefect, as the `werkregio` command does "
-        "(`flows/prefect_server.py`). **warm**: a `prefect server start` is already running. **direct**: the same flow "
-        "with no Prefect at all: flows and tasks are plain calls and Prefect is never imported (a stand-in for the few "
-        "Prefect names the flows use, `bench/no_prefect.py`): the work alone. *wall*: spawn to exit; *python*: "
-        "interpreter start; *imports*: the flows with Polars and DuckDB, and GX and pandas where the build validates in "
-        "its own process; *Prefect import*; *server wait*: the seconds the flow call waited for the temporary server to "
-        "answer (cold), after the imports; *run*: the flow call; *validation*: the seconds the tables took to validate "
-        "(reading the landing, building the suite, GX), added up over the validation workers, which run beside the "
-        "flow (docs/validation.md, 'Where validation runs'), or in the build's process where a table is validated in "
-        "pieces (from 10x on). Every mode starts the workers before it imports Prefect, as `werkregio refresh --offline` "
-        "does. *Orchestration* = wall - the direct build's wall: what the build takes longer under Prefect (its import, "
-        "its temporary server, the flow and task runs' bookkeeping, and what these take from the work on the shared "
-        "cores). *peak MB* is the build process's own (the temporary server runs in a process of its "
-        "own); *worker peak MB* the largest of a validation worker (resident; most of it GX's modules, shared by the "
-        "leader and its forks), where the workers validated. From 10x on the workers started early are ended unused "
-        "when the build sees the table for pieces, before its memory grows."
+        "validated (the first build of new data), on the task runner of the settings (`flows/runners.py`; here: "
+        + "; ".join(f"{scale}x {', '.join(names)}" for scale, names in runners.items())
+        + "). **cold**: a new process without `PREFECT_API_URL`: Prefect starts its temporary server when the flow first "
+        "needs it and stops it at exit. **warm**: a `prefect server start` is already running (as the deployments run). "
+        "**direct**: the same flow with no Prefect at all: flows and tasks are plain calls and Prefect is never imported "
+        "(a stand-in for the few Prefect names the flows use, `bench/no_prefect.py`): the work alone. *wall*: spawn to "
+        "exit; *python*: interpreter start; *imports*: the flows with Polars and DuckDB (GX is imported by the first "
+        "validation); *Prefect import*; *run*: the flow call; *validation*: the seconds the tables took to validate "
+        "(reading the landing, building the suite, GX), added up over the tasks that ran in the build's process (on "
+        "threads each task's seconds include waiting while another runs GX, one suite at a time per process, so the sum "
+        "can exceed the run). "
+        "*Orchestration* = wall - the direct build's wall: what the build takes longer under Prefect (its import, its "
+        "temporary server, the flow and task runs' bookkeeping, and what these take from the work on the shared cores). "
+        "*peak MB* is the build process's own (a temporary server runs in a process of its own); *children peak MB* the "
+        "largest of a process the build started and waited for (worker processes with `WERKREGIO_TASK_RUNNER=processes`; "
+        "the temporary server)."
         + (" From 100x on each mode ran once and the cold build was left out: it differs from the warm one by the "
            "temporary server, measured at the smaller scales." if max(scales) >= 100 else ""),
         "",
-        *table(["scale", "mode", "wall s", "python s", "imports s", "Prefect import s", "server wait s", "run s", "validation s",
-                "orchestration", "peak MB", "worker peak MB"], rows),
+        *table(["scale", "mode", "wall s", "python s", "imports s", "Prefect import s", "run s", "validation s",
+                "orchestration", "peak MB", "children peak MB"], rows),
     ]
     landed = {scale: result["sizes"]["landed_rows"] for scale, result in scales.items()}
     one = summaries.get(1)
@@ -242,50 +237,17 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
                           f"cold {cold['wall']:.1f} s (runs {spread['cold'][0]:.1f}-{spread['cold'][-1]:.1f} s), "
                           f"warm {warm['wall']:.1f} s (runs {spread['warm'][0]:.1f}-{spread['warm'][-1]:.1f} s)",
                           _yes(cold["wall"] < 10 and warm["wall"] < 10)])  # fmt: skip
-        alone_runs = scales[1].get("server_alone", [])
-        alone = (f"{statistics.median(r['server_ready'] for r in alone_runs):.1f} s alone, "
-                 f"{statistics.median(r['server_cpu'] for r in alone_runs):.1f} s of CPU" if alone_runs else "about 3.7 s alone")
         checks = scales[1]["builds"]["direct"][0]["published_rows"]["validation_results"]
-        in_workers = workers[1]
         findings.append(
             f"- **Build at 1x ({cold['wall']:.1f} s cold, {warm['wall']:.1f} s warm)**: the work (direct run) is "
-            f"{direct['run']:.1f} s; the tables take {direct['validation']:.1f} s to validate ({checks} checks)"
-            + (
-                ", in two worker processes beside the flow (docs/validation.md, 'Where validation runs'). They are started "
-                "before Prefect is imported; one imports GX (about 2 s of CPU: `expectations/gx.py` leaves scipy.stats "
-                "unloaded) and forks the other. As for `refresh --offline`, they work out the build's jobs from the "
-                "landings and validate them ahead of it, largest first, while the command imports Prefect and waits for "
-                "its server (docs/validation.md, 'Ahead of the build'), then answer the flow's jobs with what they found "
-                "and validate the rest while the flow reads the landings and computes the facts; the build's process imports "
-                f"no GX ({warm['import_rest']:.1f} s of imports). Their {direct['validation']:.1f} s count every table's "
-                "reading of its landing and building of its suite, on cores the command, the flow and the server share"
-                if in_workers
-                else f"; imports take {warm['import_rest']:.1f} s ({warm['import_gx']:.1f} s of it GX)"
-            )
-            + f". The same build without Prefect (direct, which imports none) takes {direct['wall']:.1f} s; under Prefect "
-            f"it takes {warm['orchestration']:.1f} s longer against a running server (warm, as the deployments run: "
-            f"{warm['share']:.0%} of its wall time) and {cold['orchestration']:.1f} s longer in a cold process "
-            f"({cold['share']:.0%}). Warm, that is Prefect's import ({warm['import_prefect']:.1f} s, while the workers already "
-            f"validate ahead) and its flow and task runs' bookkeeping: the flow call took {warm['run']:.1f} s against the "
-            f"direct build's {direct['run']:.1f} s"
-            + (", the workers having validated ahead during Prefect's import what the direct build waits for"
-               if warm["run"] < direct["run"] else "")
-            + ". Cold adds "
-            f"Prefect's temporary server. The command starts it at its first step (`flows/prefect_server.py`), so that its "
-            f"start ({alone}, most of it importing Prefect's server modules, with the garbage collector paused: "
-            "`flows/startup.py`; its server-side clients get the served application without Prefect's `create_app` "
-            "turning all settings into environment variables again, docs/architecture.md) overlaps the imports and the "
-            f"workers' GX import and validation: it answered after {cold.get('server_ready', 0):.1f} s and the flow call "
-            f"waited {cold['server_wait']:.1f} s for it, since all of this shares 2 cores"
-            + (
-                f"; the cold build takes {cold['wall']:.1f} s, above the 10 s goal. "
-                if cold["wall"] >= 10
-                else f"; the cold build takes {cold['wall']:.1f} s. "
-            )
-            + "Why cold stays above a quarter: see 'CPU at 1x'; how earlier runs compare: 'Earlier runs at 1x' at the "
-            "end. Flows against a long-lived server (`PREFECT_API_URL`, as the deployments do) start no temporary "
-            "server. Reruns on validated data reuse the stored reports, and a refresh that finds nothing changed "
-            "neither builds nor starts workers (nightly figures below)."
+            f"{direct['run']:.1f} s; the tables take {direct['validation']:.1f} s to validate ({checks} checks), on "
+            f"{', '.join(runners[1])}, beside the flow computing the facts. The same build without Prefect (direct, which "
+            f"imports none) takes {direct['wall']:.1f} s; under Prefect it takes {warm['orchestration']:.1f} s longer "
+            f"against a running server (warm, as the deployments run: {warm['share']:.0%} of its wall time) and "
+            f"{cold['orchestration']:.1f} s longer in a cold process ({cold['share']:.0%}), which also starts Prefect's "
+            "temporary server. A `prefect server start` (`PREFECT_API_URL`) avoids that start on repeated runs. Reruns on "
+            "validated data reuse the stored reports, and a refresh that finds nothing changed builds nothing (nightly "
+            "figures below)."
         )
     out += _cpu(scales, findings)
     if len(summaries) > 1:
@@ -315,8 +277,7 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
             findings.append(
                 f"- **Growth with size** ({text}): an extra row costs less in the larger span. From 10x on the build "
                 "validates in its own process, in pieces, one table after another (docs/validation.md, 'Large builds'), "
-                "where at 1x the workers validate beside the flow, much of it before the flow starts: the first span "
-                "pays that switch once. A symmetric test (each span within 1.5x of the other) would call this growth "
+                "where at 1x the task runner validates beside the flow: the first span pays that switch once. A symmetric test (each span within 1.5x of the other) would call this growth "
                 "not linear; the goal is read as no faster than linear."
             )
     if 100 in summaries:
@@ -370,7 +331,7 @@ def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
             f"{warm:.1f} s against a running server (warm; {servers[1, 'warm']:.1f} s of it the server's) and {cold:.1f} s "
             f"cold ({servers[1, 'cold']:.1f} s of it the temporary server's, its start included). A cold build thus does "
             f"{cold - direct:.1f} s of CPU more than the work alone, and {cores} cores cannot run its {cold:.1f} s in less "
-            f"than {cold / cores:.1f} s of wall. The validation workers use the most: GX's import, once, and the checks."
+            f"than {cold / cores:.1f} s of wall."
         )
         direct_wall = med(scales[1]["builds"]["direct"], "wall")
         allowed = direct_wall / 0.75  # the longest cold wall with orchestration under a quarter
@@ -385,7 +346,7 @@ def _cpu(scales: dict[int, dict[str, Any]], findings: list[str]) -> list[str]:
             )
     return [
         "CPU seconds per build (medians; `bench/cpu.py`: every process of the run, sampled from `/proc` every 0.1 s): "
-        "*build* the build's own process, *workers* the validation workers (leader and forks), *server* Prefect's "
+        "*build* the build's own process, *workers* the task runner's worker processes (`WERKREGIO_TASK_RUNNER=processes`), *server* Prefect's "
         "temporary server (cold; its start included) or, warm, the long-lived server over the run (with its "
         "background services), *cores busy* = total / wall.",
         "",
@@ -442,8 +403,7 @@ def _recalculation(runs: dict[str, list[dict[str, Any]]], goals: list[list[Any]]
         f"publishing (a copy of the published file with new marts). The other {run - direct_run:.1f} s are Prefect's, "
         "paid once per flow run in a fresh process: the client's first request to the server (its API version check, "
         "which the server answers after building its routes' state on that first request), the flow run's creation "
-        "and its states. FastAPI, which Prefect imports to serialise the flow's parameters, is imported with the "
-        "flows (`flows.startup.import_for_flow_runs`). The flow runs as the `werkregio` command starts it: "
+        "and its states. The flow runs as the `werkregio` command starts it: "
         "without flow-run heartbeats (`flows.cli.foreground_flow_run`; `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` turns them "
         "on). With Prefect's default the end of every run waited up to a second for the heartbeat thread, which sleeps in "
         "steps of a second (`prefect/flow_engine.py`, `_send_heartbeats`): 2.3 s in the run of 2026-11-28 16:23 UTC. "

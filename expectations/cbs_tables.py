@@ -29,9 +29,9 @@ import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+import great_expectations as gx
 import polars as pl
 
-from expectations.gx import gx  # GX itself, with scipy.stats deferred
 from expectations.common import NUMERIC_DTYPES, columns_present, non_negative_numbers, row_count_at_least
 from expectations.rules import RULES, FamilyRules
 from expectations.runner import Check, Pieces, Suite

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from expectations.gx import gx  # GX itself, with scipy.stats deferred
+import great_expectations as gx
+
 from expectations.common import (
     columns_present,
     non_negative_numbers,

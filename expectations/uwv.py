@@ -25,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping
 
+import great_expectations as gx
 import polars as pl
+from great_expectations.expectations.row_conditions import Column
 
-from expectations.gx import gx  # GX itself, with scipy.stats deferred
 from expectations.common import columns_present, non_negative_numbers, row_count_at_least
 from expectations.runner import Check, Suite, ValidationReport, validate
 from transforms.geography import normalise_gm_code
@@ -154,7 +155,7 @@ def uwv_suite(dataset: str, *, valid_codes: Mapping[int, Collection[str]], today
             ),
             Check(
                 gx.expectations.ExpectColumnValuesToBeNull(
-                    column="connected_since", row_condition="connected==False", condition_parser="pandas"
+                    column="connected_since", row_condition=Column("connected") == False  # noqa: E712 - a GX condition
                 ),
                 "critical",
                 "no connection date for a municipality that is not connected",
@@ -171,7 +172,7 @@ def uwv_suite(dataset: str, *, valid_codes: Mapping[int, Collection[str]], today
             ),
             Check(
                 gx.expectations.ExpectColumnValuesToNotBeNull(
-                    column="connected_since", row_condition="connected==True", condition_parser="pandas"
+                    column="connected_since", row_condition=Column("connected") == True  # noqa: E712 - a GX condition
                 ),
                 "warning",
                 "a connected municipality has a connection date",

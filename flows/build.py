@@ -21,8 +21,8 @@ from sources.cbs.client import time_dimension
 from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
-from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes, worker_count
-from flows.validation_workers import validation_workers
+from flows.runners import choose_runner, task_runner
+from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes
 from transforms import uwv
 from transforms.indicators import indicator_tables
 from transforms.periods import years_text
@@ -52,12 +52,14 @@ class Facts:
 
     ``meanwhile``: what :func:`build_facts`'s ``meanwhile`` returned on these very tables, or
     None when it was not called or the UWV files taken in changed the tables since.
+    ``task_runner``: where the per-table tasks ran (``flows.runners``), as logged.
     """
 
     tables: dict[str, pl.DataFrame]
     validation: list[dict[str, Any]]
     uwv_files: list[dict[str, Any]]
     meanwhile: Any = None
+    task_runner: str | None = None
 
 
 class ValidationStopped(RuntimeError):
@@ -75,33 +77,33 @@ class ValidationStopped(RuntimeError):
 def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
-    Every landed CBS batch is validated (reports are reused for unchanged batches): in worker
-    processes while this one computes the CBS fact tables, or here first (``flows.validation``).
-    Any critical failure stops the build with all failures listed, before the UWV inbox is
-    touched. A UWV file that fails is quarantined and left out (its outcome is in ``uwv_files``).
+    Every landed CBS batch is validated by a ``validate_batch`` task (reports are reused for
+    unchanged batches) on the task runner of the settings (``flows.runners``), while this thread
+    computes the CBS fact tables. Any critical failure stops the build with all failures listed,
+    before the UWV inbox is touched. A UWV file that fails is quarantined and left out (its outcome
+    is in ``uwv_files``).
 
-    ``meanwhile`` (the refresh: its indicator marts) is called on the fact tables while the
-    workers still validate, with the UWV tables of the archive as it is; its result is kept in
+    ``meanwhile`` (the refresh: its indicator marts) is called on the fact tables while the tasks
+    still validate, with the UWV tables of the archive as it is; its result is kept in
     :attr:`Facts.meanwhile` unless the intake then accepts a UWV file (the tables change: the
-    caller computes again). Without workers it is not called. Its errors, like the transforms',
-    come after the validation's failures.
+    caller computes again). Its errors, like the transforms', come after the validation's failures.
     """
     landings = current_landings(settings.raw_dir, catalog.ids())
     national_entry = catalog.national_benefits()
     if national_entry.table_id not in {landing.table_id for landing in landings}:
         raise MissingSource(f"{national_entry.table_id} ({national_entry.title}) has never been landed: refresh it first")
-    with validation_workers(worker_count(settings.validation_workers, landings)) as workers:
+    choice = choose_runner(settings, max(landing.rows for landing in landings))
+    get_run_logger().info("validating %d landed table(s) on %s", len(landings), choice.description)
+    with task_runner(choice) as runner:
         landed = {t.landing.table_id: t for t in read_landings(landings)}
         reference = read_reference()
         municipalities = reference["municipalities"]
         valid_codes = job_valid_codes(municipalities, date.today())
 
         def check(entry: catalog.SourceTable, region_codes: Mapping[int, frozenset[str]] | None) -> Any:
-            table = landed[entry.table_id]
-            job = ValidationJob(entry.table_id, table.landing, valid_codes, region_codes, settings.home)
-            if workers is None:
-                return validate_batch(job, table=table)
-            return validate_batch.submit(job, workers=workers)
+            job = ValidationJob(entry.table_id, landed[entry.table_id].landing, valid_codes, region_codes, settings.home)
+            table = landed[entry.table_id] if choice.shares_memory else None  # another process reads the landing itself
+            return runner.submit(validate_batch, {"job": job, "table": table})
 
         pending = [check(national_entry, None)]
         gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
@@ -114,8 +116,6 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
             region_codes = region_codes_by_year(membership)
             others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in WITHOUT_REGION_CHECK]
             pending += [check(e, region_codes) for e in others]
-            if workers is None:
-                validation = _validated(pending)
             facts = {
                 "national_series": pl.concat(
                     [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
@@ -129,14 +129,13 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 **geography_tables(reference["municipal_changes"], municipalities, membership),
             }
             early = None
-            if meanwhile is not None and workers is not None:  # on this process's core while the workers validate
+            if meanwhile is not None:  # on this thread while the tasks validate
                 archive = read_uwv_archive(settings)
                 early = meanwhile({**facts, **archive})
         except Exception:
-            _validated(pending)  # the failed checks (of the workers, or here) explain bad data better than a transform's error
+            _validated(pending)  # the failed checks explain bad data better than a transform's error
             raise
-        if workers is not None:
-            validation = _validated(pending)
+        validation = _validated(pending)
 
     intake = intake_uwv(
         settings,
@@ -155,13 +154,13 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
         {"file": r.file, "status": r.status, "dataset": r.dataset, "message": r.message, "report": str(r.report) if r.report else None}
         for r in intake
     ]
-    return Facts(facts, validation, uwv_files, early)
+    return Facts(facts, validation, uwv_files, early, choice.description)
 
 
 def _validated(pending: list[Any]) -> list[dict[str, Any]]:
-    """The validation records of every batch (reports, or futures of them); raises :class:`ValidationStopped` on a critical failure."""
-    wait([p for p in pending if not isinstance(p, ValidationReport)])  # every batch ends before any error is raised
-    reports = [p if isinstance(p, ValidationReport) else p.result() for p in pending]
+    """The validation records of every batch (futures of reports); raises :class:`ValidationStopped` on a critical failure."""
+    wait(pending)  # every batch ends before any error is raised
+    reports = [p.result() for p in pending]
     validation = [row for report in reports for row in report.to_rows()]
     failed = [report for report in reports if not report.passed]
     if failed:

@@ -7,19 +7,16 @@ under the data dir unless the user set one), so nothing talks to any host but CB
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows import prefect_server  # the standard library only
 from flows.runlog import PipelineBusy  # the standard library only
 from flows.settings import Settings, SettingsError, apply_quiet_environment
-from flows.startup import import_for_flow_runs, imports_without_collection  # the standard library only
-from flows.validation_workers import end_early, start_early  # the standard library only
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,30 +120,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UnknownTableError as err:
             print(f"werkregio: {err}", file=sys.stderr)
             return 2
+    problem = unwritable(settings.home, "the data dir (WERKREGIO_HOME)") or unwritable(prefect_home(settings), "Prefect's home (PREFECT_HOME)")
+    if problem:  # before Prefect starts: it would try for minutes to write its database there
+        print(f"werkregio: {problem}", file=sys.stderr)
+        return 2
     prepare_prefect_environment(settings)
-    prefect_server.start_early()  # Prefect's temporary server starts while the command imports Prefect and the flows
-    if args.command == "refresh" and (args.offline or args.force):
-        # a build follows: the workers import GX while Prefect starts; offline, the landings it
-        # builds are known, and the workers validate them ahead of it, unless (without --force)
-        # it will find nothing changed: they then wait for a job without importing GX
-        ahead = (settings.raw_dir, settings.home) if args.offline else None
-        start_early(settings.validation_workers, ahead=ahead, unless_unchanged=not args.force)
     before, flow_called = None, False
     try:
-        with imports_without_collection():  # Prefect, Polars, DuckDB: about a seventh less CPU time
-            if args.command == "indicators":
-                from flows.indicators import recalculate_indicators as flow
+        if args.command == "indicators":
+            from flows.indicators import recalculate_indicators as flow
 
-                parameters = {"reference_year": args.reference_year, "view": args.view}
-            else:
-                from flows.refresh import refresh as flow
+            parameters = {"reference_year": args.reference_year, "view": args.view}
+        else:
+            from flows.refresh import refresh as flow
 
-                parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
-            import_for_flow_runs()  # rather than once the server answered
-            from warehouse.store import published_build
+            parameters = {"tables": args.tables, "force": args.force, "offline": args.offline}
+        from warehouse.store import published_build
+
         before = published_build(settings.warehouse_path)  # a run can fail after it published
         flow_called = True
-        with foreground_flow_run():  # waits for the early server, while the imports above did not
+        with foreground_flow_run():
             flow(**parameters)
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
@@ -156,10 +149,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = published_now(settings.warehouse_path, before) if flow_called else "The published warehouse was not changed."
         print(f"{outcome} `werkregio status` shows the run.", file=sys.stderr)
         return 1
-    finally:
-        end_early()  # workers started early that no build took
     print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
     return 0
+
+
+def unwritable(folder: Path, name: str) -> str | None:
+    """None if a file can be made in ``folder`` (created if missing), else one line naming it and why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return f"cannot write to {name} {folder}: {err.strerror or err}; choose a folder you can write, or make this one writable"
+    return None
 
 
 def published_now(path: Path, before: tuple[str, str | None] | None) -> str:
@@ -175,20 +177,24 @@ def published_now(path: Path, before: tuple[str, str | None] | None) -> str:
     return f"The published warehouse {path} now holds build {after[0]} (it changed during the run)."
 
 
+def prefect_home(settings: Settings) -> Path:
+    """``PREFECT_HOME`` if set, else ``$WERKREGIO_HOME/prefect``."""
+    return Path(os.environ.get("PREFECT_HOME") or settings.home / "prefect").expanduser()
+
+
 def prepare_prefect_environment(settings: Settings) -> None:
     """Telemetry off, Prefect's state under the data dir, our loggers in Prefect's output."""
     apply_quiet_environment()
-    os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
-    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(prefect_home(settings))
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "werkregio")
 
 
 @contextmanager
 def foreground_flow_run() -> Iterator[None]:
-    """Prefect settings for a flow run this command starts: the early server's API, no flow-run heartbeats.
+    """Prefect settings for a flow run this command starts: no flow-run heartbeats.
 
-    The API: that of the temporary server the command started at its first step, once it answers
-    (``flows.prefect_server``), unless Prefect's settings name one or none was started.
+    The API is Prefect's choice: ``PREFECT_API_URL`` (environment or Prefect profile), else the
+    temporary server Prefect starts for the command and stops at its end.
 
     Heartbeats: Prefect (3.9) sends a heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds
     (default 180) from a thread that the end of the run waits for, up to a second. Heartbeats serve
@@ -200,20 +206,13 @@ def foreground_flow_run() -> Iterator[None]:
     """
     from prefect.settings import temporary_settings
 
-    with prefect_server.api_for_flow_runs(), temporary_settings(set_defaults={"flows.heartbeat_frequency": None}):
+    with temporary_settings(set_defaults={"flows.heartbeat_frequency": None}):
         yield
 
 
 def run() -> None:
-    """The ``werkregio`` console script: :func:`main`, then exit with its code.
-
-    The objects a build leaves (GX, pandas, Polars) are frozen first: the process ends anyway,
-    and the collector would otherwise walk them all at exit (about a second at 1x).
-    """
-    code = main()
-    sys.stdout.flush()
-    gc.freeze()
-    raise SystemExit(code)
+    """The ``werkregio`` console script: :func:`main`, then exit with its code."""
+    raise SystemExit(main())
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 """What a refresh builds from, and whether the published warehouse was built from exactly that.
 
 A refresh whose inputs (:func:`inputs_sha256`) equal those recorded in the published build's
-``build_info`` and with no UWV file waiting in the inbox has nothing to build
-(:func:`nothing_to_build`): it would publish the same warehouse again. The refresh flow asks
-through its tasks (``flows.tasks.inputs_sha256``, ``flows.tasks.published_with_inputs``); the
-validation workers started early for ``refresh --offline`` ask before they import GX, which such
-a refresh does not need (``flows.validation_workers``). No Prefect here, so that both can.
+``build_info`` and with no UWV file waiting in the inbox has nothing to build: it would publish
+the same warehouse again. The refresh flow asks through its tasks (``flows.tasks.inputs_sha256``,
+``flows.tasks.published_with_inputs``).
 """
 
 from __future__ import annotations
@@ -46,20 +44,8 @@ def inputs_sha256(settings: Settings) -> str:
 
 def published_from(settings: Settings, inputs: str) -> str | None:
     """The run id of the published build if it was made from exactly ``inputs``, else None
-    (also when nothing is published). Reads ``build_info`` with DuckDB alone (no Polars query:
-    the validation workers' leader asks before it forks)."""
+    (also when nothing is published)."""
     from warehouse.store import published_build
 
     build = published_build(settings.warehouse_path)
     return build[0] if build is not None and build[1] == inputs else None
-
-
-def nothing_to_build(settings: Settings) -> bool:
-    """Whether a refresh of what is landed now would publish nothing: no UWV file waits in the
-    inbox and the published warehouse was built from exactly the current inputs (what the
-    flow's ``published_with_inputs`` decides)."""
-    if not settings.warehouse_path.is_file():  # before any import: the first build of a data dir
-        return False
-    from sources.uwv.intake import waiting_files
-
-    return not waiting_files(settings.home) and published_from(settings, inputs_sha256(settings)) is not None

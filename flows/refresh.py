@@ -2,9 +2,9 @@
 
     fetch_table (per catalog table; one metadata request when Modified is unchanged)
       -> same inputs as the published build and no UWV file waiting? done, nothing rebuilt
-      -> read_landings + validate_batch per table, in worker processes (flows.validation_workers)
+      -> read_landings + validate_batch per table, on the task runner of the settings (flows.runners)
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked),
-         computed while the workers validate; every report is in before anything else
+         computed while the tasks validate; every report is in before anything else
          (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
@@ -84,8 +84,8 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
                 facts, scenarios(default_reference_year(facts, settings), published["indicators"], composed=region_years(facts))
             )
 
-        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
-        record["validation"], record["uwv_files"] = built.validation, built.uwv_files
+        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the tasks validate
+        record["validation"], record["uwv_files"], record["task_runner"] = built.validation, built.uwv_files, built.task_runner
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
         inputs = inputs_sha256(settings)  # again: the intake may have archived UWV files, which this build holds

@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 DEFAULT_CBS_URL = "https://opendata.cbs.nl"
 DEFAULT_CBS_V4_URL = "https://datasets.cbs.nl/odata/v1"
 CBS_APIS = ("v3", "v4")
+TASK_RUNNERS = ("threads", "processes", "dask")
+"""Where per-table tasks (validation) run: ``flows.runners``."""
+DASK_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
 
 #: Environment variables that keep Prefect (and GX) from talking to any host but CBS,
 #: set as defaults (a value the user set wins) before Prefect is imported.
@@ -50,12 +53,15 @@ class Settings:
     backoff: float = 1.0
     concurrency: int = 4
     reference_year: int | None = None
-    validation_workers: int = 2
+    task_runner: str = "threads"
+    workers: int = 2
+    dask_address: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``WERKREGIO_*`` variables; unset ones take the defaults above."""
         env = os.environ if env is None else env
+        task_runner, workers = _task_runner(env)
         settings = cls(
             home=Path(_text(env, "WERKREGIO_HOME", "data")).expanduser().absolute(),
             cbs_url=_text(env, "WERKREGIO_CBS_URL", DEFAULT_CBS_URL).rstrip("/"),
@@ -67,7 +73,9 @@ class Settings:
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
             reference_year=_number(env, "WERKREGIO_REFERENCE_YEAR", None, int),
-            validation_workers=_number(env, "WERKREGIO_VALIDATION_WORKERS", 2, int),
+            task_runner=task_runner,
+            workers=workers,
+            dask_address=_text(env, "WERKREGIO_DASK_ADDRESS", "") or None,
         )
         settings.check()
         return settings
@@ -92,10 +100,22 @@ class Settings:
             raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 to 2100")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
-        if not 0 <= self.validation_workers <= 16:
-            raise SettingsError(
-                f"WERKREGIO_VALIDATION_WORKERS={self.validation_workers} must be between 0 (validate in the flow's process) and 16"
-            )
+        if self.task_runner not in TASK_RUNNERS:
+            raise SettingsError(f"WERKREGIO_TASK_RUNNER={self.task_runner!r} must be one of {', '.join(TASK_RUNNERS)}")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"WERKREGIO_WORKERS={self.workers} must be between 1 and 64")
+        if self.dask_address is not None:
+            if urlsplit(self.dask_address).scheme not in DASK_SCHEMES:
+                raise SettingsError(
+                    f"WERKREGIO_DASK_ADDRESS={self.dask_address!r} is not the address of a Dask scheduler such as 'tcp://host:8786'"
+                )
+            if self.task_runner != "dask":
+                raise SettingsError(
+                    f"WERKREGIO_DASK_ADDRESS is set, and WERKREGIO_TASK_RUNNER={self.task_runner!r}: "
+                    "unset one of the two (the address alone runs the per-table tasks on that Dask cluster)"
+                )
+        elif self.task_runner == "dask":
+            raise SettingsError("WERKREGIO_TASK_RUNNER='dask' needs WERKREGIO_DASK_ADDRESS, the scheduler's address such as 'tcp://host:8786'")
 
     @property
     def cbs_service_url(self) -> str:
@@ -113,6 +133,30 @@ class Settings:
     @property
     def run_log_path(self) -> Path:
         return self.home / "runs.jsonl"
+
+
+def _task_runner(env: Mapping[str, str]) -> tuple[str, int]:
+    """``WERKREGIO_TASK_RUNNER`` and ``WERKREGIO_WORKERS``; with only ``WERKREGIO_DASK_ADDRESS`` set, the runner is ``dask``.
+
+    ``WERKREGIO_VALIDATION_WORKERS`` (the setting of the validation worker processes this
+    replaced) still counts where the new ones are unset: 0 is ``threads`` (validation beside the
+    flow in its own process), N is ``processes`` with N workers.
+    """
+    runner = _text(env, "WERKREGIO_TASK_RUNNER", "").lower()
+    workers = _number(env, "WERKREGIO_WORKERS", None, int)
+    old = _number(env, "WERKREGIO_VALIDATION_WORKERS", None, int)
+    if old is not None and old < 0:
+        raise SettingsError(f"WERKREGIO_VALIDATION_WORKERS={old} must be 0 or more (better: WERKREGIO_TASK_RUNNER and WERKREGIO_WORKERS)")
+    if not runner:
+        if _text(env, "WERKREGIO_DASK_ADDRESS", ""):
+            runner = "dask"
+        elif old is not None:
+            runner = "threads" if old == 0 else "processes"
+        else:
+            runner = "threads"
+    if workers is None:
+        workers = old if old else 2
+    return runner, workers
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:

@@ -8,6 +8,7 @@ makes fetching idempotent.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +27,6 @@ from sources.reference.tables import reference_tables
 from flows.settings import Settings
 from sources.uwv.intake import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
 from flows.validation import ValidationJob, validate_landed
-from flows.validation_workers import ValidationWorkers
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, WarehouseError, publish, query_tables, table_counts
 
@@ -109,24 +109,19 @@ def read_reference() -> dict[str, pl.DataFrame]:
 
 
 @task(name="validate_batch", cache_policy=NO_CACHE, task_run_name="validate {job.table_id}")
-def validate_batch(
-    job: ValidationJob, workers: ValidationWorkers | None = None, table: LandedTable | None = None
-) -> ValidationReport:
+def validate_batch(job: ValidationJob, table: LandedTable | None = None) -> ValidationReport:
     """Validate a landed CBS table with its family's suite, or reuse its stored report (``flows.validation``).
 
-    With ``workers``, in the next free worker process (it reads the landing itself); else in this
-    process, on ``table`` when it is already read. Critical failures are left to the caller.
+    On ``table`` when the flow hands over what it read (a task in its own process), else on the
+    landing read here. Critical failures are left to the caller.
     """
     logger = get_run_logger()
-    if workers is not None:
-        validated = workers.run(job)
-    else:
 
-        def progress(done: int, total: int) -> None:  # called only for a table validated in pieces
-            logger.info("%s: %s of %s rows validated (in pieces)", job.batch, f"{done:,}", f"{total:,}")
+    def progress(done: int, total: int) -> None:  # called only for a table validated in pieces
+        logger.info("%s: %s of %s rows validated (in pieces)", job.batch, f"{done:,}", f"{total:,}")
 
-        data, properties = (table.data, table.properties) if table is not None else (None, None)
-        validated = validate_landed(job, data, properties, progress)
+    data, properties = (table.data, table.properties) if table is not None else (None, None)
+    validated = validate_landed(job, data, properties, progress)
     report = validated.report
     if validated.reused:
         logger.info("%s (%s): validated before with this suite, reusing the stored report", report.dataset, job.batch)
@@ -134,15 +129,14 @@ def validate_batch(
         if not record.success:
             (logger.error if record.severity == "critical" else logger.warning)("%s", record.message)
     logger.info(
-        "%s (%s): %d checks, %d critical failures, %d warnings (%.2f s in %s)",
+        "%s (%s): %d checks, %d critical failures, %d warnings (%.2f s in process %d)",
         report.dataset,
         job.batch,
         len(report.records),
         len(report.critical_failures),
         len(report.warnings),
         validated.seconds,
-        (f"validation worker pid {validated.worker}" if validated.worker else "the flow's process")
-        + (", ahead of the flow's request" if validated.ahead else ""),
+        os.getpid(),
     )
     return report
 

@@ -1,21 +1,11 @@
 """Validation of landed CBS tables: the suite of each, its report stored and reused.
 
 A build validates every landed CBS table before anything is published. Validating costs Great
-Expectations' import (about 2.5 s, ``expectations.gx``) and about 5 to 8 ms per check, whatever the
-size of a small batch; at 1x that is more than the rest of the build together. So a build hands
-its tables as :class:`ValidationJob` s to ``WERKREGIO_VALIDATION_WORKERS`` worker processes
-(default 2, ``flows.validation_workers``): they import GX while the flow starts and reads the
-landings, then each validates one table at a time, reading the landed Parquet itself, while the
-flow's own process computes the fact tables. Workers started with ``refresh --offline`` work out
-the build's jobs themselves (:func:`planned_jobs`) and validate them ahead of it, while the command
-still starts. Nothing is published before every report is in, and a critical failure stops the
-build as it would in one process (``flows.build``).
-
-Two cases validate in the flow's own process, one table after another, with the same
-:func:`validate_landed`: ``WERKREGIO_VALIDATION_WORKERS=0``, and a build with a landed table of
-more than :data:`~expectations.runner.ROWS_PER_PIECE` rows (:func:`worker_count`). Such a table
-is validated in pieces, and a worker holding it beside the flow's own copy would double the memory
-of a large build.
+Expectations' import (about 2.5 s) and about 5 to 8 ms per check, whatever the size of a small
+batch. A build hands each table to the ``validate_batch`` task as a :class:`ValidationJob`, on the
+task runner the settings choose (``flows.runners``: threads, processes, or a Dask cluster), while
+the flow's own thread computes the fact tables. Nothing is published before every report is in,
+and a critical failure stops the build (``flows.build``).
 
 A report is kept under ``$WERKREGIO_HOME/validated/<suite>/<key>.json`` (key: the suite's
 fingerprint, the batch and the landing's sha256), by whichever process validated it, and a rerun
@@ -41,10 +31,8 @@ import polars as pl
 
 from expectations.runner import ROWS_PER_PIECE, CheckResult, Pieces, Suite, ValidationReport, validate
 from sources.cbs import catalog
-from sources.cbs.landing import Landing, current_landings
-from sources.reference.tables import reference_tables
-from transforms.regions import region_memberships, valid_codes_by_year
-from transforms.validation_frames import region_codes_by_year
+from sources.cbs.landing import Landing
+from transforms.regions import valid_codes_by_year
 
 
 @dataclass(frozen=True)
@@ -70,17 +58,11 @@ class ValidationJob:
 
 @dataclass(frozen=True)
 class Validated:
-    """A job's report; ``reused``: read from ``validated/`` instead of run; ``seconds``: time taken; ``worker``: pid, or None in the flow's process.
-
-    ``ahead``: validated by a worker before the build asked for it (``flows.validation_workers``,
-    'ahead'), by ``worker`` in ``seconds``.
-    """
+    """A job's report; ``reused``: read from ``validated/`` instead of run; ``seconds``: time taken."""
 
     report: ValidationReport
     reused: bool
     seconds: float
-    worker: int | None = None
-    ahead: bool = False
 
 
 log = logging.getLogger("werkregio.validation")
@@ -95,33 +77,6 @@ def job_valid_codes(municipalities: pl.DataFrame, today: date) -> dict[int, froz
     Next year too, because CBS publishes a 'Gebieden in Nederland' edition before its year begins.
     """
     return valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), today.year + 2))
-
-
-def planned_jobs(raw_dir: Path, home: Path | None, requested: int, today: date | None = None) -> list[ValidationJob]:
-    """The jobs a build of the current landings hands its workers (``flows.build.build_facts``), largest first.
-
-    Worked out without Prefect, from the same landings, reference and region memberships, by
-    the validation workers that start before the build (:mod:`flows.validation_workers`).
-    Empty when that build would have no workers (:func:`worker_count`) or fails at once
-    (the national table never landed). A test keeps it equal to the build's jobs.
-    """
-    landings = current_landings(raw_dir, catalog.ids())
-    landed = {landing.table_id: landing for landing in landings}
-    if not worker_count(requested, landings) or catalog.national_benefits().table_id not in landed:
-        return []
-    codes = job_valid_codes(reference_tables()["municipalities"], today or date.today())
-    gebieden = [e for e in catalog.family(catalog.REGIONS) if e.table_id in landed]
-    membership = region_memberships(
-        {"year": e.geography_year, "table_id": e.table_id, "data": landed[e.table_id].read_data(), "properties": landed[e.table_id].read_properties()}
-        for e in gebieden
-    )
-    regions = region_codes_by_year(membership)
-    jobs = [
-        ValidationJob(e.table_id, landed[e.table_id], codes, None if e.family in WITHOUT_REGION_CHECK else regions, home)
-        for e in catalog.TABLES
-        if e.table_id in landed
-    ]
-    return sorted(jobs, key=lambda job: -job.landing.rows)
 
 
 def validate_landed(
@@ -184,7 +139,7 @@ def suite_fingerprint(suite: Suite) -> str:
     makes the helper columns, the suites and the report (:func:`validation_code_sha256`): a
     stricter check in code must not reuse a report the old code passed.
     """
-    from expectations.gx import gx
+    import great_expectations as gx
 
     checks = [[c.expectation.configuration.to_json_dict(), c.severity, c.description] for c in suite.checks]
     identity = [suite.name, checks, gx.__version__, validation_code_sha256()]
@@ -241,10 +196,3 @@ def read_report(path: Path) -> ValidationReport | None:
     except (OSError, ValueError, KeyError, TypeError) as err:
         log.warning("stored validation report %s cannot be read (%s: %s): validating again and replacing it", path, type(err).__name__, err)
         return None
-
-
-def worker_count(requested: int, landings: list[Landing]) -> int:
-    """Workers for a build of ``landings``: ``requested``, or 0 when a table will be validated in pieces."""
-    if any(landing.rows > ROWS_PER_PIECE for landing in landings):
-        return 0
-    return requested

@@ -24,10 +24,10 @@ os.environ.update(
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_LOGGING_EXTRA_LOGGERS": "werkregio",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-        # builds validate in the test process, where GX is imported once; worker processes would import
-        # it again for every build. The tests of the workers, the README command test and the kill
-        # trials set their own value (the default, 2).
-        "WERKREGIO_VALIDATION_WORKERS": "0",
+        # builds validate on threads of the test process, where GX is imported once; worker processes
+        # (the default) would import it again for every build. The tests of the runners, the README
+        # command test and the kill trials set their own value.
+        "WERKREGIO_TASK_RUNNER": "threads",
     }
 )
 

@@ -249,10 +249,6 @@ def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | N
 def published_build(path: Path) -> tuple[str, str | None] | None:
     """``(run_id, inputs_sha256)`` of the build published at ``path``; None when there is no file
     or its ``build_info`` is not one readable row.
-
-    DuckDB alone, no Polars: the validation workers' leader asks this before it forks
-    (``flows.validation_workers``), and a process forked after Polars ran a query would lack
-    Polars' thread pool.
     """
     try:
         with read_only(path) as con:

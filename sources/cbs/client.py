@@ -2,13 +2,12 @@
 
 Two implementations share one small interface (:class:`CbsSource`):
 
-* :class:`LiveCbs` talks HTTP to the configured ``WERKREGIO_CBS_URL``. Metadata
-  (table listing, ``TableInfos``, ``DataProperties``, dimension tables) goes through
-  cbsodata 1.3.5 itself (``cbsodata3._download_metadata``), with an explicit timeout and our
-  retry policy around it. Data rows (``TypedDataSet``) use the same URL layout but our own
-  page loop, because cbsodata's loop can neither retry nor resume a single page nor fetch
-  pages in parallel (see ``docs/cbs-client.md``): after the first page, ``concurrency`` pages
-  are in flight all the time.
+* :class:`LiveCbs` talks HTTP to the configured ``WERKREGIO_CBS_URL``, in the URL layout of
+  CBS's OData v3 feed (``ODataFeed/odata/<table>/<entity set>``, as cbsodata requests it), on
+  pooled sessions of its own with an explicit timeout and our retry policy. Metadata (table
+  listing, ``TableInfos``, ``DataProperties``, dimension tables) is read page by page; data rows
+  (``TypedDataSet``) with ``concurrency`` pages in flight after the first (see
+  ``docs/cbs-client.md``).
 * :class:`RecordedCbs` reads a folder in the layout of the offline StatLine mirror
   (``<table>/<Endpoint>.json``) without any network, for tests and benchmarks.
 
@@ -42,12 +41,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
-from cbsodata import cbsodata3
 
 log = logging.getLogger("werkregio.cbs")
 
 T = TypeVar("T")
 
+FEED = "ODataFeed/odata"
+"""Path of CBS's OData v3 feed under the base URL (cbsodata's ``BULK``)."""
 DATA_SET = "TypedDataSet"
 #: Entity sets in a table listing that are not dimension tables.
 NON_DIMENSION_SETS = frozenset({"TableInfos", "UntypedDataSet", "TypedDataSet", "DataProperties", "CategoryGroups"})
@@ -226,8 +226,8 @@ class CbsHttp:
 class LiveCbs(CbsHttp):
     """HTTP client for a CBS StatLine OData v3 service (``https://opendata.cbs.nl`` or a mirror).
 
-    Timeouts, retries and concurrency: :class:`CbsHttp`. Data pages carry werkregio's
-    User-Agent; metadata requests go through cbsodata's own sessions, which do not.
+    Timeouts, retries and concurrency: :class:`CbsHttp`. Every request (metadata and data pages)
+    goes through this client's own sessions and carries werkregio's User-Agent.
 
     :meth:`table_meta` also fetches the table's first data page, which the next
     :meth:`data_pages` of that table yields instead of requesting it again (once; a page no
@@ -247,17 +247,13 @@ class LiveCbs(CbsHttp):
     ) -> None:
         super().__init__(timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, agent=agent, sleep=sleep)
         parts = urlsplit(base_url.rstrip("/"))
-        self._scheme = parts.scheme
-        self._catalog_url = parts.netloc + parts.path
-        self.source_url = f"{parts.scheme}://{self._catalog_url}"
+        self.source_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         # table id -> its first data page, fetched by table_meta for the next data_pages
         # (single dict operations, atomic across threads)
         self._first_pages: dict[str, Future[tuple[list[dict[str, Any]], str | None]]] = {}
-        # cbsodata builds URLs from a module-level scheme flag; this client owns that flag.
-        cbsodata3.options.use_https = self._scheme == "https"
 
     def table_url(self, table_id: str) -> str:
-        return f"{self.source_url}/{cbsodata3.BULK}/{table_id}/"
+        return f"{self.source_url}/{FEED}/{table_id}/"
 
     def table_info(self, table_id: str) -> dict[str, Any]:
         records = self._metadata(table_id, "TableInfos")
@@ -411,21 +407,31 @@ class LiveCbs(CbsHttp):
         return rows, body.get("odata.nextLink")
 
     def _metadata(self, table_id: str, name: str) -> list[dict[str, Any]]:
-        url = self.table_url(table_id) + name
+        """Every record of a metadata entity set (``TableInfos``, ``DataProperties``, a dimension; ``""``: the
+        table's listing), following ``odata.nextLink``; the whole set is retried as one request.
+
+        Plain requests on this client's session, with its timeout. cbsodata's public ``get_meta``
+        would build the URL's scheme from its process-global ``options.use_https`` and open a new
+        session for every page.
+        """
+        first = self.table_url(table_id) + name + "?" + urlencode({"$format": "json"})
 
         def fetch() -> list[dict[str, Any]]:
-            try:
-                return cbsodata3._download_metadata(
-                    table_id, name, catalog_url=self._catalog_url, timeout=self.timeout
-                )
-            except requests.HTTPError as err:
-                cause = err.__cause__ if isinstance(err.__cause__, requests.HTTPError) else err
-                _raise_for_status(table_id, url, cause.response)
-                raise
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise CbsBadResponse(f"{table_id}: unreadable response from {url}: {err}") from err
+            records: list[dict[str, Any]] = []
+            url: str | None = first
+            read: set[str] = set()
+            while url is not None:
+                if url in read:
+                    raise CbsBadResponse(f"{table_id}: {url} links back to a page of {name or 'the listing'} already read")
+                read.add(url)
+                with self._session().get(url, timeout=self.timeout) as response:
+                    _raise_for_status(table_id, url, response)
+                    body = _decode(table_id, url, response.content)
+                records += body["value"]
+                url = body.get("odata.nextLink")
+            return records
 
-        return self._with_retries(table_id, url, fetch)
+        return self._with_retries(table_id, first, fetch)
 
 
 def _raise_for_status(table_id: str, url: str, response: requests.Response | None) -> None:

@@ -1,7 +1,6 @@
 """The project's checked-in reference tables (``sources/reference/*.csv``, sources in its README).
 
-Read by a build (the ``read_reference`` task) and, without Prefect, by the validation workers
-that work out a build's jobs ahead of it (``flows.validation.planned_jobs``).
+Read by a build (the ``read_reference`` task).
 """
 
 from __future__ import annotations

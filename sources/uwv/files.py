@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import posixpath
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -310,7 +311,7 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
             )
         sheet, header_row = found[0]
         problems: list[tuple[int | None, str | None, str | None, str]] = []
-        for ref in _merged_ranges(workbook, sheet):
+        for ref in _merged_ranges(archive, sheet.title):
             min_col, min_row, max_col, max_row = _range_boundaries(ref)
             if max_row >= header_row:
                 where = "the header row" if min_row <= header_row else "the data"
@@ -362,12 +363,28 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
     return RawFile(headers, cells, row_numbers, problems, {"sheet": sheet.title, "header_row": header_row})
 
 
-def _merged_ranges(workbook: Any, sheet: Any) -> list[str]:
-    """The merged ranges of a read-only sheet (openpyxl does not parse them in read-only mode)."""
-    path = getattr(sheet, "_worksheet_path", None)
-    archive = getattr(workbook, "_archive", None)
-    if path is None or archive is None:
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _merged_ranges(archive: zipfile.ZipFile, title: str) -> list[str]:
+    """The merged ranges of the sheet named ``title``, read from the workbook's XML.
+
+    openpyxl (3.1) parses no merged cells in read-only mode and names no sheet's part in its
+    public API, so the sheet's part is found as the format defines it: ``xl/workbook.xml`` gives
+    the sheet's relationship id, ``xl/_rels/workbook.xml.rels`` its part.
+    """
+    relation = next(
+        (sheet.get(_RELATIONSHIP_ID) for sheet in ET.fromstring(archive.read("xl/workbook.xml")).iter(f"{_MAIN}sheet")
+         if sheet.get("name") == title),
+        None,
+    )  # fmt: skip
+    targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(f"{_RELATIONSHIPS}Relationship")}
+    target = targets.get(relation)
+    if not target:
         return []
+    path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
     refs = []
     sheet_data = None
     with archive.open(path) as source:

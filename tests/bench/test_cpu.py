@@ -33,8 +33,8 @@ def test_every_process_of_the_tree_is_counted_under_its_role(tmp_path):
     server_pid = tmp_path / "server.pid"
     parent = textwrap.dedent(f"""
         import subprocess, time
-        worker = subprocess.Popen({_busy(0.6, "flows.validation_workers", sleep=0.3)!r})
-        server = subprocess.Popen({_busy(0.4, "flows.prefect_server", sleep=0.3)!r}, start_new_session=True)
+        worker = subprocess.Popen({_busy(0.6, "multiprocessing.spawn", sleep=0.3)!r})
+        server = subprocess.Popen({_busy(0.4, "uvicorn", sleep=0.3)!r}, start_new_session=True)
         open({str(server_pid)!r}, "w").write(str(server.pid))
         while time.process_time() < 0.3: pass
         worker.wait()

@@ -5,6 +5,7 @@ import great_expectations as gx
 import polars as pl
 import pytest
 from great_expectations.datasource.fluent.interfaces import Batch
+from great_expectations.expectations.row_conditions import Column
 from polars.testing import assert_frame_equal
 
 from expectations.common import PERIOD_KEY_PATTERN, period_keys, row_count_at_least
@@ -476,7 +477,7 @@ def test_a_check_on_the_table_as_a_whole_or_with_a_row_condition_gets_every_colu
     on_table = Check(gx.expectations.ExpectTableColumnCountToEqual(value=8))
     # 'value' is null only in area B: the condition reads a column the check does not name
     conditioned = Check(
-        gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="A"', condition_parser="pandas")
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition=Column("area") == "A")
     )
 
     (table,) = validate(data, Suite("t", (on_table,)), BATCH).records
@@ -485,7 +486,7 @@ def test_a_check_on_the_table_as_a_whole_or_with_a_row_condition_gets_every_colu
         data,
         Suite(
             "t",
-            (Check(gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="B"', condition_parser="pandas")),),
+            (Check(gx.expectations.ExpectColumnValuesToNotBeNull(column="value", row_condition=Column("area") == "B")),),
         ),
         BATCH,
     ).records
@@ -516,8 +517,8 @@ def test_a_check_with_a_row_condition_in_pieces_gets_the_outcome_of_the_whole_ba
     checks = Suite(
         "t",
         (
-            Check(e.ExpectColumnValuesToNotBeNull(column="value", row_condition='area=="B"', condition_parser="pandas")),
-            Check(e.ExpectColumnValuesToBeUnique(column="ID", row_condition='category=="x"', condition_parser="pandas")),
+            Check(e.ExpectColumnValuesToNotBeNull(column="value", row_condition=Column("area") == "B")),
+            Check(e.ExpectColumnValuesToBeUnique(column="ID", row_condition=Column("category") == "x")),
         ),
     )
     data = area_frame()

@@ -317,7 +317,6 @@ def test_a_failed_run_says_whether_the_published_warehouse_changed(published_hom
     import flows.refresh
 
     settings = Settings.from_env()
-    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: None)
 
     def refresh(**kwargs):
         if publishes:
@@ -342,11 +341,9 @@ def test_a_failed_run_says_whether_the_published_warehouse_changed(published_hom
 @pytest.mark.usefixtures("prefect_server")
 @pytest.mark.parametrize("command", ["refresh", "indicators"])
 def test_a_run_refused_because_another_holds_the_lock_says_nothing_was_run(home, monkeypatch, capsys, command):
-    import flows.cli
     import flows.indicators
     import flows.refresh
 
-    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: None)
     with runlog.exclusive(home, "refresh run other"):
         assert main([command]) == 1
 
@@ -503,63 +500,19 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
 
 
 @pytest.mark.parametrize(
-    ("argv", "early"),
-    [
-        (["refresh", "--offline"], [(3, "ahead", True)]),
-        (["refresh", "--force"], [(3, None, False)]),
-        (["refresh"], []),
-        (["indicators"], []),
-    ],
-)
-def test_the_command_starts_validation_workers_before_prefect_only_when_it_will_build(home, monkeypatch, argv, early):
-    """``--offline`` and ``--force`` build (nearly) always: their workers import GX while Prefect starts; they end with the command.
-
-    Offline, the landings to build are known: the workers validate them ahead of the build, unless
-    (without ``--force``) it will find nothing changed.
-    """
-    import flows.cli
-    import flows.indicators
-    import flows.refresh
-
-    events = []
-    settings = Settings.from_env()
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "3")
-
-    def start(count, ahead, unless_unchanged):
-        assert ahead in (None, (settings.raw_dir, settings.home))
-        events.append(("start", (count, ahead and "ahead", unless_unchanged)))
-
-    monkeypatch.setattr(flows.cli, "start_early", start)
-    monkeypatch.setattr(flows.cli, "end_early", lambda: events.append(("end",)))
-
-    def flow(**kwargs):
-        events.append(("flow",))
-        return {}
-
-    monkeypatch.setattr(flows.refresh, "refresh", flow)
-    monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
-    assert main(argv) == 0
-    assert events == [*(("start", n) for n in early), ("flow",), ("end",)]
-
-
-@pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["refresh", "--offline"], ["server", "workers", "flow"]),
-        (["refresh"], ["server", "flow"]),
-        (["indicators"], ["server", "flow"]),
+        (["refresh", "--offline"], ["flow"]),
+        (["refresh"], ["flow"]),
+        (["indicators"], ["flow"]),
         (["status"], []),
     ],
 )
-def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, monkeypatch, capsys, argv, expected):
-    """Prefect's temporary server starts at the command's first step (flows/prefect_server.py), before the workers."""
-    import flows.cli
+def test_only_the_run_commands_call_a_flow(home, monkeypatch, capsys, argv, expected):
     import flows.indicators
     import flows.refresh
 
     events = []
-    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
-    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None, unless_unchanged=False: events.append("workers"))
 
     def flow(**kwargs):
         events.append("flow")
@@ -572,12 +525,9 @@ def test_the_command_starts_prefects_server_first_and_only_to_run_a_flow(home, m
 
 
 def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_starts(home, monkeypatch, capsys):
-    import flows.cli
     import flows.refresh
 
     events = []
-    monkeypatch.setattr(flows.cli.prefect_server, "start_early", lambda: events.append("server"))
-    monkeypatch.setattr(flows.cli, "start_early", lambda count, ahead=None, unless_unchanged=False: events.append("workers"))
     monkeypatch.setattr(flows.refresh, "refresh", lambda **kwargs: events.append(("flow", kwargs["tables"])))
 
     assert main(["refresh", "--offline", "--table", "37789ksz", "--table", "nope"]) == 2
@@ -585,7 +535,53 @@ def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_sta
     err = capsys.readouterr().err
     assert err.startswith("werkregio: table 'nope' is not in the source catalog (sources/cbs/catalog.py)")
     assert "known tables: 37789ksz," in err and f"families: {', '.join(catalog.FAMILIES)}" in err
-    assert events == [] and not home.exists()  # no server, no workers, no run, nothing written
+    assert events == [] and not home.exists()  # no run, nothing written
 
     assert main(["refresh", "--table", "37789KSZ", "--table", catalog.REGIONS]) == 0  # ids in any case, families
-    assert events == ["server", ("flow", ["37789KSZ", catalog.REGIONS])]
+    assert events == [("flow", ["37789KSZ", catalog.REGIONS])]
+
+
+@pytest.fixture
+def read_only_folder(tmp_path) -> Path:
+    """An empty folder nothing can be written to: a read-only tmpfs mounted on it as root (root may write
+    anywhere else), else the folder without write permission."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"root here cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("command", [["refresh", "--offline"], ["indicators"]])
+def test_a_read_only_data_dir_fails_at_once_in_one_line_naming_it(read_only_folder, tmp_path, command):
+    done = run_werkregio(*command, home=read_only_folder, PREFECT_HOME=str(tmp_path / "prefect"))
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"werkregio: cannot write to the data dir (WERKREGIO_HOME) {read_only_folder}: "
+        + ("Read-only file system" if os.geteuid() == 0 else "Permission denied")
+        + "; choose a folder you can write, or make this one writable"
+    ]
+    assert not (tmp_path / "prefect").exists()  # Prefect never started
+
+
+def test_a_read_only_prefect_home_fails_at_once_in_one_line_naming_it(read_only_folder, tmp_path):
+    done = run_werkregio("refresh", home=tmp_path / "home", PREFECT_HOME=str(read_only_folder / "prefect"))
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"werkregio: cannot write to Prefect's home (PREFECT_HOME) {read_only_folder / 'prefect'}: "
+        + ("Read-only file system" if os.geteuid() == 0 else "Permission denied")
+        + "; choose a folder you can write, or make this one writable"
+    ]
+    assert runlog.runs(tmp_path / "home" / "runs.jsonl") == []

@@ -14,7 +14,6 @@ from polars.testing import assert_frame_equal
 
 from flows import runlog
 from sources.cbs import catalog
-from flows.inputs import nothing_to_build
 from sources.cbs.landing import latest_landing
 from flows.settings import Settings
 from tests.statline_mirror import StatLineMirror
@@ -146,8 +145,8 @@ def test_critical_validation_failure_stops_before_publishing(home, mirror, statl
     assert "FAILED" in report and "TotaalBijstandsuitkeringen_11" in report and "-4.0" in report
 
 
-def test_a_failed_gebieden_check_stops_a_build_in_one_process_with_the_failed_checks(home, statline_root, tmp_path, monkeypatch):
-    """The membership transform then fails too (no region code), but the run fails with the checks, as with workers."""
+def test_a_failed_gebieden_check_stops_a_build_with_the_failed_checks(home, statline_root, tmp_path, monkeypatch):
+    """The membership transform then fails too (no region code), but the run fails with the checks."""
     from flows.build import ValidationStopped
 
     folder = tmp_path / "gebieden"
@@ -156,7 +155,6 @@ def test_a_failed_gebieden_check_stops_a_build_in_one_process_with_the_failed_ch
     data = json.loads((folder / "82496NED" / "TypedDataSet.json").read_text())
     data["value"][0]["Code_4"] = None  # the first municipality without its labour-market region
     (folder / "82496NED" / "TypedDataSet.json").write_text(json.dumps(data))
-    monkeypatch.setenv("WERKREGIO_VALIDATION_WORKERS", "0")
     with StatLineMirror(folder) as server, pytest.MonkeyPatch.context() as patch:
         patch.setenv("WERKREGIO_CBS_URL", server.base_url)
         with pytest.raises(ValidationStopped) as caught:
@@ -388,7 +386,6 @@ def test_a_rerun_on_the_same_data_does_not_validate_again(home, mirror, monkeypa
 
 def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(home, mirror):
     warehouse = Settings.from_env().warehouse_path
-    assert not nothing_to_build(Settings.from_env())  # nothing published yet
     first = run_refresh(tables=[NATIONAL.table_id])
     built = query(warehouse, "SELECT run_id, inputs_sha256 FROM build_info").row(0)
     assert built[0] == first["run_id"] and len(built[1]) == 64
@@ -398,7 +395,6 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
 
     assert second["published"] == {"path": str(warehouse), "rows": first["published"]["rows"], "rebuilt": False, "build": first["run_id"]}
     assert second["validation"] == [] and sha(warehouse) == before
-    assert nothing_to_build(Settings.from_env())  # what the validation workers of `refresh --offline` ask first
     assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "finished"
     from flows.status import render, status_report
 
@@ -406,7 +402,6 @@ def test_a_rerun_with_nothing_changed_publishes_nothing_until_an_input_changes(h
 
     inbox = home / "inbox" / "uwv"  # made by the intake of the first run
     (inbox / "vacatures.csv").write_text("not,a,uwv,file\n1,2,3,4\n", encoding="utf-8")
-    assert not nothing_to_build(Settings.from_env())
     third = run_refresh(tables=[NATIONAL.table_id])  # a waiting UWV file: intake and a new build
     assert third["uwv_files"][0]["status"] == "rejected"
     assert query(warehouse, "SELECT run_id FROM build_info")["run_id"].to_list() == [third["run_id"]]

@@ -26,9 +26,10 @@ def test_defaults_without_any_variable(tmp_path, monkeypatch):
     settings = Settings.from_env({})
 
     assert settings == Settings(home=tmp_path / "data")
-    assert (settings.cbs_url, settings.timeout, settings.retries, settings.backoff, settings.concurrency, settings.validation_workers) == (
-        "https://opendata.cbs.nl", 30.0, 5, 1.0, 4, 2,
+    assert (settings.cbs_url, settings.timeout, settings.retries, settings.backoff, settings.concurrency) == (
+        "https://opendata.cbs.nl", 30.0, 5, 1.0, 4,
     )
+    assert (settings.task_runner, settings.workers, settings.dask_address) == ("threads", 2, None)
     assert settings.raw_dir == tmp_path / "data" / "raw"
     assert settings.warehouse_path == tmp_path / "data" / "warehouse" / "werkregio.duckdb"
     assert settings.run_log_path == tmp_path / "data" / "runs.jsonl"
@@ -42,15 +43,16 @@ def test_every_variable_is_read(tmp_path):
         "WERKREGIO_RETRIES": "0",
         "WERKREGIO_BACKOFF": "0.05",
         "WERKREGIO_CONCURRENCY": "64",
-        "WERKREGIO_VALIDATION_WORKERS": "0",
         "WERKREGIO_CBS_API": "v4",
         "WERKREGIO_CBS_V4_URL": "http://127.0.0.1:8123/odata/v1/",
         "WERKREGIO_CONTACT": "data@example.org",
+        "WERKREGIO_TASK_RUNNER": "processes",
+        "WERKREGIO_WORKERS": "3",
     }
 
     assert Settings.from_env(env) == Settings(
-        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64, validation_workers=0,
-        cbs_api="v4", cbs_v4_url="http://127.0.0.1:8123/odata/v1", contact="data@example.org",
+        home=tmp_path / "home", cbs_url="http://127.0.0.1:8123", timeout=2.5, retries=0, backoff=0.05, concurrency=64,
+        cbs_api="v4", cbs_v4_url="http://127.0.0.1:8123/odata/v1", contact="data@example.org", task_runner="processes", workers=3,
     )  # fmt: skip
 
 
@@ -68,6 +70,25 @@ def test_the_cbs_api_chooses_the_service_and_the_client(tmp_path):
     assert live_source(v4).source_url == DEFAULT_CBS_V4_URL
     assert live_source(v4).agent == f"werkregio/{version('werkregio')} (+ops@example.org)"
     assert live_source(v3).agent == f"werkregio/{version('werkregio')}"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"WERKREGIO_DASK_ADDRESS": "tcp://10.0.0.5:8786"}, ("dask", 2, "tcp://10.0.0.5:8786")),
+        ({"WERKREGIO_TASK_RUNNER": "DASK", "WERKREGIO_DASK_ADDRESS": "tls://sched:8786"}, ("dask", 2, "tls://sched:8786")),
+        ({"WERKREGIO_TASK_RUNNER": "threads", "WERKREGIO_WORKERS": "1"}, ("threads", 1, None)),
+        # the setting of the validation worker processes this replaced: 0 was 'in the flow's process'
+        ({"WERKREGIO_VALIDATION_WORKERS": "0"}, ("threads", 2, None)),
+        ({"WERKREGIO_VALIDATION_WORKERS": "3"}, ("processes", 3, None)),
+        ({"WERKREGIO_VALIDATION_WORKERS": "3", "WERKREGIO_TASK_RUNNER": "threads"}, ("threads", 3, None)),
+        ({"WERKREGIO_VALIDATION_WORKERS": "3", "WERKREGIO_WORKERS": "4"}, ("processes", 4, None)),
+    ],
+)
+def test_the_task_runner_settings(env, expected):
+    settings = Settings.from_env(env)
+
+    assert (settings.task_runner, settings.workers, settings.dask_address) == expected
 
 
 def test_home_is_made_absolute_and_expands_the_user(tmp_path, monkeypatch):
@@ -110,9 +131,12 @@ def test_without_an_env_argument_the_process_environment_is_read(monkeypatch, tm
         ("WERKREGIO_CONCURRENCY", "0", "between 1 and 64"),
         ("WERKREGIO_CONCURRENCY", "100", "between 1 and 64"),
         ("WERKREGIO_CONCURRENCY", "four", "is not a valid int"),
-        ("WERKREGIO_VALIDATION_WORKERS", "-1", "between 0 (validate in the flow's process) and 16"),
-        ("WERKREGIO_VALIDATION_WORKERS", "17", "between 0 (validate in the flow's process) and 16"),
-        ("WERKREGIO_VALIDATION_WORKERS", "two", "is not a valid int"),
+        ("WERKREGIO_TASK_RUNNER", "forks", "must be one of threads, processes, dask"),
+        ("WERKREGIO_TASK_RUNNER", "dask", "needs WERKREGIO_DASK_ADDRESS"),
+        ("WERKREGIO_WORKERS", "0", "between 1 and 64"),
+        ("WERKREGIO_WORKERS", "two", "is not a valid int"),
+        ("WERKREGIO_DASK_ADDRESS", "10.0.0.5:8786", "is not the address of a Dask scheduler such as 'tcp://host:8786'"),
+        ("WERKREGIO_VALIDATION_WORKERS", "-1", "must be 0 or more"),
         ("WERKREGIO_CBS_URL", "ftp://opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "opendata.cbs.nl", "is not an http(s) URL"),
         ("WERKREGIO_CBS_URL", "https://", "is not an http(s) URL"),

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 import expectations.runner as runner
-from expectations.gx import gx
+import great_expectations as gx
 from sources.cbs.landing import Landing
 from flows.validation import ValidationJob, job_valid_codes, suite_fingerprint, validate_landed
 from tests.expectations.test_cbs_tables import REGIONS, VALID, WW, ww_frame

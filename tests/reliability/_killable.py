@@ -61,7 +61,6 @@ def install() -> None:
     from sources.cbs import landing
     import flows.refresh as refresh
     import flows.tasks as tasks
-    import flows.validation_workers as workers
     import warehouse.store as store
 
     _wrap(landing, "_fetch_data", "fetch", lambda source, meta, progress: meta.table_id)
@@ -73,8 +72,7 @@ def install() -> None:
         "land-commit",
         lambda path: path.parent.name if Path(path).name.startswith(".staging-") else None,
     )
-    _wrap(tasks, "validate_landed", "validate", lambda job, *a, **k: job.table_id)  # in the flow's process
-    _wrap(workers.ValidationWorkers, "run", "validate", lambda self, job: job.table_id)  # handed to a worker process
+    _wrap(tasks, "validate_landed", "validate", lambda job, *a, **k: job.table_id)  # on the flow's threads (the default runner)
     _wrap(refresh, "compute_marts", "transform")
     _wrap(store, "_load", "load", lambda con, table, frame, path: table.name)
     _wrap(store, "_check", "check")

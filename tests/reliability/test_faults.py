@@ -122,7 +122,7 @@ CASES = [
     ),
     pytest.param(
         Case([{"table": NATIONAL, "endpoint": "TableInfos", "kind": "html", "times": None}], succeeds=False, table=NATIONAL, hits=1,
-             fragments=("unreadable response", "TableInfos")),
+             fragments=("content type 'text/html", "not JSON", "TableInfos")),
         id="HTML maintenance page for metadata: fails at once",
     ),
     # --- Modified changes while the table is downloaded

@@ -10,9 +10,8 @@ at, waits a seeded random delay and sends SIGKILL to the whole process group (th
 and, on the default path, the temporary Prefect server it started): what a machine crash does to the
 pipeline's processes. Then:
 
-* no process of the trial survives (found by a tag in their environment, so a server that had left the
-  process group would be found too; the validation workers, which have a process group of their own,
-  are given 3 s to notice that the flow is gone);
+* no process of the trial survives (found by a tag in their environment, so a process that had left the
+  process group would be found too, after 3 s of grace);
 * the pipeline lock is free and ``status`` still works, showing the killed run;
 * the published file, if one existed before, opens read-only, passes the integrity check and is either
   byte-identical to the previous publish or a complete new build equal to a clean run; if none existed,
@@ -20,7 +19,7 @@ pipeline's processes. Then:
 * leftovers (``.building-*``, ``.staging-*``, ``*.partial``) are recorded; a rerun completes, its published
   tables equal a clean run's, and no building file is left.
 
-The quick variant (default run) does one trial per phase and one while tables are being validated in the workers;
+The quick variant (default run) does one trial per phase and one while tables are being validated;
 the full variant (``-m slow``) 24 trials.
 """
 
@@ -83,7 +82,7 @@ class Trial:
     delay: float  # seconds between seeing the marker and the kill
     hold: str | None = None  # WERKREGIO_TEST_HOLD for the killed run
     previous: bool = True  # a publish exists before the trial
-    own_server: bool = True  # the CLI starts its temporary Prefect server (else: the session's API)
+    own_server: bool = True  # Prefect starts its temporary server for the CLI (else: the session's API)
     rerun: str = "in-process"  # in-process | subprocess (the `werkregio` command, same PREFECT_HOME)
     # outcome
     reached: str | None = None  # the last marker the killed run printed
@@ -179,10 +178,8 @@ def lock_is_free(home: Path) -> bool:
 def reap_orphans(tag: str, grace: float = 3.0) -> int:
     """Kill (by pid) any process of the trial still alive ``grace`` seconds after the group kill; return how many.
 
-    The grace is for the validation workers and the Prefect server the command starts early
-    (``flows.prefect_server``): they run in process groups of their own (so that a Ctrl-C reaches
-    the flow, and not them in the middle of an answer) and end on their own once the command's end
-    of their pipes (the server's stdin) is closed, which its death does.
+    The grace is for a process that ends on its own once the command is gone (Prefect's temporary
+    server watches its parent).
     """
     deadline = time.monotonic() + grace
     while (survivors := pids_with_tag(tag)) and time.monotonic() < deadline:
@@ -393,7 +390,7 @@ def test_kill_once_per_phase(lab):
         Trial(1, "transform", "transform", 0.5, "transform=1.5", own_server=False),
         Trial(2, "load", "load indicators", 0.5, "load indicators=1.5", own_server=False),
         Trial(3, "publish", "pre-replace", 0.5, "pre-replace=1.5", own_server=False),
-        # while tables are handed to the validation workers (processes of their own, which must not outlive the run)
+        # while tables are being validated
         Trial(4, "transform", f"validate {GEBIEDEN_2016}", 0.5, f"validate {GEBIEDEN_2016}=1.5", own_server=False),
     ]
     done = run_trials(lab, trials)

@@ -412,3 +412,61 @@ def test_real_national_benefits_table_through_the_mirror(statline_root):
     assert len(rows) == 352
     assert rows[0]["Perioden"] == "1998MM01" and rows[0]["NietSeizoengecorrigeerd_8"] == 350.8
     assert len(meta.dimensions["Perioden"]) == 352
+
+
+def test_the_live_client_changes_no_process_global_setting_of_cbsodata():
+    import cbsodata
+
+    before = (cbsodata.options.use_https, cbsodata.options.catalog_url)
+    LiveCbs("http://127.0.0.1:9/mirror")
+
+    assert (cbsodata.options.use_https, cbsodata.options.catalog_url) == before
+
+
+class _Page:
+    """A JSON answer as ``requests`` gives it, for :class:`_Pages`."""
+
+    def __init__(self, body: dict) -> None:
+        self.status_code, self.headers = 200, {"Content-Type": "application/json"}
+        self.content = json.dumps(body).encode()
+        self.text = self.content.decode()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+class _Pages:
+    """A session that answers metadata URLs from a dict and records every request with its timeout."""
+
+    def __init__(self, pages: dict[str, dict]) -> None:
+        self.pages, self.requests = pages, []
+
+    def get(self, url, timeout=None, **kwargs):
+        self.requests.append((url, timeout))
+        return _Page(self.pages[url])
+
+
+def test_metadata_follows_next_links_on_the_clients_session_with_its_timeout(monkeypatch):
+    cbs = LiveCbs("http://cbs.test", timeout=7, retries=0)
+    first = f"http://cbs.test/ODataFeed/odata/{TABLE}/RegioS?%24format=json"
+    second = f"http://cbs.test/ODataFeed/odata/{TABLE}/RegioS?$skip=2"
+    session = _Pages({first: {"value": [{"Key": "GM0001"}, {"Key": "GM0002"}], "odata.nextLink": second},
+                      second: {"value": [{"Key": "GM0003"}]}})  # fmt: skip
+    monkeypatch.setattr(cbs, "_session", lambda: session)
+
+    assert [r["Key"] for r in cbs._metadata(TABLE, "RegioS")] == ["GM0001", "GM0002", "GM0003"]
+    assert session.requests == [(first, 7), (second, 7)]
+
+
+def test_metadata_whose_next_link_leads_back_fails_naming_the_table_and_url(monkeypatch):
+    cbs = LiveCbs("http://cbs.test", retries=0)
+    first = f"http://cbs.test/ODataFeed/odata/{TABLE}/Perioden?%24format=json"
+    session = _Pages({first: {"value": [{"Key": "2024MM01"}], "odata.nextLink": first}})
+    monkeypatch.setattr(cbs, "_session", lambda: session)
+
+    with pytest.raises(CbsBadResponse, match=f"{TABLE}: .*Perioden.* links back to a page of Perioden already read"):
+        cbs._metadata(TABLE, "Perioden")
+    assert len(session.requests) == 1
