@@ -41,6 +41,7 @@ def geography_frames() -> dict[str, pl.DataFrame]:
 
 def mart_frames() -> dict[str, pl.DataFrame]:
     """Empty, schema-correct frames for the fact and mart tables a test does not care about."""
+    from transforms.analyses import ANALYSIS_SCHEMA
     from transforms.indicators import INDICATOR_SCHEMA, SPREAD_SCHEMA
     from transforms.regional import REGIONAL_SCHEMA
     from transforms.uwv import SCHEMAS
@@ -50,4 +51,5 @@ def mart_frames() -> dict[str, pl.DataFrame]:
         "regional_series": pl.DataFrame(schema=REGIONAL_SCHEMA),
         "indicators": pl.DataFrame(schema=INDICATOR_SCHEMA),
         "indicator_spread": pl.DataFrame(schema=SPREAD_SCHEMA),
+        "analyses": pl.DataFrame(schema=ANALYSIS_SCHEMA),
     }
