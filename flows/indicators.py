@@ -22,7 +22,7 @@ from flows.build import (
 )
 from flows.refresh import build_info_row, recorded_run
 from flows.settings import Settings
-from flows.tasks import publish_warehouse, read_published_tables
+from flows.tasks import publish_warehouse, read_published_tables, write_indicator_report
 from transforms.metadata import validation_results
 from warehouse.store import WarehouseError
 
@@ -66,4 +66,5 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         }
         published = publish_warehouse(settings, frames, keep=kept)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        record["published"]["report"] = write_indicator_report(settings)
         return record

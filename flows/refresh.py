@@ -42,6 +42,7 @@ from flows.tasks import (
     publish_warehouse,
     published_with_inputs,
     read_published_tables,
+    write_indicator_report,
 )
 from transforms.metadata import build_info, source_tables, validation_results
 
@@ -94,6 +95,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         }
         published = publish_warehouse(settings, frames)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        record["published"]["report"] = write_indicator_report(settings)
         return record
 
 

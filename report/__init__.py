@@ -18,11 +18,10 @@ def report_path(warehouse: Path, reference_year: int | None = None) -> Path:
     return warehouse.with_name(f"werkregio-report{suffix}.html")
 
 
-def write_report(warehouse: Path, out: Path | None = None, reference_year: int | None = None) -> Path:
-    """Build the report from the warehouse at ``warehouse`` (read-only) and write it to ``out``
-    (default :func:`report_path`), atomically: a reader never sees half a page."""
+def write_report(warehouse: Path, out: Path, reference_year: int | None = None) -> Path:
+    """Build the report on ``reference_year`` (default: the latest in the file) from the warehouse at
+    ``warehouse`` (read-only) and write it to ``out`` atomically: a reader never sees half a page."""
     data = read_report_data(warehouse, reference_year)
-    out = out if out is not None else report_path(warehouse, reference_year)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     try:

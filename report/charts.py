@@ -155,16 +155,17 @@ def coverage_grid(grid: pl.DataFrame, titles: dict[str, str]) -> str:
             legend=alt.Legend(orient="top"),
         ),
     ).properties(width=alt.Step(16), height=alt.Step(12))
-    return svg(chart.facet(column=alt.Column("indicator:N", title=None, sort=list(titles.values()))))
+    faceted = chart.facet(column=alt.Column("indicator:N", title=None, sort=list(titles.values())))
+    return svg(faceted.resolve_scale(x="independent"))
 
 
 def correlation_grid(matrix: pl.DataFrame, names: Sequence[str], titles: dict[str, str]) -> str:
-    """Pearson's r between region indicators (colour, and the value with n), '-' where not computed."""
+    """Pearson's r between region indicators (colour, and the value with n and p), '-' where not computed."""
     data = matrix.with_columns(
         pl.col("x").replace(titles),
         pl.col("y").replace(titles),
         pl.when(pl.col("value").is_not_null())
-        .then(pl.format("{} (n={})", pl.col("value").round(2), pl.col("n")))
+        .then(pl.format("{} (n={}, p={})", pl.col("value").round(2), pl.col("n"), pl.col("p_value").round(3)))
         .otherwise(pl.lit("-"))
         .alias("text"),
     )
@@ -177,7 +178,7 @@ def correlation_grid(matrix: pl.DataFrame, names: Sequence[str], titles: dict[st
         color=alt.Color("value:Q", title="r", scale=alt.Scale(domain=[-1, 1], scheme="redblue"))
     )
     text = base.mark_text(fontSize=10).encode(text="text:N")
-    return svg(alt.layer(cells, text).properties(width=alt.Step(110), height=alt.Step(34)))
+    return svg(alt.layer(cells, text).properties(width=alt.Step(130), height=alt.Step(34)))
 
 
 def two_means(groups: pl.DataFrame) -> str:

@@ -160,6 +160,7 @@ class Page:
         base_year: int | None = None,
         national: bool = False,
         what: str = "",
+        needs: str = "",
         colour: alt.Color | None = None,
         thresholds: Sequence[float] = (),
         extra: Sequence[Column] = (),
@@ -181,7 +182,8 @@ class Page:
         if figure.height == 0:
             return self.missing(f"{label}: no regions in the {self.year} composition.")
         if with_rows == 0:
-            return self.missing(f"{label}: the warehouse has no region figures.{self.national_sentence(country, value)}")
+            because = f" {needs}" if needs else ""
+            return self.missing(f"{label}: the warehouse has no region figures.{because}{self.national_sentence(country, value)}")
         if complete == 0:
             return self.missing(
                 f"{label}: none of the {figure.height} regions has a complete figure (each region's status and why "
@@ -249,7 +251,9 @@ class Page:
                 f"AND geography_year = {self.year}",
                 self.indicators.filter(pl.col("indicator").is_in(names))["sources"],
             )
-            body = self.figure("coverage", "Complete region figures per year", svg, table, sources)
+            absent = [TITLES[n] for n in names if n not in set(grid["indicator"])]
+            note = f"No region figures at all of {', '.join(absent)} in this warehouse." if absent else ""
+            body = self.figure("coverage", "Complete region figures per year", svg, table, sources, note)
         return self.section(
             "coverage",
             "Coverage: which regions and years are complete",
@@ -299,18 +303,26 @@ class Page:
         for base, year in PERIODS:
             for series, name in (("ww", "WW"), ("wwb", "WWB")):
                 indicator = f"{series}_benefits_growth"
+                levels = self.indicators.filter((pl.col("indicator") == f"{series}_benefits") & (pl.col("area_type") == "region"))
+                if levels.height == 0:
+                    needs = f"No regional {name} figures were loaded (see Coverage)."
+                elif base < (first := int(levels["year"].min())):
+                    needs = f"Regional {name} figures on these boundaries start in {first}."
+                else:
+                    needs = ""
                 parts.append(
                     self.region_chart(
                         f"growth-{series}-{base}-{year}",
                         f"{name} benefits: growth {base}-{year} per region (%), dashed: Nederland",
                         indicator,
                         year,
-                        Column(f"growth {base}-{year} (%)", "value", _number(1, sign=True), "value"),
+                        Column(f"growth {base}-{year} (%)", "value", _number(1, sign=True, suffix="%"), "value"),
                         title=f"growth of the monthly average {base} to {year} (%)",
                         number_format="+.0f",
                         base_year=base,
                         national=True,
                         what=f"{name} growth {base}-{year}",
+                        needs=needs,
                     )
                 )
         return self.section(
@@ -395,6 +407,7 @@ class Page:
             title="benefits per UWV vacancy",
             number_format=".1f",
             what=f"Benefits per UWV vacancy {self.year}",
+            needs="It needs the region's WW and WWB benefits and its UWV vacancies (see Coverage).",
         )
         tension = self.region_chart(
             "tension",
@@ -405,6 +418,7 @@ class Page:
             title="UWV vacancies per WW recipient (dotted: band limits)",
             number_format=".2f",
             what=f"Tension {self.year}",
+            needs="It needs the region's WW benefits and its UWV vacancies (see Coverage).",
             colour=alt.Color(
                 "category:N", title="band", scale=alt.Scale(domain=bands, range=list(charts.TENSION_COLOURS)), legend=alt.Legend(orient="bottom")
             ),
