@@ -2,6 +2,7 @@
 
     read_published_tables (facts, previous marts, validation: one connection) -> compute_marts (pure)
       -> publish_warehouse (a copy of the published file with new marts and build_info; atomic swap, like a refresh)
+      -> write_indicator_report (the HTML report beside it)
 """
 
 from __future__ import annotations

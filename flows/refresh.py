@@ -6,8 +6,9 @@
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked),
          computed while the workers validate; every report is in before anything else
          (critical failures stop here)
-      -> indicators for every (reference year, view) already published plus the default
+      -> indicators for every (reference year, view) already published plus the default, and the analyses
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
+      -> write_indicator_report (the HTML report beside the published file)
 """
 
 from __future__ import annotations
