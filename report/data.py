@@ -54,7 +54,7 @@ def read_report_data(path: Path, reference_year: int | None = None) -> ReportDat
         "indicators": "SELECT * FROM v_region_indicators WHERE view = 'harmonised'",
         "analyses": "SELECT * FROM v_analyses WHERE view = 'harmonised'",
         "uwv_years": "SELECT DISTINCT year FROM v_region_indicators WHERE view = 'as_published' AND area_type = 'region' "
-        "AND indicator IN ('portal_share', 'wwb_registered_share', 'uwv_vacancies') ORDER BY 1",
+        "AND indicator IN ('portal_share', 'wwb_registered_share', 'uwv_vacancies') AND value IS NOT NULL ORDER BY 1",
     }
     try:
         frames = queries(path, statements)

@@ -373,6 +373,7 @@ class Page:
             pl.col("indicator").is_in(["uwv_vacancies", "portal_share", "wwb_registered_share"])
             & (pl.col("area_type") == "region")
             & (pl.col("year") == self.year)
+            & pl.col("value").is_not_null()
         )
         if present.height:
             return None

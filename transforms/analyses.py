@@ -78,11 +78,13 @@ CONNECTED, NOT_CONNECTED = "connected", "not_connected"
 
 def analysis_years(indicators: pl.DataFrame) -> pl.DataFrame:
     """(view, geography_year, year) to analyse: the reference year of each harmonised geography, and
-    every year with a UWV-based region figure (as published, one geography per year)."""
+    every year with a UWV-based region value (as published, one geography per year)."""
     harmonised = indicators.filter(pl.col("view") == "harmonised").select(
         "view", "geography_year", pl.col("geography_year").alias("year")
     )
-    uwv = indicators.filter(pl.col("indicator").is_in(list(UWV_BASED)) & (pl.col("area_type") == "region")).select(
+    uwv = indicators.filter(
+        pl.col("indicator").is_in(list(UWV_BASED)) & (pl.col("area_type") == "region") & pl.col("value").is_not_null()
+    ).select(
         "view", "geography_year", "year"
     )
     return pl.concat([harmonised, uwv]).unique().sort("view", "geography_year", "year")
@@ -130,7 +132,9 @@ def region_figures(scenario: pl.DataFrame, year: int) -> pl.DataFrame:
 def correlations(scenario: pl.DataFrame, year: int) -> list[dict]:
     """One ``correlation`` row per pair of ``CORRELATED`` for ``year`` of one (view, geography_year) scenario."""
     figures = region_figures(scenario, year)
-    present = set(scenario.filter((pl.col("year") == year) & (pl.col("area_type") == "region"))["indicator"].unique())
+    present = set(
+        scenario.filter((pl.col("year") == year) & (pl.col("area_type") == "region") & pl.col("value").is_not_null())["indicator"]
+    )
     out = []
     for i, x in enumerate(CORRELATED):
         for y in CORRELATED[i + 1 :]:

@@ -87,7 +87,10 @@ def test_too_few_complete_regions_give_a_null_with_the_counts_not_a_figure_on_a_
 def test_without_uwv_files_only_the_growths_are_correlated_and_every_other_row_says_why():
     values = {code: {"ww_benefits_growth": v["ww_benefits_growth"], "wwb_benefits_growth": v["wwb_benefits_growth"]}
               for code, v in region_values(12).items()}  # fmt: skip
-    result = analyses(mart(region_rows(values)), pl.DataFrame(schema={"gm_code": pl.String, "reference_date": pl.Date, "connected": pl.Boolean}))
+    unknown = [row("portal_share", code, None, complete=False) for code in values]  # a row per region, null where unknown
+    result = analyses(
+        mart(region_rows(values) + unknown), pl.DataFrame(schema={"gm_code": pl.String, "reference_date": pl.Date, "connected": pl.Boolean})
+    )
 
     assert result.filter(pl.col("view") == "harmonised")["year"].unique().to_list() == [YEAR]
     assert correlation(result, "ww_benefits_growth", "wwb_benefits_growth")["value"] is not None
