@@ -161,7 +161,7 @@ def write_indicator_report(settings: Settings) -> str | None:
     outcome, the failure is logged as a warning and None is returned (the report left from an earlier
     build names that build). A Prefect link artifact to the report belongs here.
     """
-    from report import report_path, write_report
+    from report import report_path, write_report  # Altair and vl-convert: imported once a build has published
 
     logger = get_run_logger()
     try:

@@ -100,8 +100,6 @@ class Page:
         self.regions = region_list(data.indicators, self.year)
         self.titles = dict(zip(data.sources["table_id"], data.sources["title"]))
 
-    # -- pieces -----------------------------------------------------------------------------
-
     def figure(self, chart: str, caption: str, svg: str, table: str, sources: str, note: str = "") -> str:
         note_html = f'<p class="note">{note}</p>' if note else ""
         return (
@@ -136,16 +134,6 @@ class Page:
             f"v_region_indicators WHERE indicator = '{indicator}' AND view = 'harmonised' "
             f"AND geography_year = {self.year} AND year = {year}{base}"
         )
-
-    def status_table(self, chart: str, figure: pl.DataFrame, value: Column) -> str:
-        columns = [
-            Column("region", "area_code"),
-            Column("name", "area_name", _plain),
-            value,
-            Column("status", "status"),
-            Column("why not complete", "detail", _plain),
-        ]
-        return numbers_table(chart, columns, figure.to_dicts(), "area_code")
 
     def region_chart(
         self,
@@ -205,8 +193,6 @@ class Page:
     @staticmethod
     def national_sentence(country: float | None, value: Column) -> str:
         return "" if country is None else f" Nederland: {value.text(country)}."
-
-    # -- sections ---------------------------------------------------------------------------
 
     def header(self) -> str:
         b = self.data.build

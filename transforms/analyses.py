@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Sequence
 
 import polars as pl
-from scipy import stats
 
 from transforms.regions import UNASSIGNED_REGION
 
@@ -163,6 +162,8 @@ def _pearson(xs: Sequence[float], ys: Sequence[float], x: str, y: str) -> dict:
     constant = [name for name, values in ((x, xs), (y, ys)) if min(values) == max(values)]
     if constant:
         return {"reason": f"{' and '.join(constant)} is the same in every region: no correlation to measure"}
+    from scipy import stats  # here, not at import: the flows import this module, and scipy.stats takes about a second
+
     result = stats.pearsonr(xs, ys)
     return {"value": float(result.statistic), "p_value": float(result.pvalue), "df": float(len(xs) - 2)}
 
@@ -202,6 +203,8 @@ def registered_share_by_portal(scenario: pl.DataFrame, portal: pl.DataFrame | No
 
 
 def _welch(a: Sequence[float], b: Sequence[float]) -> dict:
+    from scipy import stats  # as in _pearson
+
     with warnings.catch_warnings():  # equal constant groups: scipy warns and returns nan, said in reason below
         warnings.simplefilter("ignore", RuntimeWarning)
         result = stats.ttest_ind(a, b, equal_var=False)

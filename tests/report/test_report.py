@@ -104,3 +104,24 @@ def test_report_command_without_a_warehouse_says_what_to_run(tmp_path, monkeypat
 def test_write_report_leaves_no_partial_file(published, tmp_path):
     out = write_report(published.warehouse, tmp_path / "r.html", UWV_YEAR)
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"] and out.stat().st_size > 10_000
+
+
+def test_a_report_that_fails_leaves_the_run_finished_with_a_warning(published, monkeypatch, caplog):
+    """Runs last here: it publishes a new build into the shared warehouse."""
+    import report
+
+    from flows.indicators import recalculate_indicators
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setenv("WERKREGIO_HOME", str(published.home))
+    monkeypatch.setattr(report, "write_report", broken)
+    before = report_path(published.warehouse).read_text(encoding="utf-8")
+    record = recalculate_indicators(reference_year=UWV_YEAR)
+    assert record["published"]["report"] is None
+    (build,) = query(published.warehouse, "SELECT run_id FROM build_info")["run_id"]
+    assert build == record["run_id"]
+    assert "the indicator report could not be written" in caplog.text and "No space left on device" in caplog.text
+    assert report_path(published.warehouse).read_text(encoding="utf-8") == before  # the earlier build's, naming it
+    assert f'data-build="{build}"' not in before
