@@ -24,6 +24,7 @@ from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, 
 from flows.runners import choose_runner, task_runner
 from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes
 from transforms import uwv
+from transforms.analyses import analyses
 from transforms.indicators import indicator_tables
 from transforms.periods import years_text
 from transforms.regional import combine_regional, name_areas, regional_series
@@ -252,7 +253,7 @@ def scenarios(
 
 
 def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int, str]]) -> dict[str, pl.DataFrame]:
-    """Indicator mart and spread from the fact tables, for every (reference year, view)."""
+    """Indicator mart and spread from the fact tables, for every (reference year, view), and the evaluation's analyses on them."""
     municipalities = facts["municipalities"]
     first = int(municipalities["valid_from_year"].min())
     last = max(int(municipalities["valid_from_year"].max()), int(facts["municipal_changes"]["boundary_year"].max()))
@@ -260,7 +261,7 @@ def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int,
     if not chosen:
         get_run_logger().warning("no 'Gebieden in Nederland' table is landed: indicators need the 'regions' family")
     last = max([last, *(year for year, _ in chosen)])
-    return indicator_tables(
+    marts = indicator_tables(
         national=facts["national_series"],
         regional=facts["regional_series"],
         membership=facts["region_membership"],
@@ -271,3 +272,4 @@ def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int,
         national_sources={series: entry.table_id for entry in catalog.national_tables() for series in entry.series},
         uwv={name: facts[name] for name in uwv.DATASETS},
     )
+    return {**marts, "analyses": analyses(marts["indicators"], facts[uwv.PORTAL_CONNECTIONS])}

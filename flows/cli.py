@@ -61,6 +61,22 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("output", type=Path, help="folder to write the Parquet files into")
     export.add_argument("--tables", action="store_true", help="export the tables instead of the views")
 
+    report = commands.add_parser(
+        "report",
+        help="write the indicator report (one self-contained HTML file) from the published warehouse",
+        description="Build the indicator report from the published warehouse (read-only): charts with their numbers, "
+        "coverage and the evaluation's analyses, in one HTML file that opens without network. A refresh or "
+        "recalculation writes it after every publish; see docs/report.md.",
+    )
+    report.add_argument(
+        "--reference-year", type=int, metavar="YEAR",
+        help="harmonised reference year to report on (default: WERKREGIO_REFERENCE_YEAR, else the latest in the warehouse)",
+    )  # fmt: skip
+    report.add_argument(
+        "--out", type=Path, metavar="FILE",
+        help="file to write (default: werkregio-report.html next to the warehouse; werkregio-report-YEAR.html with --reference-year)",
+    )  # fmt: skip
+
     status = commands.add_parser(
         "status",
         help="show recent runs, the published tables and the validation outcome",
@@ -95,6 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         report = status_report(settings, runs=args.runs)
         print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+        return 0
+    if args.command == "report":
+        from report import ReportError, report_path, write_report
+        from warehouse.store import WarehouseError
+
+        out = args.out or report_path(settings.warehouse_path, args.reference_year)
+        try:
+            written = write_report(settings.warehouse_path, out, args.reference_year or settings.reference_year)
+        except (ReportError, WarehouseError) as err:
+            print(f"werkregio: {err}", file=sys.stderr)
+            return 1
+        except OSError as err:
+            print(f"werkregio: cannot write the report {out}: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {written}")
         return 0
     if args.command == "export":
         import duckdb

@@ -2,6 +2,7 @@
 
     read_published_tables (facts, previous marts, validation, load history: one connection) -> compute_marts (pure)
       -> publish_warehouse (a copy of the published file with new marts, build_info and load_history; atomic swap, like a refresh)
+      -> write_indicator_report (the HTML report beside it)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flows.build import (
 )
 from flows.refresh import recorded_run, run_metadata
 from flows.settings import Settings
-from flows.tasks import publish_warehouse, read_published_tables
+from flows.tasks import publish_warehouse, read_published_tables, write_indicator_report
 from transforms.metadata import validation_results
 from warehouse.store import WarehouseError
 
@@ -66,4 +67,5 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         }
         published = publish_warehouse(settings, frames, keep=kept)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        record["published"]["report"] = write_indicator_report(settings)
         return record

@@ -6,8 +6,9 @@
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked),
          computed while the tasks validate; every report is in before anything else
          (critical failures stop here)
-      -> indicators for every (reference year, view) already published plus the default
+      -> indicators for every (reference year, view) already published plus the default, and the analyses
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
+      -> write_indicator_report (the HTML report beside the published file)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from flows.tasks import (
     publish_warehouse,
     published_with_inputs,
     read_published_tables,
+    write_indicator_report,
 )
 from transforms.metadata import build_info, load_history, reference_years, source_tables, validation_results
 from warehouse.schema import SCHEMA_VERSION
@@ -101,6 +103,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         }
         result = publish_warehouse(settings, frames)
         record["published"] = {"path": str(result.path), "rows": result.row_counts}
+        record["published"]["report"] = write_indicator_report(settings)
         return record
 
 

@@ -154,6 +154,26 @@ def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame], keep:
     return result
 
 
+@task(name="write_indicator_report", cache_policy=NO_CACHE)
+def write_indicator_report(settings: Settings) -> str | None:
+    """Write the indicator report next to the warehouse just published (``report``, docs/report.md) and return its path.
+
+    The report is read from the published file and cannot change it: when it fails, the run keeps its
+    outcome, the failure is logged as a warning and None is returned (the report left from an earlier
+    build names that build). A Prefect link artifact to the report belongs here.
+    """
+    from report import report_path, write_report  # Altair and vl-convert: imported once a build has published
+
+    logger = get_run_logger()
+    try:
+        path = write_report(settings.warehouse_path, report_path(settings.warehouse_path), settings.reference_year)
+    except Exception as err:  # noqa: BLE001 - logged; the publish that happened is the run's outcome
+        logger.warning("the indicator report could not be written from %s: %s: %s", settings.warehouse_path, type(err).__name__, err)
+        return None
+    logger.info("indicator report: %s", path)
+    return str(path)
+
+
 def landing_record(result: LandResult) -> dict[str, Any]:
     return {**asdict(result.landing), "action": result.action}
 

@@ -41,6 +41,7 @@ def geography_frames() -> dict[str, pl.DataFrame]:
 
 def mart_frames() -> dict[str, pl.DataFrame]:
     """Empty, schema-correct frames for the fact, mart and history tables a test does not care about."""
+    from transforms.analyses import ANALYSIS_SCHEMA
     from transforms.indicators import INDICATOR_SCHEMA, SPREAD_SCHEMA
     from transforms.metadata import LOAD_HISTORY_SCHEMA
     from transforms.regional import REGIONAL_SERIES_SCHEMA
@@ -52,4 +53,5 @@ def mart_frames() -> dict[str, pl.DataFrame]:
         "regional_series": pl.DataFrame(schema=REGIONAL_SERIES_SCHEMA),
         "indicators": pl.DataFrame(schema=INDICATOR_SCHEMA),
         "indicator_spread": pl.DataFrame(schema=SPREAD_SCHEMA),
+        "analyses": pl.DataFrame(schema=ANALYSIS_SCHEMA),
     }

@@ -390,6 +390,77 @@ LOAD_HISTORY = Table(
     ("run_id", "attempt"),
 )
 
+ANALYSES = Table(
+    "analyses",
+    "The 2015 SUWI evaluation's analyses on the indicators: correlations between region indicators and the "
+    "WWB-registered share of municipalities connected and not connected to the UWV portal (Welch's t-test). "
+    "One row per analysis per pair per view, geography year and year; value null with a reason where too few "
+    "complete figures (or no UWV file) allow none. Key (analysis, view, geography_year, year, x, y). "
+    "See docs/indicators.md.",
+    (
+        Column(
+            "analysis",
+            "VARCHAR",
+            "correlation (Pearson's r between two region indicators) | registered_share_by_portal (municipal "
+            "wwb_registered_share, connected against not connected to the UWV portal)",
+            False,
+        ),
+        Column("view", "VARCHAR", "harmonised | as_published: the indicators analysed", False),
+        Column("geography_year", "INTEGER", "geography year of the indicators analysed", False),
+        Column(
+            "year",
+            "INTEGER",
+            "year analysed: harmonised, the reference year (geography_year); as published, each year with a UWV figure",
+            False,
+        ),
+        Column(
+            "x",
+            "VARCHAR",
+            "correlation: the first indicator (ww_benefits_growth, wwb_benefits_growth, benefits_per_vacancy, "
+            "portal_share, wwb_registered_share); registered_share_by_portal: 'connected'",
+            False,
+        ),
+        Column("y", "VARCHAR", "correlation: the second indicator (after x in that order); else 'not_connected'", False),
+        Column("base_year", "INTEGER", "base year of the growth indicators in a correlation (year - 5); NULL otherwise"),
+        Column("units", "VARCHAR", "what n counts: regions | municipalities", False),
+        Column(
+            "population",
+            "INTEGER",
+            "units there were: regions in the geography (AM99 left out); municipalities with a registered share",
+            False,
+        ),
+        Column(
+            "n",
+            "INTEGER",
+            "units used: regions with a complete figure of both indicators; municipalities with a registered share "
+            "and a portal status",
+            False,
+        ),
+        Column("n_x", "INTEGER", "registered_share_by_portal: connected municipalities; NULL for a correlation"),
+        Column("n_y", "INTEGER", "registered_share_by_portal: municipalities not connected; NULL for a correlation"),
+        Column("mean_x", "DOUBLE", "registered_share_by_portal: unweighted mean share of the connected municipalities, %"),
+        Column("mean_y", "DOUBLE", "registered_share_by_portal: unweighted mean share of those not connected, %"),
+        Column(
+            "value",
+            "DOUBLE",
+            "correlation: Pearson's r; registered_share_by_portal: mean_x - mean_y in percentage points. "
+            "NULL where not computed (reason)",
+        ),
+        Column("statistic", "DOUBLE", "registered_share_by_portal: Welch's t; NULL for a correlation (value is r)"),
+        Column("df", "DOUBLE", "degrees of freedom: n - 2 for a correlation, Welch-Satterthwaite for the t-test"),
+        Column("p_value", "DOUBLE", "two-sided p-value; NULL where not computed"),
+        Column("method", "VARCHAR", "the statistic and test, and the scipy function that computed it", False),
+        Column("sources", "VARCHAR", "indicators and tables analysed (with their source tables)", False),
+        Column(
+            "reason",
+            "VARCHAR",
+            "why value is NULL (no figures, no UWV file, fewer complete regions or municipalities than the minimum, "
+            "no variation); NULL when computed",
+        ),
+    ),
+    ("analysis", "view", "geography_year", "year", "x", "y"),
+)
+
 TABLES: tuple[Table, ...] = (
     BUILD_INFO,
     LOAD_HISTORY,
@@ -404,6 +475,7 @@ TABLES: tuple[Table, ...] = (
     UWV_PORTAL_CONNECTIONS,
     INDICATORS,
     INDICATOR_SPREAD,
+    ANALYSES,
     VALIDATION_RESULTS,
 )
 BY_NAME = {t.name: t for t in TABLES}
@@ -515,6 +587,12 @@ VIEWS: tuple[View, ...] = (
             ),
         ),
     ),
+    View(
+        "v_analyses",
+        "The evaluation's analyses: correlations between region indicators, registered share by portal connection "
+        "(Welch's t-test); each with n and p, or a reason where not computed.",
+        ANALYSES,
+    ),
 )
 
 
@@ -530,7 +608,7 @@ CHANGELOG: tuple[tuple[str, str], ...] = (
         "1.0.0",
         "First versioned contract (files built before it have no `schema_version`). Compared with them: "
         "`schema_version` in `build_info`; new views `v_build_info`, `v_load_history` (table `load_history`: the "
-        "runs behind the file) and `v_source_tables`; `statcode` (GM0363, AM01, NL01) after `area_code` in "
+        "runs behind the file), `v_source_tables` and `v_analyses` (the evaluation's analyses, table `analyses`); `statcode` (GM0363, AM01, NL01) after `area_code` in "
         "`v_regional_series`, `v_region_indicators` and `v_municipality_indicators`; `gm_statcode` in "
         "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`).",
     ),

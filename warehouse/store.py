@@ -230,6 +230,18 @@ def query(path: Path, sql: str, params: Sequence[Any] | None = None) -> pl.DataF
             raise WarehouseError(f"{path}: query failed: {err}") from err
 
 
+def queries(path: Path, statements: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """Several read-only queries on the published warehouse through one connection (so on one build), by name."""
+    with read_only(path) as con:
+        frames = {}
+        for name, sql in statements.items():
+            try:
+                frames[name] = con.sql(sql).pl()
+            except duckdb.Error as err:
+                raise WarehouseError(f"{path}: query {name!r} failed: {err}") from err
+        return frames
+
+
 def query_tables(path: Path, names: Sequence[str]) -> dict[str, pl.DataFrame | None]:
     """Whole tables of the published warehouse, read through one connection (so from one build).
 

@@ -52,7 +52,7 @@ def test_top_level_help_lists_every_command(tmp_path):
     done = run_werkregio("--help", home=tmp_path / "home")
 
     assert done.returncode == 0, done.stderr
-    for command in ("refresh", "status"):
+    for command in ("refresh", "status", "report"):
         assert command in done.stdout
     assert "docs" not in done.stdout  # a developer task: python -m warehouse.docs
     assert "WERKREGIO_" in done.stdout
@@ -63,6 +63,7 @@ def test_top_level_help_lists_every_command(tmp_path):
     [
         ("refresh", ["--table ID_OR_FAMILY", "--force", "--offline", "Modified"]),
         ("status", ["--runs N", "--json", "run log"]),
+        ("report", ["--reference-year YEAR", "--out FILE", "werkregio-report.html", "docs/report.md"]),
     ],
 )
 def test_command_help_describes_its_options(tmp_path, command, options):

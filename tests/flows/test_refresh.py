@@ -344,7 +344,7 @@ def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_table
 
 
 def published_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
-    names = ["national_series", "regional_series", "region_membership", "indicators", "indicator_spread", "source_tables"]
+    names = ["national_series", "regional_series", "region_membership", "indicators", "indicator_spread", "analyses", "source_tables"]
     drop = {"source_tables": ["fetched_at", "raw_path"]}
     return {n: query(warehouse, f"SELECT * FROM {n} ORDER BY ALL").drop(drop.get(n, [])) for n in names}
 

@@ -303,7 +303,7 @@ def lab(statline_root, prefect_api_url, tmp_path_factory):
 LOAD_ORDER = [
     "build_info", "load_history", "source_tables", "national_series", "regional_series", "municipalities", "municipal_changes",
     "region_membership", "uwv_vacancies", "uwv_wwb_registrations", "uwv_portal_connections", "indicators",
-    "indicator_spread", "validation_results",
+    "indicator_spread", "analyses", "validation_results",
 ]  # fmt: skip
 
 

@@ -170,6 +170,7 @@ def test_every_table_is_loaded_with_replace_semantics():
 
 def test_table_counts_and_query_read_back_what_was_published(warehouse):
     assert table_counts(warehouse) == {
+        "analyses": 0,
         "build_info": 1,
         "indicator_spread": 0,
         "indicators": 0,
