@@ -40,9 +40,9 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results"])
+        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "build_info"])
         facts = {name: current[name] for name in FACT_TABLES}
-        missing = [name for name, frame in facts.items() if frame is None]
+        missing = [name for name, frame in {**facts, "build_info": current["build_info"]}.items() if frame is None]
         if missing:
             raise WarehouseError(
                 f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
@@ -61,7 +61,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))
         frames = {
             **marts,
-            "build_info": build_info_row(settings, record["run_id"], "indicators"),
+            # the facts came from the service the published build fetched them from, not from today's setting
+            "build_info": build_info_row(settings, record["run_id"], "indicators", cbs_url=current["build_info"]["cbs_url"][0]),
             **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
         published = publish_warehouse(settings, frames, keep=kept)

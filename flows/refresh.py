@@ -108,9 +108,12 @@ def build_metadata(settings: Settings, run_id: str, flow_name: str, inputs: str 
     }
 
 
-def build_info_row(settings: Settings, run_id: str, flow_name: str, inputs: str | None = None) -> pl.DataFrame:
-    """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build)."""
-    return build_info(run_id, flow_name, datetime.now(UTC), settings.cbs_url, version("werkregio"), inputs)
+def build_info_row(
+    settings: Settings, run_id: str, flow_name: str, inputs: str | None = None, cbs_url: str | None = None
+) -> pl.DataFrame:
+    """``build_info`` of this build (``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build;
+    ``cbs_url``: the service the facts came from, when not the configured one: a recalculation's)."""
+    return build_info(run_id, flow_name, datetime.now(UTC), cbs_url or settings.cbs_url, version("werkregio"), inputs)
 
 
 def _results(futures: list) -> list:
