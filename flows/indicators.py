@@ -33,7 +33,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
 
     Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
     the source tables and validation results of the build that loaded the facts are carried over
-    (not the newest landings: a refresh may have landed a version and then failed). Default reference year:
+    (not the newest landings: a refresh may have landed a version and then failed), and so is the
+    CBS service they came from (``build_info.cbs_url``, whatever ``WERKREGIO_CBS_URL`` says now). Default reference year:
     ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition.
     """
     if view not in VIEWS:

@@ -34,11 +34,7 @@ from transforms.geography import UnmappedMunicipalityError, harmonise_counts
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 #: What a municipality needs to count for a year, by the series' frequency (used in notes and methods).
-EVERY_PERIOD = {
-    "month": "every month of",
-    "quarter": "every quarter of",
-    "year": "",
-}
+EVERY_PERIOD = {"month": "every month of ", "quarter": "every quarter of ", "year": ""}
 
 UNIT_SCHEMA = {"gm_code": pl.String, "year": pl.Int32, "value": pl.Float64, "approximate": pl.Boolean}
 """Yearly figures of municipalities on one geography's boundaries: key (gm_code, year)."""
@@ -50,10 +46,10 @@ def periods_per_year(frequency: str) -> int:
     return PERIODS_PER_YEAR[frequency]
 
 
-def covered(frequency: str, years: str = "the year") -> str:
-    """'a figure for every month of the year' / 'a figure for the year' (``years``: 'both years', ...)."""
+def covered(frequency: str, years: str = "the year", what: str = "a figure") -> str:
+    """'a figure for every month of the year', 'a figure for the year', 'a figure for every month of both years', ..."""
     periods_per_year(frequency)
-    return f"a figure for {EVERY_PERIOD[frequency]} {years}".replace("  ", " ")
+    return f"{what} for {EVERY_PERIOD[frequency]}{years}"
 
 
 def municipal_years(
@@ -152,7 +148,7 @@ def region_growth(units: pl.DataFrame, members: pl.DataFrame, pairs: Iterable[tu
     both years (the common set, the same municipalities on both sides), null when there is no
     common unit or their base total is 0; ``reporting`` = the common units; ``municipalities`` =
     the region's; ``complete`` when the common set is the whole region; ``approximate`` when an
-    estimated split share contributed to a common unit; ``base_total`` = the common set's base total.
+    estimated split share contributed to a common unit.
     """
     pairs_frame = pl.DataFrame(sorted(set(pairs)), schema={"base_year": pl.Int32, "year": pl.Int32}, orient="row")
     now = units.select("gm_code", "year", "value", "approximate")
@@ -166,26 +162,26 @@ def region_growth(units: pl.DataFrame, members: pl.DataFrame, pairs: Iterable[tu
         joined.group_by("region_code", "region_name", "base_year", "year")
         .agg(
             pl.col("value").filter(common).sum().alias("_now"),
-            pl.col("_base").filter(common).sum().alias("base_total"),
+            pl.col("_base").filter(common).sum().alias("_then"),
             pl.len().cast(pl.Int32).alias("municipalities"),
             common.sum().cast(pl.Int32).alias("reporting"),
             (pl.col("approximate") | pl.col("_base_approx")).filter(common).any().alias("approximate"),
         )
         .with_columns(
-            pl.when((pl.col("reporting") > 0) & (pl.col("base_total") != 0))
-            .then((pl.col("_now") / pl.col("base_total") - 1) * 100)
+            pl.when((pl.col("reporting") > 0) & (pl.col("_then") != 0))
+            .then((pl.col("_now") / pl.col("_then") - 1) * 100)
             .alias("value"),
             (pl.col("reporting") == pl.col("municipalities")).alias("complete"),
             pl.col("approximate").fill_null(False),
         )
-        .drop("_now")
+        .drop("_now", "_then")
         .sort("region_code", "base_year", "year")
     )
 
 
 def level_note(frequency: str, what: str = "a figure") -> pl.Expr:
     """Why a level is null or not the region total (null when complete), from value, reporting and municipalities."""
-    every = covered(frequency).replace("a figure", what)
+    every = covered(frequency, what=what)
     return (
         pl.when(pl.col("complete"))
         .then(None)
@@ -204,7 +200,7 @@ def level_note(frequency: str, what: str = "a figure") -> pl.Expr:
 
 def growth_note(frequency: str, what: str = "a figure") -> pl.Expr:
     """Why a growth is null or not the region's (null when complete)."""
-    every = covered(frequency, "both years").replace("a figure", what)
+    every = covered(frequency, "both years", what)
     return (
         pl.when(pl.col("complete") & pl.col("value").is_not_null())
         .then(None)

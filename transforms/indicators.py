@@ -186,7 +186,7 @@ class _Count:
     indicator: str
     frequency: str
     unit: str
-    method: str
+    summed: str
     """What is summed, for the method text ('persons with a WW benefit', 'ww_benefits + wwb_benefits per municipality')."""
     what: str
     """What a municipality needs to be counted, for notes ('a figure', 'ww_benefits and wwb_benefits figures')."""
@@ -213,14 +213,14 @@ def _counts(
         used = sorted(picked.filter(pl.col("value").is_not_null())["source_table"].unique()) or list(sources[count.series])
         panel = picked.select(pl.col("area_code").alias("gm_code"), "period_start", "value")
         out[count.indicator] = _Count(
-            count.indicator,
-            count.frequency,
-            count.unit,
-            count.what,
-            "a figure",
-            ",".join(used),
-            count.series,
-            municipal_years(panel, valid_codes, frequency=count.frequency, years=valid_codes),
+            indicator=count.indicator,
+            frequency=count.frequency,
+            unit=count.unit,
+            summed=count.what,
+            what="a figure",
+            sources=",".join(used),
+            series=count.series,
+            yearly=municipal_years(panel, valid_codes, frequency=count.frequency, years=valid_codes),
         )
     for name, parts in COUNT_SUMS.items():
         if all(part in out for part in parts):
@@ -229,15 +229,15 @@ def _counts(
                 raise ValueError(f"{name}: its parts {parts} have different frequencies {sorted(frequencies)}")
             sources_of = sorted({table for part in parts for table in out[part].sources.split(",") if table})
             out[name] = _Count(
-                name,
-                frequencies.pop(),
-                out[parts[0]].unit,
-                f"{' + '.join(parts)} per municipality",
-                f"{' and '.join(parts)} figures",
-                ",".join(sources_of),
-                None,
-                None,
-                parts,
+                indicator=name,
+                frequency=frequencies.pop(),
+                unit=out[parts[0]].unit,
+                summed=f"{' + '.join(parts)} per municipality",
+                what=f"{' and '.join(parts)} figures",
+                sources=",".join(sources_of),
+                series=None,
+                yearly=None,
+                parts=parts,
             )
     return out
 
@@ -378,7 +378,7 @@ def _level_method(count: _Count, view: str) -> str:
         if view == "harmonised"
         else "on the municipalities and region composition of the year itself"
     )
-    return f"{average}the sum of {count.method} over the region's municipalities with {covered(count.frequency)}; {where}"
+    return f"{average}the sum of {count.summed} over the region's municipalities with {covered(count.frequency)}; {where}"
 
 
 def _growth_method(count: _Count, view: str) -> str:
@@ -388,7 +388,7 @@ def _growth_method(count: _Count, view: str) -> str:
         else "both years on the municipalities and region composition of the later year (geography_year), the base year's figures moved onto them"
     )
     return (
-        f"growth in % from base_year to year of the total of {count.method} over the region's municipalities with "
+        f"growth in % from base_year to year of the total of {count.summed} over the region's municipalities with "
         f"{covered(count.frequency, 'both years')} (the same municipalities in both years); {where}"
     )
 
@@ -458,6 +458,7 @@ def _country_rows(
             )
         )
     return out
+
 
 def labour_force(
     regional: pl.DataFrame,
