@@ -81,11 +81,13 @@ def municipal_years(
         .with_columns(pl.col("period_start").dt.year().cast(pl.Int32).alias("year"))
         .filter(pl.col("year").is_in(years))
     )
-    stray = figures.join(grid, on=["gm_code", "year"], how="anti")
+    stray = figures.join(grid, on=["gm_code", "year"], how="anti").select("gm_code", "year").unique().sort("gm_code", "year")
     if stray.height:
+        where = ", ".join(f"{code} in {year}" for code, year in stray.head(20).iter_rows())
         raise UnmappedMunicipalityError(
-            [f"{code} ({year})" for code, year in stray.select("gm_code", "year").unique().iter_rows()],
-            "have figures in a year in which they are no municipality on 1 January (code (year))",
+            stray["gm_code"].to_list(),
+            f"have figures for a year in which they are no municipality on 1 January ({where}; "
+            "sources/reference/municipalities.csv lists the municipalities of each year)",
         )
     per_year = figures.group_by("gm_code", "year").agg(
         pl.col("period_start").n_unique().cast(pl.Int32).alias("periods"), pl.col("value").cast(pl.Float64).mean()

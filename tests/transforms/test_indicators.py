@@ -178,7 +178,7 @@ def test_null_for_a_municipality_outside_its_lifetime_is_not_a_gap():
 
 def test_a_figure_for_a_code_that_is_no_municipality_that_year_fails_naming_it():
     stray = pl.DataFrame(monthly("0003", 2020, 4.0), schema=REGIONAL_SCHEMA)  # 0003 begins in 2021
-    with pytest.raises(UnmappedMunicipalityError, match=r"0003 \(2020\)"):
+    with pytest.raises(UnmappedMunicipalityError, match=r"no municipality on 1 January \(0003 in 2020;"):
         averages("harmonised", regional=pl.concat([REGIONAL, stray]))
 
 
