@@ -34,16 +34,17 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
 
     Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
     the source tables and validation results of the build that loaded the facts are carried over
-    (not the newest landings: a refresh may have landed a version and then failed). Default reference year:
+    (not the newest landings: a refresh may have landed a version and then failed), and so is the
+    CBS service they came from (``build_info.cbs_url``, whatever ``WERKREGIO_CBS_URL`` says now). Default reference year:
     ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition.
     """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history"])
+        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history", "build_info"])
         facts = {name: current[name] for name in FACT_TABLES}
-        missing = [name for name, frame in facts.items() if frame is None]
+        missing = [name for name, frame in {**facts, "build_info": current["build_info"]}.items() if frame is None]
         if missing:
             raise WarehouseError(
                 f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
@@ -62,7 +63,8 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))
         frames = {
             **marts,
-            **run_metadata(settings, record, current["load_history"], marts["indicators"]),
+            # the facts came from the service the published build fetched them from, not from today's setting
+            **run_metadata(settings, record, current["load_history"], marts["indicators"], cbs_url=current["build_info"]["cbs_url"][0]),
             **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
         published = publish_warehouse(settings, frames, keep=kept)

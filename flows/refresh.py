@@ -113,17 +113,21 @@ def run_metadata(
     history: pl.DataFrame | None,
     indicators: pl.DataFrame,
     inputs: str | None = None,
+    cbs_url: str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """``build_info`` and ``load_history`` of this build, from the run's ``record`` (:func:`recorded_run`).
 
     ``history``: the published file's ``load_history`` (None: none); the run log adds the runs it lacks.
     ``indicators``: this build's indicator mart. ``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build.
+    ``cbs_url``: the CBS service the facts came from, when not the configured one (a recalculation keeps the
+    published build's).
     """
     built_at = datetime.now(UTC)
     logged = [asdict(run) for run in runlog.runs(settings.run_log_path)]
     return {
         "build_info": build_info(
-            record["run_id"], record["flow"], built_at, settings.cbs_service_url, version("werkregio"), inputs, schema_version=SCHEMA_VERSION
+            record["run_id"], record["flow"], built_at, cbs_url or settings.cbs_service_url, version("werkregio"), inputs,
+            schema_version=SCHEMA_VERSION,
         ),
         "load_history": load_history(history, logged, record, built_at, reference_years(indicators)),
     }
