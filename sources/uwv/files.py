@@ -424,13 +424,19 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 
 def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as the text the parser reads (numbers with a decimal comma)."""
+    """A spreadsheet cell as the text the parser reads.
+
+    A number with a fraction is never a valid cell, and its text must not read as a whole number
+    in either convention of writing numbers (``transforms.uwv_values``): 1.234 is written
+    ``1.2340``, since ``1.234`` or ``1,234`` would read as 1234 in one of them.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 9e18:
             return str(int(value))
-        return repr(value).replace(".", ",")
+        text = repr(value)
+        return text + "0" if re.fullmatch(r"-?\d+\.\d{3}", text) else text
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, (dt.date, dt.time)):
