@@ -30,6 +30,7 @@ from transforms.regional import combine_regional, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
 from transforms.validation_frames import region_codes_by_year
 from transforms.series import national_series
+from transforms.uwv_checks import municipality_names, national_bounds
 
 FACT_TABLES = (
     "national_series",
@@ -139,6 +140,8 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
         settings,
         valid_codes,
         {y: dict(membership.filter(pl.col("year") == y).select("region_code", "region_name").unique().iter_rows()) for y in membership["year"].unique()},
+        municipality_names(municipalities, membership, valid_codes),
+        national_bounds(facts["national_series"]),
     )
     for result in intake:
         if result.status == "accepted" and result.validation is not None:

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="export the published warehouse's views and tables to Parquet",
         description="Write one Parquet file per warehouse view (or table with --tables) into a folder, read-only.",
     )
-    export.add_argument("output", type=Path, help="folder to write the Parquet files into")
+    export.add_argument("output", type=_path, help="folder to write the Parquet files into")
     export.add_argument("--tables", action="store_true", help="export the tables instead of the views")
 
     status = commands.add_parser(
@@ -78,8 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         help="regenerate docs/warehouse.md from the warehouse declarations",
         description="Write the warehouse table reference generated from warehouse/schema.py.",
     )
-    docs.add_argument("--output", type=Path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
+    docs.add_argument("--output", type=_path, default=Path("docs/warehouse.md"), help="file to write (default docs/warehouse.md)")
     return parser
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused (``Path('')`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder (use . for the current folder)")
+    return Path(text)
 
 
 def _run_count(text: str) -> int:

@@ -29,7 +29,7 @@ def inputs_sha256(settings: Settings) -> str:
     (folder and sha256 of each accepted file), the pipeline's code and reference files (every
     file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
     """
-    from sources.uwv.intake import archive_state
+    from sources.uwv.archive import archive_state
 
     digest = hashlib.sha256()
     for landing in current_landings(settings.raw_dir, catalog.ids()):
@@ -62,4 +62,4 @@ def nothing_to_build(settings: Settings) -> bool:
         return False
     from sources.uwv.intake import waiting_files
 
-    return not waiting_files(settings.home) and published_from(settings, inputs_sha256(settings)) is not None
+    return not waiting_files(settings.home, settings.uwv_quiet_seconds) and published_from(settings, inputs_sha256(settings)) is not None

@@ -44,6 +44,7 @@ class Settings:
     concurrency: int = 4
     reference_year: int | None = None
     validation_workers: int = 2
+    uwv_quiet_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
             reference_year=_number(env, "WERKREGIO_REFERENCE_YEAR", None, int),
             validation_workers=_number(env, "WERKREGIO_VALIDATION_WORKERS", 2, int),
+            uwv_quiet_seconds=_number(env, "WERKREGIO_UWV_QUIET_SECONDS", 60.0, float),
         )
         settings.check()
         return settings
@@ -78,6 +80,8 @@ class Settings:
             raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 to 2100")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
+        if not 0 <= self.uwv_quiet_seconds < float("inf"):
+            raise SettingsError(f"WERKREGIO_UWV_QUIET_SECONDS={self.uwv_quiet_seconds} must be 0 or more seconds")
         if not 0 <= self.validation_workers <= 16:
             raise SettingsError(
                 f"WERKREGIO_VALIDATION_WORKERS={self.validation_workers} must be between 0 (validate in the flow's process) and 16"

@@ -22,9 +22,12 @@ from flows.inputs import published_from
 from sources.cbs.landing import Landing, LandResult, land_table, latest_landing
 from sources.reference.tables import reference_tables
 from flows.settings import Settings
-from sources.uwv.intake import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
+from sources.uwv.archive import archived_frames
+from sources.uwv.folders import UwvFolders
+from sources.uwv.intake import IntakeResult, intake_inbox, settling_files, waiting_files
 from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
+from transforms.uwv_checks import NationalBounds
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, WarehouseError, publish, query_tables, table_counts
 
@@ -193,8 +196,13 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
 
     A refresh then has nothing to do: rebuilding would publish the same warehouse again.
     """
-    waiting = waiting_files(settings.home)
+    waiting = waiting_files(settings.home, settings.uwv_quiet_seconds)
     logger = get_run_logger()
+    for name, age in settling_files(settings.home, settings.uwv_quiet_seconds):
+        logger.info(
+            "UWV file %s changed %.0f s ago: left in the inbox until it has been unchanged for %g s (WERKREGIO_UWV_QUIET_SECONDS)",
+            name, age, settings.uwv_quiet_seconds,
+        )
     if waiting:
         logger.info("%d UWV file(s) wait in the inbox: building", len(waiting))
         return None
@@ -211,12 +219,22 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)
 def intake_uwv(
-    settings: Settings, valid_municipalities: dict[int, frozenset[str]], regions: dict[int, dict[str, str]]
+    settings: Settings,
+    valid_municipalities: dict[int, frozenset[str]],
+    regions: dict[int, dict[str, str]],
+    municipality_names: dict[int, dict[str, set[str]]],
+    national_bounds: NationalBounds,
 ) -> list[IntakeResult]:
     """Take in the UWV register files in ``$WERKREGIO_HOME/inbox/uwv`` (archive or quarantine each)."""
     logger = get_run_logger()
     results = intake_inbox(
-        settings.home, valid_municipalities=valid_municipalities, regions=regions, today=dt.date.today()
+        settings.home,
+        valid_municipalities=valid_municipalities,
+        regions=regions,
+        municipality_names=municipality_names,
+        national_bounds=national_bounds,
+        today=dt.date.today(),
+        quiet_seconds=settings.uwv_quiet_seconds,
     )
     for result in results:
         (logger.warning if result.status == "rejected" else logger.info)("UWV file %s: %s", result.file, result.message)

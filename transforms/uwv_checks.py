@@ -233,6 +233,24 @@ def check_names(
     return problems, warnings
 
 
+def municipality_names(municipalities: pl.DataFrame, membership: pl.DataFrame, years: Iterable[int]) -> dict[int, dict[str, set[str]]]:
+    """Year -> code -> the names CBS gives the municipality that year, for :func:`check_names`.
+
+    From the reference list (``MUNICIPALITIES_SCHEMA``: a name per run of years; an open end runs
+    to the last of ``years``) and the landed 'Gebieden in Nederland' editions (``membership``:
+    year, gm_code, gm_name); both spellings count.
+    """
+    last = max(years)
+    names: dict[int, dict[str, set[str]]] = {}
+    for code, name, first, until in municipalities.select("gm_code", "name", "valid_from_year", "valid_to_year").iter_rows():
+        for year in range(int(first), int(until if until is not None else last) + 1):
+            names.setdefault(year, {}).setdefault(str(code), set()).add(str(name))
+    for year, code, name in membership.select("year", "gm_code", "gm_name").iter_rows():
+        if name:
+            names.setdefault(int(year), {}).setdefault(str(code), set()).add(str(name))
+    return names
+
+
 NationalBounds = Mapping[str, Mapping[int, tuple[int, str]]]
 """measure -> year -> (the national total of that measure's series that year, where it comes from)."""
 
@@ -309,7 +327,7 @@ def check_magnitudes(
     warnings = totals.select(
         row=pl.lit(None, pl.Int64), column=pl.lit(header), value=pl.col("sum").cast(pl.String),
         message=pl.format(
-            f"the {{}} rows dated {{}} add up to {{}}, more than the whole country ({{}}): check the unit and the column",
+            "the {} rows dated {} add up to {}, more than the whole country ({}): check the unit and the column",
             pl.col("rows"), pl.col("reference_date").dt.to_string("%Y-%m-%d"), pl.col("sum"), pl.col("bound_source"),
         ),
     )
