@@ -47,6 +47,10 @@ class MissingSource(RuntimeError):
     """A table the build needs has never been landed."""
 
 
+class WouldPublishLess(RuntimeError):
+    """A build lacks what the published warehouse holds (a reference year, a CBS table); nothing was published."""
+
+
 @dataclass
 class Facts:
     """The fact tables of a build, the validation records behind them and the UWV files taken in.
@@ -250,6 +254,34 @@ def scenarios(
         chosen |= {(year, "harmonised") for year in years if year not in dropped}
     chosen |= set(extra)
     return sorted(chosen)
+
+
+def check_nothing_dropped(previous: Mapping[str, pl.DataFrame | None], frames: Mapping[str, pl.DataFrame], where: str, force: bool) -> None:
+    """Raise :class:`WouldPublishLess` when ``frames`` lack what the ``previous`` published tables hold, unless ``force``.
+
+    Compared: the harmonised reference years and the views of ``indicators`` (a year added with
+    ``werkregio indicators --reference-year`` is computed again by every refresh, as long as its
+    region composition is landed) and the CBS tables in ``source_tables`` (a table whose landings
+    were removed). A published file that could not be read is not compared (``previous`` None).
+    """
+    dropped = []
+    old, new = previous.get("indicators"), frames["indicators"]
+    if old is not None and old.height:
+        def harmonised(frame: pl.DataFrame) -> set[int]:
+            return {int(y) for y in frame.filter(pl.col("view") == "harmonised")["geography_year"].unique()}
+
+        if gone := sorted(harmonised(old) - harmonised(new)):
+            dropped.append(f"the harmonised indicators of reference year(s) {years_text(gone)}")
+        if views := sorted(set(old["view"].unique()) - set(new["view"].unique())):
+            dropped.append(f"the {', '.join(views)} indicators")
+    tables = previous.get("source_tables")
+    if tables is not None and (gone_tables := sorted(set(tables["table_id"]) - set(frames["source_tables"]["table_id"]))):
+        dropped.append(f"CBS table(s) {', '.join(gone_tables)} (no longer landed)")
+    if dropped and not force:
+        raise WouldPublishLess(
+            f"this build lacks what the published warehouse {where} holds: {'; '.join(dropped)}. Nothing was published; "
+            "`werkregio refresh --force` publishes it anyway"
+        )
 
 
 def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int, str]]) -> dict[str, pl.DataFrame]:

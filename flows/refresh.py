@@ -30,7 +30,7 @@ from expectations.report import html_report
 from expectations.runner import ValidationFailed
 from flows import runlog
 from sources.cbs import catalog
-from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
+from flows.build import build_facts, check_nothing_dropped, compute_marts, default_reference_year, region_years, scenarios
 from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
@@ -76,10 +76,10 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         if not force and (current := published_with_inputs(settings, inputs)) is not None:
             record["published"] = current
             return record
-        previous = read_published_tables(settings, ["indicators"])["indicators"]
+        before = read_published_tables(settings, ["indicators", "source_tables"])
 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-            return compute_marts(facts, scenarios(default_reference_year(facts, settings), previous, composed=region_years(facts)))
+            return compute_marts(facts, scenarios(default_reference_year(facts, settings), before["indicators"], composed=region_years(facts)))
 
         built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
@@ -92,6 +92,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             **build_metadata(settings, record["run_id"], "refresh", inputs),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }
+        check_nothing_dropped(before, frames, str(settings.warehouse_path), force)
         published = publish_warehouse(settings, frames)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
         return record

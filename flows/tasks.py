@@ -29,7 +29,7 @@ from flows.validation import ValidationJob, validate_landed
 from flows.validation_workers import ValidationWorkers
 from transforms.uwv_checks import NationalBounds
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, WarehouseError, publish, query_tables, table_counts
+from warehouse.store import PublishResult, WarehouseError, WarehouseLocked, publish, query_tables, table_counts
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,9 @@ def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.
 
     A table is None when nothing is published yet, the published file lacks it or cannot be read,
     or DuckDB cannot open the file at all (a damaged file: a refresh then builds from scratch and
-    replaces it). Each such case is logged as a warning naming the file.
+    replaces it). Each such case is logged as a warning naming the file. A file that another
+    process holds open read-write is not "nothing published": :class:`WarehouseLocked` is raised,
+    naming that process.
     """
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
@@ -175,6 +177,8 @@ def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.
         return dict.fromkeys(names)
     try:
         frames = query_tables(settings.warehouse_path, names)
+    except WarehouseLocked:
+        raise
     except WarehouseError as err:
         get_run_logger().warning("%s; starting as if nothing were published", err)
         return dict.fromkeys(names)

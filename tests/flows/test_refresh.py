@@ -324,6 +324,63 @@ def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_table
     assert query(warehouse, "SELECT run_id, flow FROM build_info").row(0) == (record["run_id"], "indicators")
 
 
+GEBIEDEN = {year: next(e.table_id for e in catalog.family(catalog.REGIONS) if e.geography_year == year) for year in (2015, 2016)}
+
+
+def harmonised_years(warehouse: Path) -> set[int]:
+    return set(query(warehouse, "SELECT DISTINCT geography_year FROM indicators WHERE view = 'harmonised'")["geography_year"])
+
+
+def test_a_published_file_held_read_write_by_another_process_is_never_taken_for_nothing_published(home, mirror):
+    """Issue 22: a `duckdb` session on the published file made the next refresh rebuild from scratch, dropping the
+    reference years added with `werkregio indicators`, and `werkregio indicators` say 'no published facts'."""
+    from flows.indicators import recalculate_indicators
+    from tests.holders import held_read_write
+    from warehouse.store import WarehouseLocked
+
+    run_refresh(tables=[NATIONAL.table_id, *GEBIEDEN.values()])
+    recalculate_indicators(reference_year=2015, view="harmonised")
+    warehouse = Settings.from_env().warehouse_path
+    assert harmonised_years(warehouse) == {2015, 2016}
+    before = sha(warehouse)
+
+    with held_read_write(warehouse) as pid:
+        with pytest.raises(WarehouseLocked) as refreshing:
+            run_refresh(tables=[NATIONAL.table_id], offline=True)
+        with pytest.raises(WarehouseLocked) as recalculating:
+            recalculate_indicators(reference_year=2015, view="harmonised")
+
+    for raised in (refreshing, recalculating):
+        assert f"the warehouse {warehouse} is open read-write in process {pid} (" in str(raised.value)
+        assert "no published facts" not in str(raised.value)
+    assert sha(warehouse) == before
+    assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "failed"
+
+    run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)  # the session closed: as if it had never been
+    assert harmonised_years(warehouse) == {2015, 2016}
+
+
+def test_a_build_that_would_publish_less_than_the_published_file_fails_unless_forced(home, mirror):
+    from flows.build import WouldPublishLess
+    from flows.indicators import recalculate_indicators
+
+    run_refresh(tables=[NATIONAL.table_id, *GEBIEDEN.values()])
+    recalculate_indicators(reference_year=2015, view="harmonised")
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    shutil.rmtree(Settings.from_env().raw_dir / GEBIEDEN[2015])  # its landings removed: no 2015 composition any more
+
+    with pytest.raises(WouldPublishLess) as raised:
+        run_refresh(tables=[NATIONAL.table_id], offline=True)
+
+    message = str(raised.value)
+    assert f"this build lacks what the published warehouse {warehouse} holds: the harmonised indicators of reference year(s) 2015" in message
+    assert f"CBS table(s) {GEBIEDEN[2015]} (no longer landed)" in message and "`werkregio refresh --force` publishes it anyway" in message
+    assert sha(warehouse) == before
+    run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)
+    assert harmonised_years(warehouse) == {2016}
+
+
 def published_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
     names = ["national_series", "regional_series", "region_membership", "indicators", "indicator_spread", "source_tables"]
     drop = {"source_tables": ["fetched_at", "raw_path"]}
