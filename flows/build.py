@@ -18,9 +18,9 @@ from prefect.futures import wait
 from expectations.runner import ValidationFailed, ValidationReport
 from sources.cbs import catalog
 from sources.cbs.client import time_dimension
-from sources.cbs.landing import current_landings
+from sources.cbs.landing import Landing, current_landings
 from flows.settings import Settings
-from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
+from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, record_landing_checks, validate_batch
 from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes, worker_count
 from flows.validation_workers import validation_workers
 from transforms import uwv
@@ -77,13 +77,14 @@ class ValidationStopped(RuntimeError):
         self.validation_rows = rows
 
 
-def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
+def build_facts(settings: Settings, run_id: str, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
     Every landed CBS batch is validated (reports are reused for unchanged batches): in worker
     processes while this one computes the CBS fact tables, or here first (``flows.validation``).
     Any critical failure stops the build with all failures listed, before the UWV inbox is
-    touched. A UWV file that fails is quarantined and left out (its outcome is in ``uwv_files``).
+    touched, and marks the landing failed (run ``run_id``), so that the next refresh downloads it
+    again. A UWV file that fails is quarantined and left out (its outcome is in ``uwv_files``).
 
     ``meanwhile`` (the refresh: its indicator marts) is called on the fact tables while the
     workers still validate, with the UWV tables of the archive as it is; its result is kept in
@@ -95,6 +96,11 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
     national_entry = catalog.national_benefits()
     if national_entry.table_id not in {landing.table_id for landing in landings}:
         raise MissingSource(f"{national_entry.table_id} ({national_entry.title}) has never been landed: refresh it first")
+    by_batch = {f"{landing.table_id}@{landing.modified}": landing for landing in landings}
+
+    def validated(pending: list[Any]) -> list[dict[str, Any]]:
+        return _validated(pending, by_batch, run_id)
+
     with validation_workers(worker_count(settings.validation_workers, landings)) as workers:
         landed = {t.landing.table_id: t for t in read_landings(landings)}
         reference = read_reference()
@@ -120,7 +126,7 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
             others = [e for e in catalog.TABLES if e.table_id in landed and e.family not in WITHOUT_REGION_CHECK]
             pending += [check(e, region_codes) for e in others]
             if workers is None:
-                validation = _validated(pending)
+                validation = validated(pending)
             facts = {
                 "national_series": pl.concat(
                     [_national(entry, landed[entry.table_id]) for entry in catalog.national_tables() if entry.table_id in landed]
@@ -135,10 +141,10 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 archive = read_uwv_archive(settings)
                 early = meanwhile({**facts, **archive})
         except Exception:
-            _validated(pending)  # the failed checks (of the workers, or here) explain bad data better than a transform's error
+            validated(pending)  # the failed checks (of the workers, or here) explain bad data better than a transform's error
             raise
         if workers is not None:
-            validation = _validated(pending)
+            validation = validated(pending)
 
     intake = intake_uwv(
         settings,
@@ -162,10 +168,14 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
     return Facts(facts, validation, uwv_files, early)
 
 
-def _validated(pending: list[Any]) -> list[dict[str, Any]]:
-    """The validation records of every batch (reports, or futures of them); raises :class:`ValidationStopped` on a critical failure."""
+def _validated(pending: list[Any], landings: dict[str, Landing], run_id: str) -> list[dict[str, Any]]:
+    """The validation records of every batch (reports, or futures of them); raises :class:`ValidationStopped` on a critical failure.
+
+    Each batch's outcome is recorded with its landing (``landings``: by batch), failed or not.
+    """
     wait([p for p in pending if not isinstance(p, ValidationReport)])  # every batch ends before any error is raised
     reports = [p if isinstance(p, ValidationReport) else p.result() for p in pending]
+    record_landing_checks(landings, reports, run_id)
     validation = [row for report in reports for row in report.to_rows()]
     failed = [report for report in reports if not report.passed]
     if failed:

@@ -81,7 +81,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             return compute_marts(facts, scenarios(default_reference_year(facts, settings), before["indicators"], composed=region_years(facts)))
 
-        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
+        built = build_facts(settings, record["run_id"], meanwhile=marts_of)  # the marts computed while the workers validate, where they can be
         record["validation"], record["uwv_files"] = built.validation, built.uwv_files
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)

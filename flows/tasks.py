@@ -19,7 +19,7 @@ from expectations.runner import ValidationReport
 from sources.cbs.client import CbsSource, LiveCbs, dimension_keys
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
-from sources.cbs.landing import Landing, LandResult, land_table, latest_landing
+from sources.cbs.landing import Landing, LandResult, clear_failed, land_table, latest_landing, mark_failed
 from sources.reference.tables import reference_tables
 from flows.settings import Settings
 from sources.uwv.archive import archived_frames
@@ -141,6 +141,28 @@ def validate_batch(
         + (", ahead of the flow's request" if validated.ahead else ""),
     )
     return report
+
+
+@task(name="record_landing_checks", cache_policy=NO_CACHE)
+def record_landing_checks(landings: dict[str, Landing], reports: list[ValidationReport], run_id: str) -> None:
+    """Mark the landings (by batch) whose report has a critical failure as failed, clear the others.
+
+    A failed landing is not taken for CBS's current version: the next refresh downloads the
+    table again instead of building from it once more (``sources.cbs.landing.mark_failed``).
+    """
+    now = dt.datetime.now(dt.UTC)
+    for report in reports:
+        landing = landings.get(report.batch)
+        if landing is None:
+            continue
+        if report.passed:
+            clear_failed(landing)
+        else:
+            mark_failed(landing, run_id, [r.message for r in report.critical_failures], now)
+            get_run_logger().warning(
+                "%s: the landing %s failed its critical checks: the next refresh downloads the table again",
+                landing.table_id, landing.folder,
+            )
 
 
 @task(name="publish_warehouse", cache_policy=NO_CACHE)

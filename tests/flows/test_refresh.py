@@ -121,6 +121,59 @@ def corrupted_national(statline_root: Path, folder: Path) -> Path:
     return folder
 
 
+def republished_national(statline_root: Path, folder: Path, glitch: bool) -> Path:
+    """A mirror folder with the national table republished (Modified 2026-01-01); with ``glitch``, as a paging
+    hiccup serves it: rows 50-99 replaced by rows 0-49 again (as many rows, periods repeated)."""
+    shutil.copytree(statline_root / NATIONAL.table_id, folder / NATIONAL.table_id)
+    if glitch:
+        data = json.loads((folder / NATIONAL.table_id / "TypedDataSet.json").read_text())
+        data["value"][50:100] = [dict(row) for row in data["value"][0:50]]
+        (folder / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
+    info = json.loads((folder / NATIONAL.table_id / "TableInfos.json").read_text())
+    info["value"][0]["Modified"] = "2026-01-01T02:00:00"
+    (folder / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+    return folder
+
+
+def test_a_landing_that_failed_its_checks_is_downloaded_again_and_a_healthy_cbs_recovers_by_itself(home, mirror, statline_root, tmp_path):
+    """Issue 22: a glitched first download of a new CBS version stayed 'the newest landing'; every later plain refresh
+    said 'unchanged', built from it and failed again, until someone ran --force."""
+    from flows.build import ValidationStopped
+    from flows.status import render, rerun_plan, status_report
+    from sources.cbs.landing import failed_checks
+
+    run_refresh(tables=[NATIONAL.table_id])
+    settings = Settings.from_env()
+    glitched = republished_national(statline_root, tmp_path / "glitched", glitch=True)
+    healthy = republished_national(statline_root, tmp_path / "healthy", glitch=False)
+
+    with StatLineMirror(glitched, page_size=50) as cbs, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", cbs.base_url)
+        with pytest.raises(ValidationStopped):
+            run_refresh(tables=[NATIONAL.table_id])
+        bad = latest_landing(settings.raw_dir, NATIONAL.table_id)
+        assert bad.modified == "2026-01-01T02:00:00" and failed_checks(bad) is not None
+        assert rerun_plan(settings)["download_again"] == [f"{NATIONAL.table_id} (its newest landing failed its critical checks)"]
+        assert f"downloads again 1 whose newest landing failed its critical checks ({NATIONAL.table_id})" in render(status_report(settings))
+
+        cbs.reset_log()  # CBS still serves the glitch: downloaded again, the same, and refused again
+        with pytest.raises(ValidationStopped):
+            run_refresh(tables=[NATIONAL.table_id])
+        assert cbs.data_rows_served(NATIONAL.table_id) == 352
+        assert latest_landing(settings.raw_dir, NATIONAL.table_id) == bad
+
+    with StatLineMirror(healthy, page_size=50) as cbs, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", cbs.base_url)
+        result = run_refresh(tables=[NATIONAL.table_id])  # a plain refresh, same Modified as the failed landing
+
+    (table,) = result["tables"]
+    assert table["action"] == "downloaded" and table["modified"] == "2026-01-01T02:00:00"
+    good = latest_landing(settings.raw_dir, NATIONAL.table_id)
+    assert good != bad and failed_checks(good) is None
+    assert query(settings.warehouse_path, "SELECT run_id FROM build_info").item() == result["run_id"]
+    assert rerun_plan(settings)["download_again"] == []
+
+
 def stopped_by_the_negative_count(error: BaseException, warehouse: Path, before: str) -> runlog.Run:
     """Check that ``error`` names the -4.0 of :func:`corrupted_national`, nothing was published and the run log has it; the logged run."""
     message = str(error)
