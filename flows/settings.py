@@ -39,6 +39,7 @@ class Settings:
     home: Path = Path("data")
     cbs_url: str = DEFAULT_CBS_URL
     timeout: float = 30.0
+    table_timeout: float = 1800.0
     retries: int = 5
     backoff: float = 1.0
     concurrency: int = 4
@@ -54,6 +55,7 @@ class Settings:
             home=Path(_text(env, "WERKREGIO_HOME", "data")).expanduser().absolute(),
             cbs_url=_text(env, "WERKREGIO_CBS_URL", DEFAULT_CBS_URL).rstrip("/"),
             timeout=_number(env, "WERKREGIO_TIMEOUT", 30.0, float),
+            table_timeout=_number(env, "WERKREGIO_TABLE_TIMEOUT", 1800.0, float),
             retries=_number(env, "WERKREGIO_RETRIES", 5, int),
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
@@ -72,6 +74,8 @@ class Settings:
             )
         if not self.timeout > 0 or self.timeout == float("inf"):
             raise SettingsError(f"WERKREGIO_TIMEOUT={self.timeout} must be a positive number of seconds")
+        if not self.table_timeout > 0 or self.table_timeout == float("inf"):
+            raise SettingsError(f"WERKREGIO_TABLE_TIMEOUT={self.table_timeout} must be a positive number of seconds")
         if self.retries < 0:
             raise SettingsError(f"WERKREGIO_RETRIES={self.retries} must be 0 or more")
         if not 0 <= self.backoff < float("inf"):

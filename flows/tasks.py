@@ -46,6 +46,7 @@ def live_source(settings: Settings) -> LiveCbs:
     return LiveCbs(
         settings.cbs_url,
         timeout=settings.timeout,
+        table_timeout=settings.table_timeout,
         retries=settings.retries,
         backoff=settings.backoff,
         concurrency=settings.concurrency,

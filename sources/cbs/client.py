@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
+import urllib3
 from cbsodata import cbsodata3
 
 log = logging.getLogger("werkregio.cbs")
@@ -52,6 +53,9 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, *(code for code in range(500, 600) 
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 READ_CHUNK_BYTES = 1 << 20  # a data page (10,000 rows) is about 2 MB of JSON
+REQUEST_DEADLINE_FACTOR = 4
+"""A data page must be read whole within this many times ``timeout`` (which bounds each read): a
+body trickling in a byte at a time never lets a single read time out."""
 
 
 class CbsError(Exception):
@@ -136,10 +140,12 @@ class CbsSource(Protocol):
 class LiveCbs:
     """HTTP client for a CBS StatLine OData v3 service (``https://opendata.cbs.nl`` or a mirror).
 
-    ``timeout`` applies to connecting and to each read; ``retries`` is the number of extra
-    attempts per request; backoff is exponential (``backoff * 2**attempt``, capped, with
-    jitter) or what a 429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in
-    flight from this client across all threads.
+    ``timeout`` applies to connecting and to each read, and a data page must be read whole within
+    ``REQUEST_DEADLINE_FACTOR * timeout``; ``retries`` is the number of extra attempts per
+    request; backoff is exponential (``backoff * 2**attempt``, capped, with jitter) or what a
+    429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in flight from this
+    client across all threads. ``table_timeout`` bounds a table's whole download, from its
+    :meth:`table_meta` (or its :meth:`data_pages`) to its last page, retries included.
 
     :meth:`table_meta` also fetches the table's first data page, which the next
     :meth:`data_pages` of that table yields instead of requesting it again (once; a page no
@@ -154,6 +160,7 @@ class LiveCbs:
         retries: int = 5,
         backoff: float = 1.0,
         concurrency: int = 4,
+        table_timeout: float = 1800.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
@@ -164,6 +171,7 @@ class LiveCbs:
         self.retries = retries
         self.backoff = backoff
         self.concurrency = concurrency
+        self.table_timeout = table_timeout
         self.stats = RequestStats()
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(concurrency)
@@ -171,6 +179,8 @@ class LiveCbs:
         # table id -> its first data page, fetched by table_meta for the next data_pages
         # (single dict operations, atomic across threads)
         self._first_pages: dict[str, Future[tuple[list[dict[str, Any]], str | None]]] = {}
+        # table id -> time.monotonic() by which its download must be done (set by table_meta or data_pages)
+        self._deadlines: dict[str, float] = {}
         # cbsodata builds URLs from a module-level scheme flag; this client owns that flag.
         cbsodata3.options.use_https = self._scheme == "https"
 
@@ -193,6 +203,7 @@ class LiveCbs:
         first page is kept for the next :meth:`data_pages` of this table; its failure, if any, is
         raised there.
         """
+        self._deadlines[table_id] = time.monotonic() + self.table_timeout
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta")
         try:
             info = pool.submit(self.table_info, table_id)
@@ -216,6 +227,7 @@ class LiveCbs:
             )
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
+            self._deadlines.pop(table_id, None)
             raise
         pool.shutdown(wait=True)  # the first page included
         self._first_pages[table_id] = first_page
@@ -228,29 +240,43 @@ class LiveCbs:
         for this table; otherwise it is requested now. CBS pages at 10,000 rows with an absolute
         ``odata.nextLink`` carrying ``$skip``. When the link has that form, later pages are
         requested in parallel by rewriting ``$skip`` (:meth:`_parallel_pages`); otherwise the
-        links are followed one by one. Each page is retried on its own, so a failure late in a
-        large table does not restart it.
+        links are followed one by one, and a link to a page already read fails the table. Each
+        page is retried on its own, so a failure late in a large table does not restart it. The
+        whole table must be in within ``table_timeout`` of its :meth:`table_meta` (or of this call).
         """
-        prefetched = self._first_pages.pop(table_id, None)
-        if prefetched is not None:
-            page, next_link = prefetched.result()
-        else:
-            page, next_link = self._page(table_id, self._first_page_url(table_id))
-        yield page
-        if next_link is None:
-            return
-        template = _skip_template(next_link)
-        if template is None or len(page) == 0:
-            while next_link is not None:
-                page, next_link = self._page(table_id, next_link)
-                yield page
-            return
-        make_url, page_size = template
-        if page_size != len(page):
-            raise CbsBadResponse(
-                f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
-            )
-        yield from self._parallel_pages(table_id, make_url, page_size)
+        self._deadlines.setdefault(table_id, time.monotonic() + self.table_timeout)
+        try:
+            prefetched = self._first_pages.pop(table_id, None)
+            url = self._first_page_url(table_id)
+            if prefetched is not None:
+                page, next_link = prefetched.result()
+            else:
+                page, next_link = self._page(table_id, url)
+            yield page
+            if next_link is None:
+                return
+            template = _skip_template(next_link)
+            if template is None or len(page) == 0:
+                read = {url}
+                while next_link is not None:
+                    if next_link in read:
+                        raise CbsBadResponse(
+                            f"{table_id}: odata.nextLink of {url} leads back to {next_link}, a page already read: the "
+                            "paging does not advance; nothing was landed"
+                        )
+                    url = next_link
+                    read.add(url)
+                    page, next_link = self._page(table_id, url)
+                    yield page
+                return
+            make_url, page_size = template
+            if page_size != len(page):
+                raise CbsBadResponse(
+                    f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
+                )
+            yield from self._parallel_pages(table_id, make_url, page_size)
+        finally:
+            self._deadlines.pop(table_id, None)
 
     def _parallel_pages(
         self, table_id: str, make_url: Callable[[int], str], page_size: int
@@ -280,6 +306,11 @@ class LiveCbs:
                     raise CbsBadResponse(
                         f"{table_id}: the page at {url} has {len(rows)} rows, not {page_size}, yet odata.nextLink "
                         "follows it: rows would be missing from the table; nothing was landed"
+                    )
+                elif _skip_of(link) != skip + page_size:
+                    raise CbsBadResponse(
+                        f"{table_id}: odata.nextLink of {url} leads to {link}, not to the next page ($skip="
+                        f"{skip + page_size}): the paging does not advance; nothing was landed"
                     )
                 return rows, link
 
@@ -317,13 +348,27 @@ class LiveCbs:
     def _get_page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
         """One attempt at a data page, made holding a slot (parse included).
 
-        The body is read in chunks of a mebibyte rather than ``Response.content``'s 10 KiB (each
-        read has to win the GIL back from threads parsing other pages) and parsed from bytes, as
-        JSON is UTF-8, without guessing a charset.
+        The body is read in pieces of at most a mebibyte rather than ``Response.content``'s 10 KiB
+        (each read has to win the GIL back from threads parsing other pages), each as much as one
+        read of the socket brings, so that a body that trickles in is cut off once the request has
+        taken ``REQUEST_DEADLINE_FACTOR * timeout`` (or the table's time is up), whatever each read
+        takes. It is parsed from bytes, as JSON is UTF-8, without guessing a charset.
         """
+        started = time.monotonic()
+        limit = min(started + REQUEST_DEADLINE_FACTOR * self.timeout, self._deadlines.get(table_id, math.inf))
         with self._session().get(url, timeout=self.timeout, stream=True) as response:
             _raise_for_status(table_id, url, response)
-            body = _decode(table_id, url, b"".join(response.iter_content(READ_CHUNK_BYTES)))
+            pieces, size = [], 0
+            while piece := response.raw.read1(READ_CHUNK_BYTES, decode_content=True):
+                pieces.append(piece)
+                size += len(piece)
+                if time.monotonic() > limit:
+                    raise _Transient(
+                        f"the response took more than {time.monotonic() - started:.0f} s and was still coming "
+                        f"({size:,} bytes so far; a page must be in within {REQUEST_DEADLINE_FACTOR} x WERKREGIO_TIMEOUT, "
+                        "and a table within WERKREGIO_TABLE_TIMEOUT)"
+                    )
+            body = _decode(table_id, url, b"".join(pieces))
         rows = body["value"]
         self.stats.add(rows=len(rows))
         return rows, body.get("odata.nextLink")
@@ -351,9 +396,11 @@ class LiveCbs:
         """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
 
         ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
-        request is not sent and :class:`_Abandoned` is raised.
+        request is not sent and :class:`_Abandoned` is raised. No attempt starts, and no wait
+        for the next one ends, after the table's download time is up (:class:`CbsUnavailable`).
         """
         for attempt in range(self.retries + 1):
+            self._check_deadline(table_id, url)
             try:
                 with self._slots:
                     if abandon is not None and abandon():
@@ -361,22 +408,29 @@ class LiveCbs:
                     self.stats.add(requests=1)
                     try:
                         return fetch()
-                    except requests.Timeout as err:
+                    except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as err:
                         raise _Transient(f"timed out after {self.timeout:g} s ({type(err).__name__})") from err
-                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as err:
                         raise _Transient(f"connection failed ({type(err).__name__}: {err})") from err
             except _Transient as err:
                 if attempt == self.retries:
                     raise CbsUnavailable(
                         f"{table_id}: {url} failed after {self.retries + 1} attempts; last error: {err}"
                     ) from err
-                delay = self._delay(attempt, err.retry_after)
+                delay = min(self._delay(attempt, err.retry_after), max(0.0, self._deadlines.get(table_id, math.inf) - time.monotonic()))
                 self.stats.add(retries=1)
                 log.warning(
                     "%s: %s (attempt %d of %d); retrying in %.1f s", table_id, err, attempt + 1, self.retries + 1, delay
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def _check_deadline(self, table_id: str, url: str) -> None:
+        if time.monotonic() > self._deadlines.get(table_id, math.inf):
+            raise CbsUnavailable(
+                f"{table_id}: the download did not finish within {self.table_timeout:g} s (WERKREGIO_TABLE_TIMEOUT); "
+                f"gave up before requesting {url}; nothing was landed"
+            )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -478,18 +532,23 @@ class _Horizon:
         return skip > self._skip
 
 
+def _skip_of(link: str) -> int | None:
+    """The ``$skip`` of a link, when it has exactly one that is a number."""
+    skips = [v for k, v in parse_qsl(urlsplit(link).query, keep_blank_values=True) if k == "$skip"]
+    return int(skips[0]) if len(skips) == 1 and skips[0].isdigit() else None
+
+
 def _skip_template(link: str) -> tuple[Callable[[int], str], int] | None:
-    parts = urlsplit(link)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    skips = [v for k, v in query if k == "$skip"]
-    if len(skips) != 1 or not skips[0].isdigit():
+    skip = _skip_of(link)
+    if skip is None:
         return None
-    rest = [(k, v) for k, v in query if k != "$skip"]
+    parts = urlsplit(link)
+    rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "$skip"]
 
     def make_url(skip: int) -> str:
         return urlunsplit(parts._replace(query=urlencode([*rest, ("$skip", str(skip))], safe="$',()")))
 
-    return make_url, int(skips[0])
+    return make_url, skip
 
 
 class RecordedCbs:

@@ -275,14 +275,32 @@ def _version_text(info: dict[str, Any]) -> str:
     return f"Modified {info['Modified']}{metadata}"
 
 
+def most_rows(meta: TableMeta) -> int | None:
+    """The most rows ``TypedDataSet`` can hold: one per combination of its dimensions' categories
+    (None when a dimension table is missing). A table is a cube; CBS leaves empty cells out, never
+    sends a combination twice."""
+    total = 1
+    for key in dimension_keys(meta.properties):
+        if key not in meta.dimensions:
+            return None
+        total *= len(meta.dimensions[key])
+    return total
+
+
 def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
     schema = data_schema(meta)
     expected = set(schema)
     frames = []
     rows = 0
+    cap = most_rows(meta)
     for page in source.data_pages(meta.table_id):
         if not page:
             continue
+        if cap is not None and rows + len(page) > cap:
+            raise CbsBadResponse(
+                f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
+                f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
+            )
         columns = set(page[0])
         if columns != expected:
             raise CbsBadResponse(
