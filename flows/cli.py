@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         help="only this CBS table id or catalog family (repeatable; default: the whole catalog)",
     )
     mode = refresh.add_mutually_exclusive_group()
-    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged")
+    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged, rebuild even when nothing changed, and publish even a build that lacks what the published warehouse holds")
     mode.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
 
     indicators = commands.add_parser(

@@ -7,6 +7,7 @@
          computed while the workers validate; every report is in before anything else
          (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default
+      -> nothing the published build holds left out (reference years, views, CBS tables), unless forced
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
 """
 
@@ -55,8 +56,9 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
     """Refresh the warehouse.
 
     ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
-    ``force``: download even when ``Modified`` is unchanged, and build even when the inputs equal
-    the published build's. ``offline``: fetch nothing and build from what is already landed (every
+    ``force``: download even when ``Modified`` is unchanged, build even when the inputs equal
+    the published build's, and publish a build that lacks what the published one holds
+    (``flows.build.check_nothing_dropped``). ``offline``: fetch nothing and build from what is already landed (every
     landed table, or the named ones, which must be landed). Without ``force``, a refresh whose
     inputs (``inputs_sha256``) equal the published build's and with no UWV file waiting publishes
     nothing and returns that build in ``record["published"]`` (``rebuilt``: False).

@@ -220,15 +220,19 @@ def _ambiguous(name: str) -> pl.Expr:
 
 
 def _ambiguous_message(text: pl.Expr, english: pl.Expr, dutch: pl.Expr) -> pl.Expr:
-    """``'12,000' is 12000 with ',' between thousands but 12 with a decimal comma``, and what to do."""
-    larger = pl.max_horizontal(english, dutch)
-    smaller = pl.min_horizontal(english, dutch)
+    """``'12,000' is 12000 if ',' separates thousands but 12 if it is a decimal mark``, and what to do.
+
+    Such a count has one mark, followed by three digits: a ',' separates thousands in the English
+    convention, a '.' in the Dutch one.
+    """
     mark = text.str.extract(r"([.,])\d{3}$", 1)
+    thousands = pl.when(mark == ",").then(english).otherwise(dutch)
+    decimal = pl.when(mark == ",").then(dutch).otherwise(english)
     return pl.format(
         "ambiguous number: '{}' is {} if '{}' separates thousands but {} if it is a decimal mark, and no other count "
         "in this file shows which way it writes numbers; write counts without a thousands mark (as {}), or so that "
         "the mark tells (1.234.567 or 1.234,0 Dutch; 1,234,567 or 1,234.0 English)",
-        text, larger, mark, smaller, larger,
+        text, thousands, mark, decimal, thousands,
     )
 
 

@@ -84,7 +84,9 @@ def _entries(archive: Path) -> list[tuple[Path, dict[str, Any]]]:
         try:
             record = json.loads(report.read_text(encoding="utf-8"))
             kept = folder / record["file"]
-            digest = sha256_of(kept) if stat.S_ISREG(os.lstat(kept).st_mode) else "not a regular file"
+            if not stat.S_ISREG(os.lstat(kept).st_mode):
+                raise ArchiveUnreadable(f"the UWV archive file {kept} is no longer a regular file; {_advice(folder)}")
+            digest = sha256_of(kept)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ArchiveUnreadable(f"the UWV archive entry {folder} cannot be read ({type(err).__name__}: {err}); {_advice(folder)}") from err
         if digest != record["sha256"]:

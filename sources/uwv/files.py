@@ -172,8 +172,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         if data.startswith(bom):
             raise Rejected(f"wrong encoding: the file is {name} text; save it as UTF-8 (or Windows-1252)")
     if data.startswith(_ZIP_MAGIC):
-        if _opendocument(data):
-            raise Rejected(f"the file is an {_opendocument(data)} named as CSV; save it as CSV or as .xlsx")
+        if kind := _opendocument(data):
+            raise Rejected(f"the file is an {kind} named as CSV; save it as CSV or as .xlsx")
         raise Rejected("the file is a ZIP archive (an XLSX workbook?) but is named as CSV; "
                         "rename it to .xlsx or save it as CSV")
     if data.startswith(_OLE_MAGIC):
@@ -285,12 +285,12 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
         archive = zipfile.ZipFile(io.BytesIO(data))
         unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, EOFError, ValueError) as err:
-        if _opendocument(data):
-            raise Rejected(f"the file is an {_opendocument(data)} named .xlsx; save it as .xlsx (Excel) or CSV") from err
+        if kind := _opendocument(data):
+            raise Rejected(f"the file is an {kind} named .xlsx; save it as .xlsx (Excel) or CSV") from err
         raise Rejected(f"truncated or damaged XLSX file: the ZIP archive cannot be read ({err})") from err
     names = archive.namelist()
-    if _opendocument(data):
-        raise Rejected(f"the file is an {_opendocument(data)} named .xlsx; save it as .xlsx (Excel) or CSV")
+    if kind := _opendocument(data):
+        raise Rejected(f"the file is an {kind} named .xlsx; save it as .xlsx (Excel) or CSV")
     if "[Content_Types].xml" not in names or not any(name.startswith("xl/") for name in names):
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise Rejected(

@@ -811,3 +811,24 @@ def test_names_and_warnings_and_the_number_convention_are_in_an_accepted_files_r
     assert any("'Mokum' is not CBS's name of municipality" in w for w in report["warnings"])
     assert report["details"]["numbers"].startswith("Dutch: '.' between thousands, ',' before decimals (shown by row ")
     assert f"; {len(report['warnings'])} warning(s)" in result.message
+
+
+def test_a_spreadsheet_number_with_a_fraction_among_text_counts_is_not_read_as_a_whole_number():
+    """A count column that mixes text (written the English way) with a number cell 1.234: the cell's text must not
+    read as 1234 in the file's convention."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Gemeentecode", "Peildatum", "WWB", "Ingeschreven bij UWV"])
+    sheet.append(["0363", "31-12-2015", "12,000", 0])
+    sheet.append(["0014", "31-12-2015", "1,500", 0])
+    sheet.append(["0080", "31-12-2015", 1.234, 0])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    check = check_file(buffer.getvalue(), "bijstand.xlsx", valid_municipalities=VALID, regions=REGIONS, today=TODAY)
+
+    (problem,) = check.problems.to_dicts()
+    assert (problem["row"], problem["value"]) == (4, "1.2340") and "not a whole number" in problem["message"]
+    assert check.table.frame.filter(pl.col("gm_code") == "0363")["wwb_recipients"].to_list() == [12_000]
