@@ -158,8 +158,9 @@ KIND_EXTRAS: dict[str, tuple[str, ...]] = {
     WWB_REGISTRATIONS: ("municipality_name",),
     PORTAL_CONNECTIONS: ("municipality_name",),
 }
-"""Name columns a file may carry besides its codes. They are not loaded; a region name column
-stands in for the region code column when a vacancies file has no code column."""
+"""Name columns a file may carry besides its codes. They are not loaded, but checked against the
+names CBS gives the codes (``transforms.uwv_checks.check_names``); a region name column stands in
+for the region code column when a vacancies file has no code column."""
 
 _UNIT_SUFFIX = re.compile(
     r"\s*\(\s*(?:aantal|number|count|n|ja\s*/\s*nee|j\s*/\s*n|yes\s*/\s*no|datum|date|"
@@ -227,8 +228,8 @@ def accepted_headers(columns: Iterable[str] | None = None) -> str:
 class HeaderMatch:
     """What the header row of a file says: its dataset, the column each position holds, problems.
 
-    ``columns`` maps each position in the header to a column name (or None for a column that is
-    ignored: a name column, or an empty header over empty cells). ``dataset`` is None when the
+    ``columns`` maps each position in the header to a column name or name column (None for a
+    column that is ignored: an empty header over empty cells, or one already reported). ``dataset`` is None when the
     kind cannot be told; ``problems`` holds (column header, message) pairs.
     """
 

@@ -53,9 +53,7 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, *(code for code in range(500, 600) 
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 READ_CHUNK_BYTES = 1 << 20  # a data page (10,000 rows) is about 2 MB of JSON
-REQUEST_DEADLINE_FACTOR = 4
-"""A data page must be read whole within this many times ``timeout`` (which bounds each read): a
-body trickling in a byte at a time never lets a single read time out."""
+REQUEST_DEADLINE_FACTOR = 4  # a page is read whole within this many times timeout (which bounds each read only)
 
 
 class CbsError(Exception):
@@ -140,12 +138,11 @@ class CbsSource(Protocol):
 class LiveCbs:
     """HTTP client for a CBS StatLine OData v3 service (``https://opendata.cbs.nl`` or a mirror).
 
-    ``timeout`` applies to connecting and to each read, and a data page must be read whole within
-    ``REQUEST_DEADLINE_FACTOR * timeout``; ``retries`` is the number of extra attempts per
-    request; backoff is exponential (``backoff * 2**attempt``, capped, with jitter) or what a
-    429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in flight from this
-    client across all threads. ``table_timeout`` bounds a table's whole download, from its
-    :meth:`table_meta` (or its :meth:`data_pages`) to its last page, retries included.
+    ``timeout`` applies to connecting and to each read (a data page: ``REQUEST_DEADLINE_FACTOR *
+    timeout`` in all); ``retries`` is the number of extra attempts per request; backoff is
+    exponential (``backoff * 2**attempt``, capped, with jitter) or what a 429/503 ``Retry-After``
+    asks for. ``concurrency`` bounds the requests in flight from this client across all threads;
+    ``table_timeout`` a table's download, from :meth:`table_meta` to its last page, retries included.
 
     :meth:`table_meta` also fetches the table's first data page, which the next
     :meth:`data_pages` of that table yields instead of requesting it again (once; a page no
@@ -179,8 +176,7 @@ class LiveCbs:
         # table id -> its first data page, fetched by table_meta for the next data_pages
         # (single dict operations, atomic across threads)
         self._first_pages: dict[str, Future[tuple[list[dict[str, Any]], str | None]]] = {}
-        # table id -> time.monotonic() by which its download must be done (set by table_meta or data_pages)
-        self._deadlines: dict[str, float] = {}
+        self._deadlines: dict[str, float] = {}  # table id -> time.monotonic() by which its download must be done
         # cbsodata builds URLs from a module-level scheme flag; this client owns that flag.
         cbsodata3.options.use_https = self._scheme == "https"
 
@@ -241,8 +237,7 @@ class LiveCbs:
         ``odata.nextLink`` carrying ``$skip``. When the link has that form, later pages are
         requested in parallel by rewriting ``$skip`` (:meth:`_parallel_pages`); otherwise the
         links are followed one by one, and a link to a page already read fails the table. Each
-        page is retried on its own, so a failure late in a large table does not restart it. The
-        whole table must be in within ``table_timeout`` of its :meth:`table_meta` (or of this call).
+        page is retried on its own, so a failure late in a large table does not restart it.
         """
         self._deadlines.setdefault(table_id, time.monotonic() + self.table_timeout)
         try:
@@ -260,12 +255,9 @@ class LiveCbs:
                 read = {url}
                 while next_link is not None:
                     if next_link in read:
-                        raise CbsBadResponse(
-                            f"{table_id}: odata.nextLink of {url} leads back to {next_link}, a page already read: the "
-                            "paging does not advance; nothing was landed"
-                        )
-                    url = next_link
-                    read.add(url)
+                        raise CbsBadResponse(f"{table_id}: odata.nextLink of {url} leads back to {next_link}, a page already read: "
+                                             "the paging does not advance; nothing was landed")
+                    read.add(url := next_link)
                     page, next_link = self._page(table_id, url)
                     yield page
                 return
@@ -348,11 +340,10 @@ class LiveCbs:
     def _get_page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
         """One attempt at a data page, made holding a slot (parse included).
 
-        The body is read in pieces of at most a mebibyte rather than ``Response.content``'s 10 KiB
-        (each read has to win the GIL back from threads parsing other pages), each as much as one
-        read of the socket brings, so that a body that trickles in is cut off once the request has
-        taken ``REQUEST_DEADLINE_FACTOR * timeout`` (or the table's time is up), whatever each read
-        takes. It is parsed from bytes, as JSON is UTF-8, without guessing a charset.
+        The body is read in pieces of what one read of the socket brings, at most a mebibyte (not
+        ``Response.content``'s 10 KiB: each read has to win the GIL back from threads parsing other
+        pages), and cut off once the request has taken ``REQUEST_DEADLINE_FACTOR * timeout`` or the
+        table's time is up. It is parsed from bytes, as JSON is UTF-8, without guessing a charset.
         """
         started = time.monotonic()
         limit = min(started + REQUEST_DEADLINE_FACTOR * self.timeout, self._deadlines.get(table_id, math.inf))
@@ -363,11 +354,8 @@ class LiveCbs:
                 pieces.append(piece)
                 size += len(piece)
                 if time.monotonic() > limit:
-                    raise _Transient(
-                        f"the response took more than {time.monotonic() - started:.0f} s and was still coming "
-                        f"({size:,} bytes so far; a page must be in within {REQUEST_DEADLINE_FACTOR} x WERKREGIO_TIMEOUT, "
-                        "and a table within WERKREGIO_TABLE_TIMEOUT)"
-                    )
+                    raise _Transient(f"the response took more than {time.monotonic() - started:.0f} s and was still coming ({size:,} "
+                                     f"bytes so far; a page must be in within {REQUEST_DEADLINE_FACTOR} x WERKREGIO_TIMEOUT)")
             body = _decode(table_id, url, b"".join(pieces))
         rows = body["value"]
         self.stats.add(rows=len(rows))
@@ -396,11 +384,12 @@ class LiveCbs:
         """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
 
         ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
-        request is not sent and :class:`_Abandoned` is raised. No attempt starts, and no wait
-        for the next one ends, after the table's download time is up (:class:`CbsUnavailable`).
+        request is not sent and :class:`_Abandoned` is raised. No attempt starts after the table's time is up.
         """
         for attempt in range(self.retries + 1):
-            self._check_deadline(table_id, url)
+            if time.monotonic() > self._deadlines.get(table_id, math.inf):
+                raise CbsUnavailable(f"{table_id}: the download did not finish within {self.table_timeout:g} s (WERKREGIO_TABLE_"
+                                     f"TIMEOUT); gave up before requesting {url}; nothing was landed")
             try:
                 with self._slots:
                     if abandon is not None and abandon():
@@ -424,13 +413,6 @@ class LiveCbs:
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable")
-
-    def _check_deadline(self, table_id: str, url: str) -> None:
-        if time.monotonic() > self._deadlines.get(table_id, math.inf):
-            raise CbsUnavailable(
-                f"{table_id}: the download did not finish within {self.table_timeout:g} s (WERKREGIO_TABLE_TIMEOUT); "
-                f"gave up before requesting {url}; nothing was landed"
-            )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
