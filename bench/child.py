@@ -113,8 +113,10 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
             stack.enter_context(flows.cli.foreground_flow_run())
         if mode == "recalculate-direct":
             stack.enter_context(_timed("flows.indicators.compute_marts", flows.indicators.compute_marts, timings, "compute_marts"))
-            crosswalk = transforms.geography._crosswalk
-            stack.enter_context(_timed("transforms.geography._crosswalk", crosswalk, timings, "crosswalks"))
+            # a crosswalk is built by its first step and then advanced a year at a time (transforms.geography.crosswalks)
+            for step in ("_start", "_advance"):
+                function = getattr(transforms.geography, step)
+                stack.enter_context(_timed(f"transforms.geography.{step}", function, timings, "crosswalks"))
         if mode.startswith("build"):
             stack.enter_context(_validation_seconds(timings))
         if mode == "refresh":
