@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 LIBRARIES = ("prefect", "polars", "duckdb", "great-expectations", "pandas", "pyarrow", "cbsodata", "requests")
+WARM_1X_BEFORE = 5.3  # seconds: the warm 1x build of 2026-11-29, before issue 23 removed the machinery around Prefect
 
 
 def med(runs: list[dict[str, Any]], key: str) -> float:
@@ -212,16 +213,19 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
     landed = {scale: result["sizes"]["landed_rows"] for scale, result in scales.items()}
     one = summaries.get(1)
     shares = [(scale, mode, row) for scale, summary in summaries.items() for mode, row in summary.items() if "share" in row]
-    goals.append(["orchestration under a quarter of wall time (wall beyond that of the same build without Prefect)",
+    # issue 23: orchestration is measured against a running server, as deployments run; the cold command is reported
+    warm_shares = [(scale, row) for scale, mode, row in shares if mode == "warm"]
+    goals.append(["orchestration against a running server under a quarter of wall time (wall beyond that of the same "
+                  "build without Prefect); cold reported, not a goal",
                   ", ".join(f"{s}x {m} {r['share']:.0%}" for s, m, r in shares),
-                  _yes(max(r["share"] for _, _, r in shares) < 0.25)])  # fmt: skip
+                  _yes(max(r["share"] for _, r in warm_shares) < 0.25) if warm_shares else "not measured"])  # fmt: skip
     if one and "cold" in one:
         cold, warm, direct = one["cold"], one["warm"], one["direct"]
         spread = {mode: sorted(run["wall"] for run in scales[1]["builds"][mode]) for mode in ("cold", "warm")}
-        goals.insert(-1, ["build 1x under 10 s wall including Prefect (median)",
-                          f"cold {cold['wall']:.1f} s (runs {spread['cold'][0]:.1f}-{spread['cold'][-1]:.1f} s), "
-                          f"warm {warm['wall']:.1f} s (runs {spread['warm'][0]:.1f}-{spread['warm'][-1]:.1f} s)",
-                          _yes(cold["wall"] < 10 and warm["wall"] < 10)])  # fmt: skip
+        goals.insert(-1, [f"warm build 1x at most 20% slower than the 5.3 s of 2026-11-29 ({WARM_1X_BEFORE * 1.2:.1f} s, median)",
+                          f"warm {warm['wall']:.1f} s (runs {spread['warm'][0]:.1f}-{spread['warm'][-1]:.1f} s); "
+                          f"cold {cold['wall']:.1f} s (runs {spread['cold'][0]:.1f}-{spread['cold'][-1]:.1f} s)",
+                          _yes(warm["wall"] <= WARM_1X_BEFORE * 1.2)])  # fmt: skip
         checks = scales[1]["builds"]["direct"][0]["published_rows"]["validation_results"]
         findings.append(
             f"- **Build at 1x ({cold['wall']:.1f} s cold, {warm['wall']:.1f} s warm)**: the work (direct run) is "
@@ -268,7 +272,8 @@ def _builds(scales: dict[int, dict[str, Any]], goals: list[list[Any]], findings:
     if 100 in summaries:
         hundred = summaries[100]
         peak = max(row["peak_rss_mb"] for row in hundred.values())
-        goals.append(["100x peak memory under 2 GB", f"{peak / 1024:.1f} GB", _yes(peak < 2048)])
+        goals.append(["100x peak memory under 1 GB (issue 25; 1.5 GB on 2026-11-29, which issue 23 asks not to exceed)",
+                      f"{peak / 1024:.2f} GB", _yes(peak < 1024)])  # fmt: skip
         if peak < 2048:
             rows = scales[100]["sizes"]["rows"]["82015NED"]
             findings.append(
