@@ -12,6 +12,11 @@ GX runs in one ephemeral context per process, built on first use: a pandas data 
 one whole-dataframe batch definition, fed ``frame.to_pandas()`` (GX 1.x cannot validate DuckDB
 through SQLAlchemy). The context is configured with ``analytics_enabled=False``; GX 1.24 ships
 no analytics client at all, and no GX code path used here opens a socket.
+
+Why one module of about 700 lines: it is the one place that talks to GX. The report types, the
+run of a suite, the validation in pieces (whose outcome must equal that of one run on the whole
+batch) and the translation of GX's result objects into our records all read the same GX result
+shapes; split up, each part would import the others' private helpers.
 """
 
 from __future__ import annotations
