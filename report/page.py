@@ -47,6 +47,8 @@ TITLES = {
     "wwb_registered_share": "WWB registered share",
     "labour_force": "labour force",
 }
+RATIO_BENEFITS = {"benefits_per_vacancy": "ww_wwb_benefits", "tension_ratio": "ww_benefits"}
+"""The benefit count of each UWV ratio (``transforms.indicators``), which the ratio's ``sources`` call 'benefits'."""
 UWV_ADVICE = (
     "UWV register files are not public: drop the files UWV delivers in $WERKREGIO_HOME/inbox/uwv/ and refresh "
     "(docs/uwv-files.md)."
@@ -113,8 +115,10 @@ class Page:
         self.regions = region_list(data.indicators, self.year)
         self.titles = dict(zip(data.sources["table_id"], data.sources["title"]))
         self.synthetic = sorted(data.sources.filter(pl.col("synthetic"))["table_id"])
-        benefits = data.indicators.filter(pl.col("indicator").is_in(["ww_benefits", "wwb_benefits"]) & (pl.col("area_type") == "region"))
-        self.benefit_tables = _table_ids(benefits["sources"])  # what a UWV ratio's sources call 'benefits'
+        regions = data.indicators.filter(pl.col("area_type") == "region")
+        self.ratio_tables = {
+            ratio: _table_ids(regions.filter(pl.col("indicator") == count)["sources"]) for ratio, count in RATIO_BENEFITS.items()
+        }
 
     def figure(self, chart: str, caption: str, svg: str, table: str, sources: Sources, note: str = "") -> str:
         note_html = f'<p class="note">{note}</p>' if note else ""
@@ -148,8 +152,12 @@ class Page:
             f"({escape(', '.join(sources.synthetic))}), not CBS figures.</p>"
         )
 
-    def sources_text(self, query: str, tables: Iterable[str | None]) -> Sources:
-        """``query`` (the view and filter read), then each CBS table with its title, or 'UWV register files'."""
+    def sources_text(self, query: str, tables: Iterable[str | None], indicator: str | None = None) -> Sources:
+        """``query`` (the view and filter read), then each CBS table with its title, or 'UWV register files'.
+
+        The tables behind 'benefits' (in a UWV ratio's sources) count as synthetic ones: those of ``indicator``'s
+        benefit count, or of every ratio's.
+        """
         ids = _table_ids(tables)
         named = []
         for table_id in ids:
@@ -161,7 +169,10 @@ class Page:
             else:
                 named.append(escape(table_id))
         html = f"<code>{escape(query)}</code>" + (f"; {', '.join(named)}" if named else "")
-        behind = set(ids) | (set(self.benefit_tables) if "benefits" in ids else set())
+        behind = set(ids)
+        if "benefits" in ids:
+            ratios = [indicator] if indicator in self.ratio_tables else list(self.ratio_tables)
+            behind |= {table for ratio in ratios for table in self.ratio_tables[ratio]}
         return Sources(html, tuple(t for t in self.synthetic if t in behind))
 
     def region_query(self, indicator: str, year: int, base_year: int | None = None) -> str:
@@ -191,7 +202,7 @@ class Page:
     ) -> str:
         """A sorted region bar chart of one indicator, or the sentence saying why there is none."""
         figure = region_figure(self.indicators, self.regions, indicator, year, base_year)
-        sources = self.sources_text(self.region_query(indicator, year, base_year), figure["sources"])
+        sources = self.sources_text(self.region_query(indicator, year, base_year), figure["sources"], indicator)
         table = numbers_table(
             chart,
             [Column("region", "area_code"), Column("name", "area_name", _plain), value, *extra,

@@ -39,23 +39,23 @@ TITLE = "Synthetisch voorbeeld van werkregio (sources/sample/uwv.py): gegenereer
 
 def files() -> dict[str, str]:
     """File name -> text of the three sample files."""
-    members = _members()
+    sample = members()
     return {
         f"uwv-vacatures-{SAMPLE_YEAR}-synthetisch.csv": _csv(
-            ["Arbeidsmarktregio", "Regionaam", "Peildatum", "Aantal openstaande vacatures"], _vacancies(members)
+            ["Arbeidsmarktregio", "Regionaam", "Peildatum", "Aantal openstaande vacatures"], _vacancies(sample)
         ),
         f"uwv-bijstand-{SAMPLE_YEAR}-synthetisch.csv": _csv(
             ["Gemeentecode", "Gemeentenaam", "Peildatum", "Aantal bijstandsontvangers", "Ingeschreven als werkzoekende"],
-            _registrations(members),
+            _registrations(sample),
         ),
         f"uwv-portaal-{SAMPLE_YEAR}-synthetisch.csv": _csv(
-            ["Gemeentecode", "Gemeentenaam", "Peildatum", "Aangesloten op portaal", "Aangesloten sinds"], _portal(members)
+            ["Gemeentecode", "Gemeentenaam", "Peildatum", "Aangesloten op portaal", "Aangesloten sinds"], _portal(sample)
         ),
     }
 
 
-def _members() -> pl.DataFrame:
-    """gm_code, gm_name, region_code, region_name of the sample year, from the excerpt's 'Gebieden in Nederland'."""
+def members() -> pl.DataFrame:
+    """The sample year's municipalities and their regions (gm_code, gm_name, region_code, region_name), from the excerpt's 'Gebieden in Nederland'."""
     edition = regions_edition()
     membership = region_memberships(
         [
