@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         "UWV files, marked synthetic) in FOLDER, refresh offline there and print the path of the report. "
         "No network; WERKREGIO_HOME is FOLDER for this command. See docs/report.md.",
     )
-    demo.add_argument("folder", nargs="?", type=Path, default=Path("demo"), metavar="FOLDER", help="the demo's data dir (default ./demo)")
+    demo.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="the demo's data dir: new, empty or an earlier demo's (default ./demo)")
 
     status = commands.add_parser(
         "status",

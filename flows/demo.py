@@ -1,8 +1,10 @@
 """``werkregio demo [FOLDER]``: the whole pipeline, offline, on the bundled sample, in a folder of its own.
 
-1. FOLDER (default ``./demo``) is the data dir of the run (``WERKREGIO_HOME``), with the sample's
-   reference year (``WERKREGIO_REFERENCE_YEAR``) and validation on threads of this process, whatever
-   the environment says, so that nothing but Prefect's local API is contacted;
+1. FOLDER (default ``./demo``; new, empty or made by an earlier demo, never a real data dir: the
+   sample's synthetic tables must not mix with real ones) is the data dir of the run
+   (``WERKREGIO_HOME``), with the sample's reference year (``WERKREGIO_REFERENCE_YEAR``) and
+   validation on threads of this process, whatever the environment says, so that nothing but
+   Prefect's API is contacted;
 2. the sample's CBS tables are landed in ``FOLDER/raw`` by the pipeline's ``land_table`` from
    :class:`sources.sample.cbs.SampleCbs` (no network): an excerpt of four real CBS tables and three
    generated, synthetic municipal benefit tables. A table the newest landing already holds is
@@ -27,6 +29,8 @@ from flows.runlog import PipelineBusy, exclusive
 from flows.settings import Settings, SettingsError
 
 DEFAULT_FOLDER = Path("demo")
+MARKER = ".werkregio-demo"
+"""Written into a demo folder on its first run: only such a folder (or an empty one) is used again."""
 
 
 def main(folder: Path | None = None) -> int:
@@ -43,11 +47,18 @@ def main(folder: Path | None = None) -> int:
     except SettingsError as err:
         print(f"werkregio: {err}", file=sys.stderr)
         return 2
-    problem = unwritable(settings.home, "the demo folder") or unwritable(prefect_home(settings), "Prefect's home (PREFECT_HOME)")
+    problem = (
+        foreign_folder(settings.home)
+        or unwritable(settings.home, "the demo folder")
+        or unwritable(prefect_home(settings), "Prefect's home (PREFECT_HOME)")
+    )
     if problem:
         print(f"werkregio: {problem}", file=sys.stderr)
         return 2
     prepare_prefect_environment(settings)
+    (settings.home / MARKER).write_text(
+        "made by `werkregio demo`: a data dir of the bundled sample, partly synthetic (sources/sample/README.md)\n", encoding="utf-8"
+    )
     print(f"werkregio demo: the pipeline offline on the bundled sample, in {settings.home}")
     before, flow_called = None, False
     try:
@@ -83,6 +94,16 @@ def main(folder: Path | None = None) -> int:
     print(describe_run(record, settings))
     print(f"report: {report}")
     return 0
+
+
+def foreign_folder(home: Path) -> str | None:
+    """One line if ``home`` holds anything but an earlier demo: the sample's synthetic tables must not mix with real data."""
+    if not home.is_dir() or (home / MARKER).is_file() or not any(home.iterdir()):
+        return None
+    return (
+        f"{home} is not empty and no earlier `werkregio demo` made it: the demo lands synthetic tables, which must not "
+        "mix with a real data dir; choose a new or empty folder"
+    )
 
 
 def land_sample(settings: Settings) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -143,3 +144,21 @@ def test_a_second_demo_in_the_same_folder_publishes_nothing_new_and_says_so(firs
     assert report.stat().st_mtime_ns == written
     runs = [json.loads(line) for line in (first.folder / "runs.jsonl").read_text().splitlines()]
     assert [r["event"] for r in runs] == ["started", "finished", "started", "finished"]
+
+
+def test_the_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys, monkeypatch):
+    """A real data dir (anything not empty without the demo's marker) is never mixed with synthetic tables."""
+    from flows import demo
+
+    for name in ("WERKREGIO_HOME", "WERKREGIO_REFERENCE_YEAR", "WERKREGIO_TASK_RUNNER"):  # the demo sets them: restored after
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    home = tmp_path / "data"
+    (home / "raw").mkdir(parents=True)
+    assert demo.main(home) == 2
+    error = capsys.readouterr().err
+    assert f"{home} is not empty and no earlier `werkregio demo` made it" in error and "choose a new or empty folder" in error
+    assert sorted(p.name for p in home.iterdir()) == ["raw"]  # nothing written
+
+
+def test_the_demos_folder_is_marked(first):
+    assert "werkregio demo" in (first.folder / ".werkregio-demo").read_text(encoding="utf-8")
