@@ -109,7 +109,8 @@ def foreign_folder(home: Path) -> str | None:
 def land_sample(settings: Settings) -> list[dict[str, Any]]:
     """Land every table of the sample in the data dir; one record per table (table_id, action, rows, synthetic)."""
     from sources.cbs.landing import land_table
-    from sources.sample.cbs import SampleCbs, is_synthetic
+    from sources.sample import is_synthetic
+    from sources.sample.cbs import SampleCbs
 
     source = SampleCbs()
     out = []

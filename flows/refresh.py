@@ -33,7 +33,7 @@ from flows import runlog
 from sources.cbs import catalog
 from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
 from sources.cbs.landing import current_landings
-from sources.sample.cbs import is_synthetic
+from sources.sample import is_synthetic
 from flows.settings import Settings
 from flows.tasks import (
     fetch_table,

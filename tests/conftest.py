@@ -79,7 +79,7 @@ def _no_event_socket_during_hypothesis(request):
 DEMO_YEAR = 2024
 """The sample's year (sources.sample.excerpt.SAMPLE_YEAR), written out: the tests check the demo against it."""
 _NETWORK_AUDIT = '''
-import os, socket, sys
+import os, sys
 
 _LOG = os.environ["WERKREGIO_TEST_NETWORK_LOG"]
 

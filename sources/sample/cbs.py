@@ -7,28 +7,20 @@ landed by the pipeline's own ``land_table`` into an ordinary landing zone, and a
 
 A generated table's ``TableInfos`` record says what it is: its title ends in "(synthetic)", its
 ``Source`` names the generator and it carries ``"Synthetic": true``, a key CBS never sends. The
-build reads that key (:func:`is_synthetic`) into ``source_tables.synthetic``, and the report marks
-every chart drawn from such a table.
+build reads that key (:func:`sources.sample.is_synthetic`) into ``source_tables.synthetic``, and
+the report marks every chart drawn from such a table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 
 from sources.cbs.client import NON_DIMENSION_SETS, CbsNotFound, TableMeta
-from sources.sample import benefits
+from sources.sample import SYNTHETIC, benefits
 from sources.sample.excerpt import EXCERPT_DIR, excerpt, read_recorded
-
-SYNTHETIC = "Synthetic"
-"""Key of a ``TableInfos`` record whose values were generated, not published by CBS (CBS never sends it)."""
-
-
-def is_synthetic(info: Mapping[str, Any]) -> bool:
-    """Whether a landed table's ``TableInfos`` record marks its values as generated."""
-    return info.get(SYNTHETIC) is True
 
 
 class SampleCbs:

@@ -16,7 +16,6 @@ import argparse
 import gzip
 import json
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 from sources.cbs import catalog

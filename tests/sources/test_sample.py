@@ -12,8 +12,8 @@ import pytest
 from sources.cbs.client import CbsNotFound
 from sources.cbs.landing import land_table
 from sources.reference.tables import REFERENCE_DIR
-from sources.sample import benefits, uwv
-from sources.sample.cbs import SYNTHETIC, SampleCbs, is_synthetic
+from sources.sample import SYNTHETIC, benefits, is_synthetic, uwv
+from sources.sample.cbs import SampleCbs
 from sources.sample.excerpt import EXCERPT_DIR, SAMPLE_YEAR, copy_table, excerpt, read_recorded, regions_edition
 from sources.uwv.intake import intake_inbox
 from tests.conftest import DEMO_YEAR
