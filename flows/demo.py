@@ -2,9 +2,10 @@
 
 1. FOLDER (default ``./demo``; new, empty or made by an earlier demo, never a real data dir: the
    sample's synthetic tables must not mix with real ones) is the data dir of the run
-   (``WERKREGIO_HOME``), with the sample's reference year (``WERKREGIO_REFERENCE_YEAR``) and
-   validation on threads of this process, whatever the environment says, so that nothing but
-   Prefect's API is contacted;
+   (``WERKREGIO_HOME``), with the sample's reference year (``WERKREGIO_REFERENCE_YEAR``),
+   validation on threads of this process, so that nothing but Prefect's API is contacted, and the
+   UWV intake's quiet time 0 (``WERKREGIO_UWV_QUIET_SECONDS``: the demo wrote the files whole a
+   moment before), whatever the environment says;
 2. the sample's CBS tables are landed in ``FOLDER/raw`` by the pipeline's ``land_table`` from
    :class:`sources.sample.cbs.SampleCbs` (no network): an excerpt of four real CBS tables and three
    generated, synthetic municipal benefit tables. A table the newest landing already holds is
@@ -39,7 +40,14 @@ def main(folder: Path | None = None) -> int:
     from sources.sample.excerpt import SAMPLE_YEAR
 
     home = (folder or DEFAULT_FOLDER).expanduser().absolute()
-    os.environ.update({"WERKREGIO_HOME": str(home), "WERKREGIO_REFERENCE_YEAR": str(SAMPLE_YEAR), "WERKREGIO_TASK_RUNNER": "threads"})
+    os.environ.update(
+        {
+            "WERKREGIO_HOME": str(home),
+            "WERKREGIO_REFERENCE_YEAR": str(SAMPLE_YEAR),
+            "WERKREGIO_TASK_RUNNER": "threads",
+            "WERKREGIO_UWV_QUIET_SECONDS": "0",  # the demo writes its UWV files whole, just before the intake
+        }
+    )
     for name in ("WERKREGIO_DASK_ADDRESS", "WERKREGIO_VALIDATION_WORKERS"):
         os.environ.pop(name, None)
     try:
@@ -124,7 +132,8 @@ def land_sample(settings: Settings) -> list[dict[str, Any]]:
 def drop_uwv_files(settings: Settings) -> list[str]:
     """Write the sample UWV files into the inbox, except those whose content the UWV archive holds; the names written."""
     from sources.sample import uwv
-    from sources.uwv.intake import UwvFolders, archive_state
+    from sources.uwv.archive import archive_state
+    from sources.uwv.folders import UwvFolders
 
     archived = {line.rsplit(" ", 1)[-1] for line in archive_state(settings.home)}
     inbox = UwvFolders.at(settings.home).inbox

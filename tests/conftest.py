@@ -127,6 +127,8 @@ def demo(tmp_path_factory) -> DemoRun:
     env |= {
         "PYTHONPATH": str(audit),
         "WERKREGIO_TEST_NETWORK_LOG": str(log),
+        # a user's setting the demo overrides: its own UWV files, written whole, are taken in at once
+        "WERKREGIO_UWV_QUIET_SECONDS": "3600",
         # as for the rest of the suite: the temporary server may start slowly on a loaded machine
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     }

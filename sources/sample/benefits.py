@@ -120,7 +120,7 @@ def ww_frame() -> pl.DataFrame:
     frame = _grid(WW).with_columns(
         below.alias("TotDeAOWLeeftijd_2"),
         _tens(0.03 * size).alias("VanafDeAOWLeeftijd_3"),
-        _tens(0.17 * below).alias("Werkloosheid_4"),
+        _tens(0.036 * below).alias("Werkloosheid_4"),  # in all about CBS's national WW of 2024 (180,000)
         _tens(0.28 * below).alias("BijstandGerelateerdTotAOWLeeftijd_5"),
         _tens(0.02 * size).alias("BijstandGerelateerdVanafAOWLeeftijd_6"),
         _tens(0.25 * below).alias("BijstandTotDeAOWLeeftijd_7"),

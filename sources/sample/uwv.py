@@ -5,9 +5,11 @@ sample year's real municipalities and labour-market regions ('Gebieden in Nederl
 excerpt) and in line with the generated benefit figures (:mod:`sources.sample.benefits`):
 
 * vacancies per region on 1 January and 1 December (the evaluation averaged January and
-  December): the region's WW recipients of the year times a factor per region between 0.15 and 1.8,
-  so that regions fall in four of the five tension bands and none exceeds the 100,000 vacancies
-  the UWV suite finds plausible for a region (``expectations/uwv.py``);
+  December): the region's WW recipients of the year times a factor per region between 0.15 and 4.5,
+  so that regions fall in all five tension bands, the country is 'krap' as in 2024, no region
+  exceeds the 100,000 vacancies the UWV suite finds plausible for a region (``expectations/uwv.py``)
+  and each date's regions add up to fewer than CBS's open vacancies of the whole country (80472ned,
+  about 400,000 in 2024; the intake warns above that);
 * WWB recipients per municipality on 1 December (the generated WWB benefits of that month), of
   whom 40-80 % registered at UWV as job seeker, a few points more often where the municipality is
   connected to the portal (the evaluation found 63 % against 59 %);
@@ -88,7 +90,7 @@ def _vacancies(members: pl.DataFrame) -> list[list[str]]:
     rng = random.Random(f"werkregio sample vacancies {SAMPLE_YEAR}")
     rows = []
     for code, name, recipients in regions.iter_rows():
-        factor = math.exp(rng.uniform(math.log(0.15), math.log(1.8)))
+        factor = math.exp(rng.uniform(math.log(0.15), math.log(4.5)))
         for day in (dt.date(SAMPLE_YEAR, 1, 1), dt.date(SAMPLE_YEAR, 12, 1)):
             rows.append([code, name, _date(day), _count(recipients * factor * rng.uniform(0.9, 1.1))])
     return rows

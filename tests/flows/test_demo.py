@@ -49,7 +49,10 @@ def test_the_demo_ends_with_the_path_of_the_report_it_wrote(first):
     assert report.is_file() and report.stat().st_size > 100_000
     assert f"in {first.folder}" in first.done.stdout.splitlines()[0]
     assert "7 landed now" in first.done.stdout
-    assert "uwv-vacatures-2024-synthetisch.csv accepted" in first.done.stdout
+    for name in ("vacatures", "bijstand", "portaal"):  # each plausible against CBS's national totals too
+        assert f"UWV file uwv-{name}-{DEMO_YEAR}-synthetisch.csv: accepted" in first.done.stderr
+        assert f"uwv-{name}-{DEMO_YEAR}-synthetisch.csv accepted" in first.done.stdout
+    assert first.done.stderr.count("(csv, utf-8, delimiter ;); 0 warning(s)") == 3
     # the data dir is the demo folder, Prefect's state too: nothing is written elsewhere
     assert {p.name for p in first.folder.iterdir()} >= {"raw", "warehouse", "archive", "prefect", "runs.jsonl"}
 
@@ -150,7 +153,7 @@ def test_the_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys, monkeypatch
     """A real data dir (anything not empty without the demo's marker) is never mixed with synthetic tables."""
     from flows import demo
 
-    for name in ("WERKREGIO_HOME", "WERKREGIO_REFERENCE_YEAR", "WERKREGIO_TASK_RUNNER"):  # the demo sets them: restored after
+    for name in ("WERKREGIO_HOME", "WERKREGIO_REFERENCE_YEAR", "WERKREGIO_TASK_RUNNER", "WERKREGIO_UWV_QUIET_SECONDS"):  # the demo sets them: restored after
         monkeypatch.setenv(name, os.environ.get(name, ""))
     home = tmp_path / "data"
     (home / "raw").mkdir(parents=True)
