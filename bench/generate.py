@@ -80,11 +80,11 @@ def build_mirror(scale: int, root: Path, *, whole_catalog: bool = False, tables:
 
 def _write(root: Path, entry: catalog.SourceTable, scale: int = 1) -> int:
     """Write the generated table through ``write_table`` (metadata), then its rows as JSON and Parquet."""
-    data = benefits.frame(entry, scale)
+    rows = benefits.rows(entry, scale)
     folder = write_table(
         root,
         entry.table_id,
-        dimensions=benefits.dimensions(entry, data, scale),
+        dimensions=benefits.dimensions(entry, rows, scale),
         topics=[p for p in benefits.properties(entry) if p["Type"] == "Topic"],
         rows=[],
         time_dimension="Perioden",
@@ -92,7 +92,6 @@ def _write(root: Path, entry: catalog.SourceTable, scale: int = 1) -> int:
         modified=benefits.MODIFIED,
         title=entry.title,
     )
-    rows = data.with_row_index("ID").with_columns(pl.col("ID").cast(pl.Int64))
     envelope = json.loads((folder / "TypedDataSet.json").read_text(encoding="utf-8"))["odata.metadata"]
     with (folder / "TypedDataSet.json").open("wb") as handle:
         handle.write(b'{"odata.metadata":' + json.dumps(envelope).encode() + b',"value":')

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 import altair as alt
 import polars as pl

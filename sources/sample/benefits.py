@@ -56,6 +56,11 @@ def frame(entry: catalog.SourceTable, scale: int = 1) -> pl.DataFrame:
     raise ValueError(f"{entry.table_id} is not generated; generated are {', '.join(t.table_id for t in TABLES)}")
 
 
+def rows(entry: catalog.SourceTable, scale: int = 1) -> pl.DataFrame:
+    """:func:`frame` with CBS's ``ID`` column first (0, 1, ...), as ``TypedDataSet`` serves it."""
+    return frame(entry, scale).with_row_index("ID").with_columns(pl.col("ID").cast(pl.Int64))
+
+
 def properties(entry: catalog.SourceTable) -> list[dict]:
     """The real table's ``DataProperties`` (dimensions and topics), as the excerpt keeps them."""
     return read_recorded(entry.table_id, "DataProperties")

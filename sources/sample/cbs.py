@@ -85,6 +85,5 @@ class SampleCbs:
 
     def _rows(self, table_id: str) -> pl.DataFrame:
         if table_id not in self._rows_made:
-            data = benefits.frame(self._generated[table_id])
-            self._rows_made[table_id] = data.with_row_index("ID").with_columns(pl.col("ID").cast(pl.Int64))
+            self._rows_made[table_id] = benefits.rows(self._generated[table_id])
         return self._rows_made[table_id]
