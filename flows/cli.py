@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
         help="file to write (default: werkregio-report.html next to the warehouse; werkregio-report-YEAR.html with --reference-year)",
     )  # fmt: skip
 
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole pipeline offline on the bundled sample, in a folder of its own; prints the report's path",
+        description="Land the bundled sample (an excerpt of real CBS tables, generated municipal benefit tables and "
+        "UWV files, marked synthetic) in FOLDER, refresh offline there and print the path of the report. "
+        "No network; WERKREGIO_HOME is FOLDER for this command. See docs/report.md.",
+    )
+    demo.add_argument("folder", nargs="?", type=Path, metavar="FOLDER", help="the demo's data dir: new, empty or an earlier demo's (default ./demo)")
+
     status = commands.add_parser(
         "status",
         help="show recent runs, the published tables and the validation outcome",
@@ -108,6 +117,10 @@ def _run_count(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "demo":  # its own data dir and settings
+        from flows.demo import main as demo
+
+        return demo(args.folder)
     try:
         settings = Settings.from_env()
     except SettingsError as err:

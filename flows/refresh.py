@@ -34,6 +34,7 @@ from flows import runlog
 from sources.cbs import catalog
 from flows.build import build_facts, check_nothing_dropped, compute_marts, default_reference_year, region_years, scenarios
 from sources.cbs.landing import current_landings
+from sources.sample import is_synthetic
 from flows.settings import Settings
 from flows.tasks import (
     fetch_table,
@@ -93,13 +94,15 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
         inputs = inputs_sha256(settings)  # again: the intake may have archived UWV files, which this build holds
+        landed = current_landings(settings.raw_dir, catalog.ids())
         frames = {
             **facts,
             **marts,
             **run_metadata(settings, record, published["load_history"], marts["indicators"], inputs),
             "source_tables": source_tables(
-                [asdict(item) for item in current_landings(settings.raw_dir, catalog.ids())],
+                [asdict(item) for item in landed],
                 {e.table_id: {"title": e.title, "family": e.family} for e in catalog.TABLES},
+                synthetic=[item.table_id for item in landed if is_synthetic(item.read_info())],
             ),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }

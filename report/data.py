@@ -27,7 +27,7 @@ class ReportData:
     build: dict
     """build_info's one row."""
     sources: pl.DataFrame
-    """source_tables: table_id, title, modified."""
+    """source_tables: table_id, title, modified, synthetic (false where the file predates the column)."""
     national: pl.DataFrame
     """v_national_series: WW and WWB per month from 2007 (series, period_start, period_key, value, unit, provisional, source_table)."""
     indicators: pl.DataFrame
@@ -40,6 +40,11 @@ class ReportData:
     """Years with a UWV-based region figure in the as-published view (what another reference year could show)."""
 
 
+def _with_synthetic(sources: pl.DataFrame) -> pl.DataFrame:
+    """``source_tables`` with ``synthetic``: a file published before schema 1.1.0 has no generated tables (only the demo makes them)."""
+    return sources if "synthetic" in sources.columns else sources.with_columns(pl.lit(False).alias("synthetic"))
+
+
 def read_report_data(path: Path, reference_year: int | None = None) -> ReportData:
     """Read the report's inputs from the warehouse at ``path``.
 
@@ -48,7 +53,7 @@ def read_report_data(path: Path, reference_year: int | None = None) -> ReportDat
     """
     statements = {
         "build": "SELECT * FROM build_info",
-        "sources": "SELECT table_id, title, modified FROM source_tables ORDER BY table_id",
+        "sources": "SELECT * FROM source_tables ORDER BY table_id",
         "national": "SELECT series, period_start, period_key, value, unit, provisional, source_table FROM v_national_series "
         "WHERE frequency = 'month' AND series IN ('ww', 'wwb') AND period_start >= DATE '2007-01-01' ORDER BY series, period_start",
         "indicators": "SELECT * FROM v_region_indicators WHERE view = 'harmonised'",
@@ -76,7 +81,7 @@ def read_report_data(path: Path, reference_year: int | None = None) -> ReportDat
         path=path,
         reference_year=year,
         build=builds[0],
-        sources=frames["sources"],
+        sources=_with_synthetic(frames["sources"]).select("table_id", "title", "modified", "synthetic"),
         national=frames["national"],
         indicators=frames["indicators"].filter(pl.col("geography_year") == year),
         analyses=frames["analyses"].filter(pl.col("geography_year") == year),

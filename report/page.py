@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 import altair as alt
 import polars as pl
@@ -46,10 +46,19 @@ TITLES = {
     "wwb_registered_share": "WWB registered share",
     "labour_force": "labour force",
 }
+RATIO_BENEFITS = {"benefits_per_vacancy": "ww_wwb_benefits", "tension_ratio": "ww_benefits"}
+"""The benefit count of each UWV ratio (``transforms.indicators``), which the ratio's ``sources`` call 'benefits'."""
 UWV_ADVICE = (
     "UWV register files are not public: drop the files UWV delivers in $WERKREGIO_HOME/inbox/uwv/ and refresh "
     "(docs/uwv-files.md)."
 )
+
+
+class Sources(NamedTuple):
+    """What a chart was read from, as HTML, and which of its CBS tables are synthetic (generated, not CBS figures)."""
+
+    html: str
+    synthetic: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,11 @@ def numbers_table(chart: str, columns: Sequence[Column], rows: Iterable[dict], k
     return f'<table class="numbers" data-chart="{escape(chart)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _table_ids(sources: Iterable[str | None]) -> list[str]:
+    """The distinct names in comma-separated ``sources`` values, sorted."""
+    return sorted({part.strip() for text in sources if text for part in text.split(",") if part.strip()})
+
+
 class Page:
     """Builds the sections of one report from :class:`ReportData`."""
 
@@ -99,34 +113,66 @@ class Page:
         self.indicators = data.indicators
         self.regions = region_list(data.indicators, self.year)
         self.titles = dict(zip(data.sources["table_id"], data.sources["title"]))
+        self.synthetic = sorted(data.sources.filter(pl.col("synthetic"))["table_id"])
+        regions = data.indicators.filter(pl.col("area_type") == "region")
+        self.ratio_tables = {
+            ratio: _table_ids(regions.filter(pl.col("indicator") == count)["sources"]) for ratio, count in RATIO_BENEFITS.items()
+        }
 
-    def figure(self, chart: str, caption: str, svg: str, table: str, sources: str, note: str = "") -> str:
+    def figure(self, chart: str, caption: str, svg: str, table: str, sources: Sources, note: str = "") -> str:
         note_html = f'<p class="note">{note}</p>' if note else ""
         return (
-            f'<figure class="chart" id="chart-{escape(chart)}" data-chart="{escape(chart)}">'
-            f"<figcaption>{escape(caption)}</figcaption>{note_html}"
+            f'<figure class="chart" id="chart-{escape(chart)}" data-chart="{escape(chart)}"{self.synthetic_attribute(sources)}>'
+            f"<figcaption>{escape(caption)}</figcaption>{self.synthetic_label(sources)}{note_html}"
             f'<div class="svg">{svg}</div>'
-            f'<p class="provenance">Source: {sources} &middot; build <code>{escape(self.build)}</code></p>'
+            f'<p class="provenance">Source: {sources.html} &middot; build <code>{escape(self.build)}</code></p>'
             f"<details><summary>Numbers</summary>{table}</details></figure>"
         )
 
-    def missing(self, text: str, table: str = "", sources: str = "") -> str:
+    def missing(self, text: str, table: str = "", sources: Sources | None = None) -> str:
         details = f"<details><summary>Regions and why</summary>{table}</details>" if table else ""
-        provenance = f'<p class="provenance">Source: {sources} &middot; build <code>{escape(self.build)}</code></p>' if sources else ""
+        provenance = ""
+        if sources is not None:
+            provenance = (
+                f'{self.synthetic_label(sources)}<p class="provenance">Source: {sources.html} &middot; build <code>{escape(self.build)}</code></p>'
+            )
         return f'<div class="missing-block"><p class="missing">{escape(text)}</p>{provenance}{details}</div>'
 
-    def sources_text(self, query: str, tables: Iterable[str | None]) -> str:
-        """``query`` (the view and filter read), then each CBS table with its title, or 'UWV register files'."""
-        ids = sorted({part.strip() for text in tables if text for part in text.split(",") if part.strip()})
+    @staticmethod
+    def synthetic_attribute(sources: Sources) -> str:
+        return f' data-synthetic="{escape(",".join(sources.synthetic))}"' if sources.synthetic else ""
+
+    @staticmethod
+    def synthetic_label(sources: Sources) -> str:
+        if not sources.synthetic:
+            return ""
+        return (
+            f'<p class="synthetic-label"><strong>Synthetic:</strong> drawn from generated tables '
+            f"({escape(', '.join(sources.synthetic))}), not CBS figures.</p>"
+        )
+
+    def sources_text(self, query: str, tables: Iterable[str | None], indicator: str | None = None) -> Sources:
+        """``query`` (the view and filter read), then each CBS table with its title, or 'UWV register files'.
+
+        The tables behind 'benefits' (in a UWV ratio's sources) count as synthetic ones: those of ``indicator``'s
+        benefit count, or of every ratio's.
+        """
+        ids = _table_ids(tables)
         named = []
         for table_id in ids:
             if table_id in self.titles:
-                named.append(f"CBS {escape(table_id)} ({escape(self.titles[table_id])})")
+                mark = " <strong>synthetic</strong>" if table_id in self.synthetic else ""
+                named.append(f"CBS {escape(table_id)} ({escape(self.titles[table_id])}){mark}")
             elif table_id == "benefits":
                 continue  # the benefits a UWV ratio divides by: their tables are named in the benefit sections
             else:
                 named.append(escape(table_id))
-        return f"<code>{escape(query)}</code>" + (f"; {', '.join(named)}" if named else "")
+        html = f"<code>{escape(query)}</code>" + (f"; {', '.join(named)}" if named else "")
+        behind = set(ids)
+        if "benefits" in ids:
+            ratios = [indicator] if indicator in self.ratio_tables else list(self.ratio_tables)
+            behind |= {table for ratio in ratios for table in self.ratio_tables[ratio]}
+        return Sources(html, tuple(t for t in self.synthetic if t in behind))
 
     def region_query(self, indicator: str, year: int, base_year: int | None = None) -> str:
         base = f" AND base_year = {base_year}" if base_year is not None else ""
@@ -155,7 +201,7 @@ class Page:
     ) -> str:
         """A sorted region bar chart of one indicator, or the sentence saying why there is none."""
         figure = region_figure(self.indicators, self.regions, indicator, year, base_year)
-        sources = self.sources_text(self.region_query(indicator, year, base_year), figure["sources"])
+        sources = self.sources_text(self.region_query(indicator, year, base_year), figure["sources"], indicator)
         table = numbers_table(
             chart,
             [Column("region", "area_code"), Column("name", "area_name", _plain), value, *extra,
@@ -214,7 +260,21 @@ class Page:
             "<p>The indicators of the 2015 SUWI evaluation recomputed by werkregio for the labour-market regions. "
             "A region's figure is drawn only where it is <em>complete</em>: every municipality of the region reported "
             "(for a yearly figure, every month). Other regions are listed without a bar, with the reason.</p>"
-            f'<table class="build">{table}</table></header>'
+            f'<table class="build">{table}</table>{self.synthetic_banner()}</header>'
+        )
+
+    def synthetic_banner(self) -> str:
+        """Above everything, when the build holds generated tables: which, and that charts drawn from them say so."""
+        if not self.synthetic:
+            return ""
+        tables = ", ".join(f"{escape(t)} ({escape(self.titles[t])})" for t in self.synthetic)
+        return (
+            f'<div class="synthetic-banner" role="note" data-synthetic="{escape(",".join(self.synthetic))}">'
+            f"<p><strong>Synthetic figures.</strong> This build holds generated tables, not CBS figures: {tables} "
+            "(<code>synthetic</code> in <code>v_source_tables</code>). Their values were made up on the real municipality "
+            "codes, to show what the pipeline computes; every chart drawn from them is marked <em>synthetic</em>. "
+            "Only werkregio's sample makes such tables (<code>werkregio demo</code>), and its UWV register files are "
+            "generated too: the UWV-based figures of this build are no UWV figures either.</p></div>"
         )
 
     def coverage_section(self) -> str:
@@ -512,7 +572,7 @@ class Page:
             correlation.with_columns((pl.col("x") + " " + pl.col("y")).alias("key")).to_dicts(),
             "key",
         )  # fmt: skip
-        sources = self.sources_text(query, [])
+        sources = self.sources_text(query, self.indicators.filter(pl.col("indicator").is_in(CORRELATED))["sources"])
         if correlation.height == 0:
             body = self.missing(f"No correlations for {self.year} in the warehouse.")
         elif correlation["value"].is_null().all():
@@ -555,7 +615,9 @@ class Page:
             "key",
         )
         if row["value"] is None or row["p_value"] is None:
-            return self.missing(f"Registered share by portal connection, {self.year}: not computed: {row['reason']}.", table, self.sources_text(query, []))
+            return self.missing(
+                f"Registered share by portal connection, {self.year}: not computed: {row['reason']}.", table, self.sources_text(query, ["UWV register file"])
+            )
         summary = (
             f"difference {row['value']:+.1f} percentage points, Welch's t = {row['statistic']:.2f}, "
             f"df = {row['df']:.1f}, p = {row['p_value']:.4f}, n = {row['n']} municipalities"
@@ -565,14 +627,15 @@ class Page:
             f"WWB registered share: municipalities connected to the UWV portal against not connected, {self.year}",
             charts.two_means(groups.with_columns(pl.format("{}% (n={})", pl.col("mean").round(1), pl.col("n")).alias("label"))),
             table,
-            self.sources_text(query, []),
+            self.sources_text(query, ["UWV register file"]),
             escape(summary),
         )
 
     def sources_section(self) -> str:
         sources = self.data.sources
         rows = "".join(
-            f"<tr><td>{escape(r['table_id'])}</td><td>{escape(r['title'])}</td><td>{escape(str(r['modified']))}</td></tr>"
+            f"<tr><td>{escape(r['table_id'])}</td><td>{escape(r['title'])}</td><td>{escape(str(r['modified']))}</td>"
+            f"<td>{'<strong>synthetic</strong> (generated, not CBS figures)' if r['synthetic'] else 'CBS'}</td></tr>"
             for r in sources.to_dicts()
         )
         return self.section(
@@ -580,7 +643,7 @@ class Page:
             "Sources",
             "CBS StatLine tables in this build (source_tables) with the version used; UWV figures come from the UWV "
             "register files taken in (uwv_* tables).",
-            f'<table class="sources"><thead><tr><th>table</th><th>title</th><th>Modified</th></tr></thead><tbody>{rows}</tbody></table>',
+            f'<table class="sources"><thead><tr><th>table</th><th>title</th><th>Modified</th><th>values</th></tr></thead><tbody>{rows}</tbody></table>',
         )
 
     @staticmethod
@@ -632,4 +695,6 @@ table.build th { font-weight: 600; padding-right: 1rem; }
 summary { cursor: pointer; color: #2b6cb0; font-size: .9rem; }
 code { font-size: .8rem; background: #f7fafc; padding: 0 .2rem; }
 nav ol { columns: 2; font-size: .9rem; }
+.synthetic-banner { background: #fff5f5; border-left: 6px solid #c53030; padding: .2rem 1rem; margin: 1rem 0; }
+.synthetic-label { font-size: .85rem; color: #9b2c2c; margin: .2rem 0; }
 """

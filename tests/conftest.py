@@ -7,7 +7,10 @@ a throw-away PREFECT_HOME, no WERKREGIO_* settings leaking in from the developer
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,62 @@ def _no_event_socket_during_hypothesis(request):
 
         EventsWorker.drain_all(timeout=30, at_exit=False)
     yield
+
+
+DEMO_YEAR = 2024
+"""The sample's year (sources.sample.excerpt.SAMPLE_YEAR), written out: the tests check the demo against it."""
+_NETWORK_AUDIT = '''
+import os, sys
+
+_LOG = os.environ["WERKREGIO_TEST_NETWORK_LOG"]
+
+
+def _audit(event, args):
+    if event == "socket.connect" or event == "socket.sendto":
+        target = args[1]
+    elif event == "socket.getaddrinfo":
+        target = args[0]
+    else:
+        return
+    with open(_LOG, "a", encoding="utf-8") as log:
+        log.write(f"{os.getpid()} {event} {target!r}\\n")
+
+
+sys.addaudithook(_audit)
+'''
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """``werkregio demo`` run once as a newcomer would (a new folder, Prefect on its defaults), with every network contact logged."""
+
+    folder: Path
+    done: subprocess.CompletedProcess
+    network_log: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> DemoRun:
+    """``werkregio demo`` in a new working directory (the default folder ./demo), shared by the demo and report tests.
+
+    Every Python process it starts (the command, Prefect's temporary server) imports a
+    ``sitecustomize`` that logs each ``socket.connect``, ``sendto`` and ``getaddrinfo`` to a file.
+    """
+    work = tmp_path_factory.mktemp("demo-run")
+    audit = work / "audit"
+    audit.mkdir()
+    (audit / "sitecustomize.py").write_text(_NETWORK_AUDIT, encoding="utf-8")
+    log = work / "network.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WERKREGIO_"))}  # every default
+    env |= {
+        "PYTHONPATH": str(audit),
+        "WERKREGIO_TEST_NETWORK_LOG": str(log),
+        # a user's setting the demo overrides: its own UWV files, written whole, are taken in at once
+        "WERKREGIO_UWV_QUIET_SECONDS": "3600",
+        # as for the rest of the suite: the temporary server may start slowly on a loaded machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }
+    werkregio = Path(sys.executable).with_name("werkregio")
+    done = subprocess.run([str(werkregio), "demo"], cwd=work, env=env, capture_output=True, text=True, timeout=1200)
+    return DemoRun(work / "demo", done, log, env)

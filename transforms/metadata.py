@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
 
-def source_tables(landings: Iterable[Mapping[str, Any]], catalog: Mapping[str, Mapping[str, str]]) -> pl.DataFrame:
+def source_tables(
+    landings: Iterable[Mapping[str, Any]], catalog: Mapping[str, Mapping[str, str]], synthetic: Collection[str] = ()
+) -> pl.DataFrame:
     """One row per landed CBS table used by a build. Key: table_id.
 
     ``landings`` are manifest records (table_id, modified, fetched_at, rows, sha256,
-    source_url, path); ``catalog`` maps table id to its ``title`` and ``family``.
+    source_url, path); ``catalog`` maps table id to its ``title`` and ``family``; ``synthetic``
+    holds the ids of the tables whose values were generated (the demo's sample), not published by CBS.
     """
     rows = [
         {
             "table_id": landing["table_id"],
             "title": catalog[landing["table_id"]]["title"],
             "family": catalog[landing["table_id"]]["family"],
+            "synthetic": landing["table_id"] in synthetic,
             "modified": landing["modified"],
             "fetched_at": datetime.fromisoformat(landing["fetched_at"]),
             "rows": landing["rows"],
@@ -34,6 +38,7 @@ def source_tables(landings: Iterable[Mapping[str, Any]], catalog: Mapping[str, M
         "table_id": pl.String,
         "title": pl.String,
         "family": pl.String,
+        "synthetic": pl.Boolean,
         "modified": pl.String,
         "fetched_at": pl.Datetime("us", "UTC"),
         "rows": pl.Int64,

@@ -113,6 +113,13 @@ SOURCE_TABLES = Table(
         Column("table_id", "VARCHAR", "CBS StatLine table id, e.g. 37789ksz", False),
         Column("title", "VARCHAR", "table title from the source catalog", False),
         Column("family", "VARCHAR", "what the table holds (national_benefits, ww_municipal, regions, ...)", False),
+        Column(
+            "synthetic",
+            "BOOLEAN",
+            "true where the table's values were generated, not published by CBS: the generated tables of the sample "
+            "`werkregio demo` lands (their TableInfos record carries \"Synthetic\": true); false for every table from CBS",
+            False,
+        ),
         Column("modified", "VARCHAR", "CBS TableInfos.Modified of the landed version (over OData v4: Properties.Modified, as Amsterdam local time like v3)", False),
         Column("fetched_at", "TIMESTAMPTZ", "when that version was downloaded, UTC", False),
         Column("rows", "BIGINT", "TypedDataSet rows landed", False),
@@ -616,10 +623,16 @@ VIEWS: tuple[View, ...] = (
 #: renamed or retyped; MINOR: a view or column added (or columns reordered); PATCH: only meanings, comments or
 #: values changed in a compatible way (say so in the changelog). Change it together with :data:`CHANGELOG`, then
 #: run ``python -m warehouse.docs``.
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 #: (version, what changed for a reader of the views), newest first: one entry per version.
 CHANGELOG: tuple[tuple[str, str], ...] = (
+    (
+        "1.1.0",
+        "`synthetic` in `v_source_tables` (after `family`): true for a table whose values were generated, not "
+        "published by CBS (the sample of `werkregio demo`); every indicator whose `sources` name such a table is "
+        "synthetic too.",
+    ),
     (
         "1.0.0",
         "First versioned contract (files built before it have no `schema_version`). Compared with them: "

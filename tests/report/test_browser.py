@@ -1,11 +1,14 @@
 """The report in a real browser: headless Chromium (Debian's ``chromium``) through Playwright.
 
-For each report (reference year 2016, with UWV figures; 2025, without): no console error, no request
-but the file itself, every chart drawn at a sensible size, a screenshot per section, and the numbers
-behind every chart equal to a query on the warehouse written here, independently of the report code.
+For each report (reference year 2016 of the mirror, with UWV figures; 2025, without; and the report
+``werkregio demo`` writes, where every chart has values): no console error, no request but the file
+itself, every chart drawn at a sensible size, a screenshot per section, and the numbers behind every
+chart equal to a query on the warehouse written here, independently of the report code. On the demo's
+report also: the synthetic banner and a visible "Synthetic" line on exactly the charts drawn from
+generated tables.
 
-Screenshots: ``test-artifacts/report-screenshots/<year>/<section>.png`` in the work tree (git ignores
-it; each run replaces the year's folder), or under ``WERKREGIO_SCREENSHOTS`` when set (docs/report.md).
+Screenshots: ``test-artifacts/report-screenshots/<year or demo>/<section>.png`` in the work tree (git
+ignores it; each run replaces the folder), or under ``WERKREGIO_SCREENSHOTS`` when set (docs/report.md).
 Not pytest's temporary folder: on a machine where several test runs share /tmp/pytest-of-<user>,
 pytest's clean-up of all but the last three runs removes them within minutes. Chromium is installed by ``.ci/run``; without it this test skips
 locally, saying so, and fails in CI (``CI`` set), where a skip would hide a missing browser.
@@ -21,10 +24,9 @@ from pathlib import Path
 import pytest
 
 from report import write_report
+from tests.conftest import DEMO_YEAR
 from tests.report.conftest import UWV_YEAR
 from warehouse.store import query
-
-pytestmark = [pytest.mark.mirror]
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -111,19 +113,17 @@ def page_numbers(page) -> dict[str, dict[tuple[str, str], float]]:
     return out
 
 
-@pytest.mark.parametrize("year", [UWV_YEAR, 2025])
-def test_report_in_chromium(published, chromium, screenshots, tmp_path, year):
+def open_in_chromium(html: Path, chromium: Path, folder: Path, profile: Path) -> dict:
+    """Open the report file in headless Chromium, screenshot each section into ``folder``; what the page showed."""
     from playwright.sync_api import sync_playwright
 
-    html = write_report(published.warehouse, tmp_path / f"report-{year}.html", year)
     url = html.resolve().as_uri()
-    folder = screenshots / str(year)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     errors, requests = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(chromium), headless=True, args=FLAGS, viewport={"width": 1100, "height": 900}
+            str(profile), executable_path=str(chromium), headless=True, args=FLAGS, viewport={"width": 1100, "height": 900}
         )
         try:
             page = browser.new_page()
@@ -146,26 +146,74 @@ def test_report_in_chromium(published, chromium, screenshots, tmp_path, year):
             sections = page.eval_on_selector_all(
                 "section", "sections => sections.map(s => [s.id, s.querySelectorAll('figure.chart, p.missing, table.sources').length])"
             )
+            synthetic = page.eval_on_selector_all(
+                "figure.chart[data-synthetic]",
+                """figures => figures.map(f => { const label = f.querySelector(':scope > p.synthetic-label');
+                   return [f.dataset.chart, f.dataset.synthetic, label ? label.getBoundingClientRect().height : 0]; })""",
+            )
+            banner = page.eval_on_selector_all(
+                "header .synthetic-banner", "banners => banners.map(b => [b.dataset.synthetic, b.getBoundingClientRect().height])"
+            )
+            if banner:
+                page.locator("header").screenshot(path=str(folder / "header.png"))
         finally:
             browser.close()
+    return {"url": url, "errors": errors, "requests": requests, "charts": charts, "shown": shown, "sections": sections,
+            "synthetic": synthetic, "banner": banner}  # fmt: skip
 
-    assert errors == []
-    assert requests == [url], f"requests beyond the file itself: {sorted(set(requests) - {url})}"
+
+def check_page(result: dict, warehouse: Path, year: int, folder: Path) -> set[str]:
+    """What every report must show in the browser; the charts drawn."""
+    assert result["errors"] == []
+    assert result["requests"] == [result["url"]], f"requests beyond the file itself: {sorted(set(result['requests']) - {result['url']})}"
+    sections = result["sections"]
     assert [s for s, _ in sections] == SECTIONS and all(count > 0 for _, count in sections), sections
-    for chart, width, height, marks in charts:
+    for chart, width, height, marks in result["charts"]:
         assert width >= 200 and height >= 80 and marks > 20, (chart, width, height, marks)
-    assert sorted((folder).iterdir()) == sorted(folder / f"{s}.png" for s in SECTIONS)
+    assert {p.name for p in folder.iterdir()} >= {f"{s}.png" for s in SECTIONS}
 
-    expected = expected_numbers(published.warehouse, year)
+    expected = expected_numbers(warehouse, year)
+    shown = result["shown"]
     assert set(shown) <= set(expected), f"charts without a check here: {set(shown) - set(expected)}"
     for chart, numbers in shown.items():
         want = expected[chart]
         assert numbers.keys() == want.keys(), chart
         assert all(math.isclose(numbers[k], want[k], rel_tol=1e-12, abs_tol=1e-12) for k in want), chart
-    drawn = {chart for chart, *_ in charts}
-    always = {"coverage", "national", "municipalities", "labour-force"}
-    with_uwv = {"portal-bands", "portal-share", "registered-share", "correlation", "registered-by-portal"}
-    assert always | (with_uwv if year == UWV_YEAR else set()) <= drawn
-    if year != UWV_YEAR:
-        assert not drawn & with_uwv
+    drawn = {chart for chart, *_ in result["charts"]}
     assert all(expected[chart] for chart in drawn if chart in expected), "a chart drawn without a complete number"
+    return drawn
+
+
+ALWAYS = {"coverage", "national", "municipalities", "labour-force"}
+WITH_UWV = {"portal-bands", "portal-share", "registered-share", "correlation", "registered-by-portal"}
+GROWTH = {f"growth-{series}-{base}-{end}" for base, end in ((2008, 2009), (2010, 2011), (2012, 2014), (2009, 2014)) for series in ("ww", "wwb")}
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("year", [UWV_YEAR, 2025])
+def test_report_in_chromium(published, chromium, screenshots, tmp_path, year):
+    html = write_report(published.warehouse, tmp_path / f"report-{year}.html", year)
+    result = open_in_chromium(html, chromium, screenshots / str(year), tmp_path / "profile")
+    drawn = check_page(result, published.warehouse, year, screenshots / str(year))
+    assert sorted((screenshots / str(year)).iterdir()) == sorted(screenshots / str(year) / f"{s}.png" for s in SECTIONS)
+    assert ALWAYS | (WITH_UWV if year == UWV_YEAR else set()) <= drawn
+    if year != UWV_YEAR:
+        assert not drawn & WITH_UWV
+    assert result["banner"] == [] and result["synthetic"] == []  # the mirror's tables are CBS's
+
+
+def test_the_demos_report_in_chromium(demo, chromium, screenshots, tmp_path):
+    """The report ``werkregio demo`` wrote, as a newcomer opens it: every chart drawn with its numbers, synthetic marked."""
+    assert demo.done.returncode == 0, demo.done.stderr[-4000:]
+    warehouse = demo.folder / "warehouse" / "werkregio.duckdb"
+    result = open_in_chromium(demo.folder / "warehouse" / "werkregio-report.html", chromium, screenshots / "demo", tmp_path / "profile")
+    drawn = check_page(result, warehouse, DEMO_YEAR, screenshots / "demo")
+    assert ALWAYS | WITH_UWV | GROWTH | {"benefits-per-vacancy", "tension"} == drawn
+    generated = "80724ned,80794ned,82015NED"
+    ((tables, height),) = result["banner"]
+    assert tables == generated and height > 40
+    marked = {chart: tables for chart, tables, _ in result["synthetic"]}
+    assert set(marked) == {"coverage", "benefits-per-vacancy", "tension", "correlation"} | GROWTH
+    assert all(height > 10 for _, _, height in result["synthetic"]), "a synthetic chart without a visible label"
+    assert marked["tension"] == marked["growth-ww-2008-2009"] == "80794ned"  # WW only
+    assert marked["benefits-per-vacancy"] == marked["correlation"] == generated
