@@ -41,7 +41,7 @@ class ReportData:
 
 
 def _with_synthetic(sources: pl.DataFrame) -> pl.DataFrame:
-    """``source_tables`` with ``synthetic``: a file published before schema 1.1.0 has no generated tables (only the demo makes them)."""
+    """``source_tables`` with ``synthetic``: a file built before the versioned contract (1.0.0) lacks the column and has no generated tables (only the demo makes them)."""
     return sources if "synthetic" in sources.columns else sources.with_columns(pl.lit(False).alias("synthetic"))
 
 

@@ -623,16 +623,10 @@ VIEWS: tuple[View, ...] = (
 #: renamed or retyped; MINOR: a view or column added (or columns reordered); PATCH: only meanings, comments or
 #: values changed in a compatible way (say so in the changelog). Change it together with :data:`CHANGELOG`, then
 #: run ``python -m warehouse.docs``.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.0.0"
 
 #: (version, what changed for a reader of the views), newest first: one entry per version.
 CHANGELOG: tuple[tuple[str, str], ...] = (
-    (
-        "1.1.0",
-        "`synthetic` in `v_source_tables` (after `family`): true for a table whose values were generated, not "
-        "published by CBS (the sample of `werkregio demo`); every indicator whose `sources` name such a table is "
-        "synthetic too.",
-    ),
     (
         "1.0.0",
         "First versioned contract (files built before it have no `schema_version`). Compared with them: "
@@ -640,7 +634,7 @@ CHANGELOG: tuple[tuple[str, str], ...] = (
         "runs behind the file), `v_source_tables` and `v_analyses` (the evaluation's analyses, table `analyses`); `statcode` (GM0363, AM01, NL01) after `area_code` in "
         "`v_regional_series`, `v_region_indicators` and `v_municipality_indicators`; `gm_statcode` in "
         "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`); `note` in "
-        "`v_region_indicators` and `v_municipality_indicators` (why a value is null or partial). Values: every indicator x "
+        "`v_region_indicators` and `v_municipality_indicators` (why a value is null or partial); `synthetic` in `v_source_tables` (true for a table whose values were generated, not published by CBS: the sample of `werkregio demo`; every indicator whose `sources` name such a table is synthetic too). Values: every indicator x "
         "region x year in scope has a row (null where unknown), by one like-for-like coverage rule; AM99 ('Niet in te "
         "delen') has `area_type` 'unassigned' and is not in `v_region_indicators`; harmonised years start in 2007.",
     ),
