@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 
-from sources.cbs.client import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
+from sources.cbs.client import CbsBadResponse, CbsError, CbsSource, TableMeta, dimension_keys, topic_types
 from sources.parquet import read_named
 
 MANIFEST = "manifest.json"
@@ -219,19 +219,59 @@ def current_landings(raw_dir: Path, table_ids: Iterable[str]) -> list[Landing]:
     return [landing for table_id in table_ids if (landing := latest_landing(raw_dir, table_id)) is not None]
 
 
+def tables_to_check(raw_dir: Path, table_ids: Iterable[str]) -> list[str]:
+    """Those of ``table_ids`` whose newest landing may hold CBS's version, so that CBS is asked whether it
+    changed: landed, and not failed its critical checks. The others are downloaded whatever CBS says."""
+    return [
+        table_id
+        for table_id in table_ids
+        if (landing := latest_landing(raw_dir, table_id)) is not None and failed_checks(landing) is None
+    ]
+
+
+def catalogued_versions(
+    source: CbsSource,
+    raw_dir: Path,
+    table_ids: Sequence[str],
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, dict[str, Any]]:
+    """The version of each of ``table_ids`` that needs a check (:func:`tables_to_check`), from CBS's catalogue in
+    one request (``CbsSource.versions``), for :func:`land_table`'s ``listed``.
+
+    A catalogue that cannot be read, or does not answer for a table, is not an error: those tables are then
+    asked on their own (one request each), and ``warn`` says which and why.
+    """
+    wanted = tables_to_check(raw_dir, table_ids)
+    if not wanted:
+        return {}
+    try:
+        versions = source.versions(wanted)
+    except CbsError as err:
+        warn(f"the catalogue could not be read ({err}); asking each of {len(wanted)} table(s) for its version instead")
+        return {}
+    if lacking := [table_id for table_id in wanted if table_id not in versions]:
+        warn(f"the catalogue does not give the version of {', '.join(lacking)}; asking each of them on its own")
+    progress(f"the catalogue gave the version of {len(versions)} of {len(wanted)} landed table(s) in one request")
+    return versions
+
+
 def land_table(
     source: CbsSource,
     table_id: str,
     raw_dir: Path,
     *,
     force: bool = False,
+    listed: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
 ) -> LandResult:
     """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
     (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
 
-    The check costs one ``TableInfos`` request. ``force`` downloads anyway, and so does a newest
+    The check costs one ``TableInfos`` request, or none when ``listed`` is the table's version as the
+    catalogue gave it (:func:`catalogued_versions`). ``force`` downloads anyway, and so does a newest
     landing that failed its critical checks (:func:`mark_failed`); content identical to the
     newest landing's (data and metadata) then keeps that landing. If ``Modified``
     changes while the data are downloaded the download is repeated once, and fails after that,
@@ -245,9 +285,10 @@ def land_table(
             "downloading the table again"
         )
     elif known is not None and not force:
-        info = source.table_info(table_id)
+        info = listed if listed is not None else source.table_info(table_id)
         if _same_version(info, known):
-            progress(f"{table_id}: unchanged ({_version_text(info)}), nothing downloaded")
+            where = "the catalogue" if listed is not None else "TableInfos"
+            progress(f"{table_id}: unchanged ({_version_text(info)}, from {where}), nothing downloaded")
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
@@ -262,7 +303,7 @@ def land_table(
     )
 
 
-def _same_version(info: dict[str, Any], landing: Landing) -> bool:
+def _same_version(info: Mapping[str, Any], landing: Landing) -> bool:
     """Whether CBS's ``TableInfos`` record ``info`` has the ``Modified`` (data) and, when CBS sends
     it, the ``MetaDataModified`` (dimension tables, DataProperties) of ``landing``'s ``TableInfos``."""
     if str(info["Modified"]) != landing.modified:
@@ -270,7 +311,7 @@ def _same_version(info: dict[str, Any], landing: Landing) -> bool:
     return "MetaDataModified" not in info or info["MetaDataModified"] == landing.read_info().get("MetaDataModified")
 
 
-def _version_text(info: dict[str, Any]) -> str:
+def _version_text(info: Mapping[str, Any]) -> str:
     metadata = f", MetaDataModified {info['MetaDataModified']}" if "MetaDataModified" in info else ""
     return f"Modified {info['Modified']}{metadata}"
 

@@ -320,3 +320,56 @@ def test_a_landing_marked_failed_is_downloaded_again_even_with_the_same_modified
     assert [landing.folder for landing in landings(tmp_path / "raw", TABLE)] == [bad.folder, good.landing.folder]  # a file beside them is no landing
     clear_failed(bad)
     assert failed_checks(bad) is None and not (tmp_path / "raw" / TABLE / "failed-checks.json").exists()
+
+
+def test_a_version_the_catalogue_gave_decides_without_a_request_of_the_table(tmp_path):
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        first = land_table(cbs, TABLE, tmp_path / "raw")
+        mirror.reset_log()
+        same = {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}
+        messages = []
+        assert land_table(cbs, TABLE, tmp_path / "raw", listed=same, progress=messages.append).action == "unchanged"
+        assert mirror.count() == 0
+        assert messages == [f"{TABLE}: unchanged (Modified 2025-04-23T02:00:00, MetaDataModified 2025-04-23T02:00:00, from the catalogue), nothing downloaded"]
+
+        for changed in ({**same, "MetaDataModified": "2025-06-01T02:00:00"}, {**same, "Modified": "2025-06-01T02:00:00"}):
+            mirror.reset_log()  # the catalogue says the metadata, or the data, changed: the table is downloaded
+            assert land_table(cbs, TABLE, tmp_path / "raw", listed=changed).action == "identical"  # (the mirror serves the same)
+            assert mirror.data_rows_served() == 3 and mirror.count(TABLE, "TableInfos") == 2  # before and after the data
+        assert [landing.folder for landing in landings(tmp_path / "raw", TABLE)] == [first.landing.folder]
+
+
+def test_catalogued_versions_asks_once_for_the_tables_to_check_and_says_which_it_lacks(tmp_path):
+    from sources.cbs.landing import catalogued_versions, mark_failed
+
+    other = "90009TST"
+    make_table(tmp_path / "src")
+    folder = write_table(tmp_path / "src", other, dimensions={}, topics=[], rows=[])
+    infos = json.loads((folder / "TableInfos.json").read_text())
+    infos["value"][0]["Identifier"] = other.lower()  # the catalogue spells it otherwise: its $filter finds nothing
+    (folder / "TableInfos.json").write_text(json.dumps(infos))
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        warnings: list[str] = []
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE, other], warn=warnings.append) == {}
+        assert mirror.count() == 0 and warnings == []  # nothing landed: nothing to ask before downloading
+
+        landed = land_table(cbs, TABLE, tmp_path / "raw").landing
+        land_table(cbs, other, tmp_path / "raw")
+        mirror.reset_log()
+        versions = catalogued_versions(cbs, tmp_path / "raw", [TABLE, other], warn=warnings.append)
+        assert versions == {TABLE: {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}}
+        assert [r.endpoint for r in mirror.requests_for()] == ["Tables"]
+        assert warnings == [f"the catalogue does not give the version of {other}; asking each of them on its own"]
+
+        mirror.add_fault("status", status=404, endpoint="Tables")
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE], warn=warnings.append) == {}
+        assert warnings[-1].startswith("the catalogue could not be read (ODataCatalog/Tables: not found at CBS (")
+        assert warnings[-1].endswith("; asking each of 1 table(s) for its version instead")
+
+        mark_failed(landed, "run-1", ["a check"], datetime(2026, 1, 1, tzinfo=UTC))
+        mirror.reset_log()
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE], warn=warnings.append) == {}
+        assert mirror.count() == 0  # downloaded again whatever CBS says
