@@ -30,13 +30,15 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from sources.cbs.client import CbsBadResponse, CbsError, CbsSource, TableMeta, dimension_keys, topic_types
 from sources.parquet import read_named
@@ -44,6 +46,8 @@ from sources.parquet import read_named
 MANIFEST = "manifest.json"
 DATA_FILE = "TypedDataSet.parquet"
 FAILED_CHECKS = "failed-checks.json"
+ROW_GROUP_ROWS = 100_000
+"""Rows per row group of a landed data file: a bound on what a download holds in memory, and the same for any paging."""
 
 _POLARS_TYPES = {
     "Long": pl.Int64,
@@ -277,6 +281,9 @@ def land_table(
     changes while the data are downloaded the download is repeated once, and fails after that,
     so a landing never mixes two versions.
     """
+    for stale in (raw_dir / table_id).glob(".staging-*"):
+        # a download that was killed (a partial data file); landings of a table never overlap (the pipeline lock)
+        shutil.rmtree(stale, ignore_errors=True)
     known = latest_landing(raw_dir, table_id)
     failed = failed_checks(known) if known is not None else None
     if failed is not None:
@@ -292,10 +299,11 @@ def land_table(
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
-        data = _fetch_data(source, meta, progress)
-        after = str(source.table_info(table_id)["Modified"])
-        if after == meta.modified:
-            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock(), progress)
+        with _staging(raw_dir / table_id) as staging:
+            rows = _fetch_data(source, meta, staging / DATA_FILE, progress)
+            after = str(source.table_info(table_id)["Modified"])
+            if after == meta.modified:
+                return _write_landing(raw_dir, meta, staging, rows, source.table_url(table_id), clock(), progress)
         progress(f"{table_id}: Modified changed from {meta.modified} to {after} during the download; fetching again")
     raise CbsBadResponse(
         f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
@@ -328,30 +336,73 @@ def most_rows(meta: TableMeta) -> int | None:
     return total
 
 
-def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
+def _fetch_data(source: CbsSource, meta: TableMeta, path: Path, progress: Callable[[str], None]) -> int:
+    """Download the data rows of ``meta``'s table into the Parquet file ``path`` as the pages arrive; the number of rows.
+
+    Each page is typed (:func:`_page_frame`) and written on: the rows go out in row groups of ``ROW_GROUP_ROWS``,
+    so that no more than a row group and a page are ever held, and the same rows make the same file however CBS
+    pages them. The file's key-value metadata hold the landing's facts (:func:`landing_facts`). A page that
+    would take the table past :func:`most_rows`, or whose columns differ from ``DataProperties``, fails the download.
+    """
     schema = data_schema(meta)
     expected = set(schema)
-    frames = []
-    rows = 0
     cap = most_rows(meta)
-    for page in source.data_pages(meta.table_id):
-        if not page:
-            continue
-        if cap is not None and rows + len(page) > cap:
-            raise CbsBadResponse(
-                f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
-                f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
-            )
-        columns = set(page[0])
-        if columns != expected:
-            raise CbsBadResponse(
-                f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
-                f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
-            )
-        frames.append(_page_frame(meta.table_id, page, schema, rows))
-        rows += len(page)
-        progress(f"{meta.table_id}: {rows} rows")
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    rows = 0
+    held: list[pl.DataFrame] = []
+    arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema.with_metadata(landing_facts(source, meta))
+    with pq.ParquetWriter(path, arrow_schema, compression="zstd") as writer:
+        for page in source.data_pages(meta.table_id):
+            if not page:
+                continue
+            if cap is not None and rows + len(page) > cap:
+                raise CbsBadResponse(
+                    f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
+                    f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
+                )
+            columns = set(page[0])
+            if columns != expected:
+                raise CbsBadResponse(
+                    f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
+                    f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
+                )
+            held.append(_page_frame(meta.table_id, page, schema, rows))
+            rows += len(page)
+            if sum(frame.height for frame in held) >= ROW_GROUP_ROWS:
+                block = pl.concat(held)
+                whole = block.height - block.height % ROW_GROUP_ROWS
+                writer.write_table(block.head(whole).to_arrow(), row_group_size=ROW_GROUP_ROWS)
+                held = [block.slice(whole)]
+            progress(f"{meta.table_id}: {rows} rows")
+        if rest := [frame for frame in held if frame.height]:
+            writer.write_table(pl.concat(rest).to_arrow())
+    return rows
+
+
+def landing_facts(source: CbsSource, meta: TableMeta) -> dict[str, str]:
+    """What the landed data file says of itself, in its Parquet key-value metadata: table id, ``Modified``, the
+    table's URL, the CBS service (``v3``/``v4``) and each topic's unit (JSON). Nothing that differs between two
+    downloads of the same data (no time of fetching), so that landing them again makes the same file."""
+    units = {p["Key"]: p.get("Unit") for p in meta.properties if p.get("Type") == "Topic"}
+    return {
+        "werkregio.table_id": meta.table_id,
+        "werkregio.modified": meta.modified,
+        "werkregio.source_url": source.table_url(meta.table_id),
+        "werkregio.api": source.api,
+        "werkregio.units": json.dumps(units, ensure_ascii=False, sort_keys=True),
+    }
+
+
+@contextmanager
+def _staging(table_dir: Path) -> Iterator[Path]:
+    """A new staging folder in ``table_dir`` (``.staging-<uuid>``), removed on the way out unless renamed into place."""
+    table_dir.mkdir(parents=True, exist_ok=True)
+    staging = table_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        yield staging
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _page_frame(table_id: str, page: list[dict[str, Any]], schema: dict[str, pl.DataType], before: int) -> pl.DataFrame:
@@ -399,64 +450,54 @@ def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
 
 
 def _write_landing(
-    raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime, progress: Callable[[str], None]
+    raw_dir: Path, meta: TableMeta, staging: Path, rows: int, table_url: str, now: datetime, progress: Callable[[str], None]
 ) -> LandResult:
-    """Land what was downloaded, unless the newest landing holds the same ("identical").
+    """Complete the landing in ``staging`` (which holds the data file, ``rows`` rows) and rename it into place,
+    unless the newest landing holds the same ("identical").
 
     The same content as an older landing (CBS serving a version again after another) is landed
     anew, in ``<name>_2`` (``_3``, ...), so that it is the newest: landings are never changed,
     and the older ones are kept.
     """
-    table_dir = raw_dir / meta.table_id
-    table_dir.mkdir(parents=True, exist_ok=True)
-    for stale in table_dir.glob(".staging-*"):
-        # left by a download that was killed; landings never overlap (the pipeline lock)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = table_dir / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
+    table_dir = staging.parent
+    for name, categories in meta.dimensions.items():
+        _dimension_frame(categories).write_parquet(staging / f"{name}.parquet")
+    _write_json(staging / "DataProperties.json", meta.properties)
+    _write_json(staging / "TableInfos.json", meta.info)
+    files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
+    content = _content_sha256(files)
+    existing = landings(raw_dir, meta.table_id)
+    if existing and existing[-1].content_sha256 == content:
+        return LandResult(existing[-1], "identical")
+    name = f"{_stamp(meta.modified)}_{content[:12]}"
+    final, again = table_dir / name, 1
+    while final.exists():
+        again += 1
+        final = table_dir / f"{name}_{again}"
+    if again > 1:
+        progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
+    landing = Landing(
+        table_id=meta.table_id,
+        modified=meta.modified,
+        fetched_at=now.isoformat(timespec="microseconds"),
+        rows=rows,
+        sha256=files[DATA_FILE],
+        source_url=table_url,
+        path=str(final),
+        files=files,
+    )
+    record = {k: v for k, v in asdict(landing).items() if k != "path"}
+    _write_json(staging / MANIFEST, record)
+    _fsync_dir(staging)
     try:
-        data.write_parquet(staging / DATA_FILE)
-        for name, categories in meta.dimensions.items():
-            _dimension_frame(categories).write_parquet(staging / f"{name}.parquet")
-        _write_json(staging / "DataProperties.json", meta.properties)
-        _write_json(staging / "TableInfos.json", meta.info)
-        files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
-        content = _content_sha256(files)
-        existing = landings(raw_dir, meta.table_id)
-        if existing and existing[-1].content_sha256 == content:
-            return LandResult(existing[-1], "identical")
-        name = f"{_stamp(meta.modified)}_{content[:12]}"
-        final, again = table_dir / name, 1
-        while final.exists():
-            again += 1
-            final = table_dir / f"{name}_{again}"
-        if again > 1:
-            progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
-        landing = Landing(
-            table_id=meta.table_id,
-            modified=meta.modified,
-            fetched_at=now.isoformat(timespec="microseconds"),
-            rows=data.height,
-            sha256=files[DATA_FILE],
-            source_url=table_url,
-            path=str(final),
-            files=files,
-        )
-        record = {k: v for k, v in asdict(landing).items() if k != "path"}
-        _write_json(staging / MANIFEST, record)
-        _fsync_dir(staging)
-        try:
-            os.replace(staging, final)
-            _fsync_dir(table_dir)
-            return LandResult(landing, "downloaded")
-        except OSError:
-            if not (final / MANIFEST).is_file():
-                raise
-        same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
-        return LandResult(same, "identical")
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        os.replace(staging, final)
+        _fsync_dir(table_dir)
+        return LandResult(landing, "downloaded")
+    except OSError:
+        if not (final / MANIFEST).is_file():
+            raise
+    same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
+    return LandResult(same, "identical")
 
 
 def _dimension_frame(categories: Iterable[dict[str, Any]]) -> pl.DataFrame:

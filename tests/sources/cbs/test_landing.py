@@ -228,6 +228,10 @@ def test_a_staging_folder_left_by_a_killed_download_is_removed(tmp_path):
     land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
     assert not stale.exists()
     assert len(landings(tmp_path / "raw", TABLE)) == 1
+    stale.mkdir()  # killed while downloading a table that turns out unchanged on the next run: removed all the same
+    (stale / DATA_FILE).write_bytes(b"partial")
+    assert land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").action == "unchanged"
+    assert not stale.exists()
 
 
 def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_path):
@@ -373,3 +377,67 @@ def test_catalogued_versions_asks_once_for_the_tables_to_check_and_says_which_it
         mirror.reset_log()
         assert catalogued_versions(cbs, tmp_path / "raw", [TABLE], warn=warnings.append) == {}
         assert mirror.count() == 0  # downloaded again whatever CBS says
+
+
+def counted_table(root: Path, rows: int = 23) -> None:
+    periods = [{"Key": f"{2000 + i // 12}MM{i % 12 + 1:02d}", "Title": f"maand {i}"} for i in range(rows)]
+    write_table(
+        root,
+        TABLE,
+        dimensions={"Perioden": periods},
+        time_dimension="Perioden",
+        topics=[{"Key": "Aantal_1", "Title": "Aantal", "Datatype": "Long", "Unit": "x 1 000", "Decimals": 0}],
+        rows=[{"Perioden": p["Key"], "Aantal_1": i} for i, p in enumerate(periods)],
+    )
+
+
+def test_pages_go_to_the_data_file_as_they_arrive_in_row_groups_whatever_the_paging(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from sources.cbs import landing as landing_module
+
+    monkeypatch.setattr(landing_module, "ROW_GROUP_ROWS", 4)
+    counted_table(tmp_path / "src")
+    written: list[int] = []  # the staging data file's size each time the landing asks for the next page
+
+    class Watched(RecordedCbs):
+        def data_pages(self, table_id):
+            for page in super().data_pages(table_id):
+                yield page
+                written.append(sum(p.stat().st_size for p in (tmp_path / "raw" / TABLE).glob(f".staging-*/{DATA_FILE}")))
+
+    landing = land_table(Watched(tmp_path / "src", page_size=3), TABLE, tmp_path / "raw").landing
+    assert len(written) == 8 and written == sorted(written) and len(set(written)) == 6  # the header, then a row group at a time
+    parquet = pq.ParquetFile(landing.folder / DATA_FILE)
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [4, 4, 4, 4, 4, 3]
+    assert landing.read_data()["Aantal_1"].to_list() == list(range(23)) and landing.rows == 23
+    for page_size in (1, 5, 10_000):  # paged otherwise, the same rows make the same file
+        assert land_table(RecordedCbs(tmp_path / "src", page_size=page_size), TABLE, tmp_path / "raw", force=True).action == "identical"
+
+
+def test_the_data_file_says_what_it_is_in_its_key_value_metadata(tmp_path):
+    import pyarrow.parquet as pq
+
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        base_url = mirror.base_url
+        landing = land_table(LiveCbs(base_url, retries=0), TABLE, tmp_path / "raw").landing
+    facts = {key.decode(): value.decode() for key, value in pq.read_schema(landing.folder / DATA_FILE).metadata.items()
+             if key.startswith(b"werkregio.")}  # fmt: skip
+    assert facts == {
+        "werkregio.table_id": TABLE,
+        "werkregio.modified": "2025-04-23T02:00:00",
+        "werkregio.source_url": f"{base_url}/ODataFeed/odata/{TABLE}/",
+        "werkregio.api": "v3",
+        "werkregio.units": '{"Aantal_2": "aantal", "Waarde_1": "aantal"}',
+    }
+    assert landing.source_url == facts["werkregio.source_url"]
+
+
+def test_an_empty_table_lands_as_an_empty_file_of_its_typed_columns(tmp_path):
+    make_table(tmp_path / "src")
+    typed = json.loads((tmp_path / "src" / TABLE / "TypedDataSet.json").read_text())
+    (tmp_path / "src" / TABLE / "TypedDataSet.json").write_text(json.dumps({**typed, "value": []}))
+    landing = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    assert landing.rows == 0
+    assert landing.read_data().schema == pl.Schema({"ID": pl.Int64, "Perioden": pl.String, "Waarde_1": pl.Float64, "Aantal_2": pl.Int64})
