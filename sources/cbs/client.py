@@ -51,8 +51,8 @@ FEED = "ODataFeed/odata"
 """Path of CBS's OData v3 feed under the base URL (cbsodata's ``BULK``)."""
 CATALOGUE = "ODataCatalog/Tables"
 """Path of CBS's OData v3 table catalogue under the base URL (cbsodata's ``get_table_list``)."""
-#: Table ids per catalogue request: each adds about 36 characters to the URL's ``$filter``, and IIS (CBS's
-#: server) refuses query strings over 2,048 by default.
+#: Table ids per catalogue request: each adds about 36 characters to the URL's ``$filter``, and many servers refuse
+#: query strings over 2,048 characters (IIS's default; CBS's limit is not documented).
 CATALOGUE_BATCH = 40
 DATA_SET = "TypedDataSet"
 #: Entity sets in a table listing that are not dimension tables.

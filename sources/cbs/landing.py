@@ -3,7 +3,8 @@
 Layout under ``$WERKREGIO_HOME/raw``::
 
     <table_id>/<Modified as 2025-04-23T020000>_<content_sha256[:12]>[_2, _3, ...]/
-        TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
+        TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept); key-value
+                                  metadata: table id, Modified, source URL, service, units (landing_facts)
         <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
         DataProperties.json       the DataProperties records, verbatim
         TableInfos.json           the TableInfos record, verbatim
@@ -12,7 +13,8 @@ Layout under ``$WERKREGIO_HOME/raw``::
     failed-checks.json            landings (by folder name) that failed their critical checks
 
 A landing is written to a temporary folder and renamed into place, so a folder either is
-complete or does not exist, and is never changed afterwards. A landing that failed its
+complete or does not exist, and is never changed afterwards; the data rows go into it page by page
+as they arrive, never all in memory. A landing that failed its
 critical checks (``mark_failed``) is not taken for CBS's current version of the table: the
 next refresh downloads the table again, and a healthy download becomes the newest landing. The newest landing of a table (by
 ``fetched_at``) is the one the build reads. Its name is content-addressed (data, dimension
