@@ -285,6 +285,8 @@ class LiveCbs(CbsHttp):
     :meth:`data_pages` call takes is kept until the next :meth:`table_meta` of its table).
     """
 
+    api = "v3"
+
     def __init__(
         self,
         base_url: str,
@@ -305,8 +307,6 @@ class LiveCbs(CbsHttp):
         # table id -> its first data page, fetched by table_meta for the next data_pages
         # (single dict operations, atomic across threads)
         self._first_pages: dict[str, Future[tuple[list[dict[str, Any]], str | None]]] = {}
-
-    api = "v3"
 
     def table_url(self, table_id: str) -> str:
         return f"{self.source_url}/{FEED}/{table_id}/"
@@ -674,7 +674,7 @@ class RecordedCbs:
                 info = self.table_info(table_id)
             except CbsNotFound:
                 continue
-            found[table_id] = {key: info.get(key) for key in ("Modified", "MetaDataModified")}
+            found[table_id] = {key: info[key] for key in ("Modified", "MetaDataModified") if key in info}
         return found
 
     def table_meta(self, table_id: str) -> TableMeta:

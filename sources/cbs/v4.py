@@ -359,6 +359,8 @@ class V4Cbs(CbsHttp):
     case-sensitive.
     """
 
+    api = "v4"
+
     def __init__(
         self,
         base_url: str,
@@ -381,8 +383,6 @@ class V4Cbs(CbsHttp):
         self._spellings = frozenset(spellings) | {key for entry in self._entries.values() for key in entry.series.values()}
         # table id -> the Layout of its latest table_meta, for data_pages (single dict operations, atomic across threads)
         self._layouts: dict[str, Layout] = {}
-
-    api = "v4"
 
     def table_url(self, table_id: str) -> str:
         return f"{self.source_url}/{CATALOG}/{table_id}"

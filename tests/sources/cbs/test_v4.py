@@ -288,6 +288,14 @@ def test_the_catalogue_gives_every_modified_in_one_request(statline_root):
     assert set(catalog.ids()) <= set(modified) and set(modified.values()) == {"2025-04-23T02:00:00"}
 
 
+def test_versions_are_the_modified_the_catalogue_gives_for_the_asked_ids_exactly(statline_root):
+    with StatLineMirror(statline_root) as mirror:
+        mirror.set_modified("82015NED", "2026-01-01T02:00:00")
+        versions = V4Cbs(mirror.v4_url, retries=0).versions(["82015NED", "37789ksz", "37789KSZ", "99999xxx"])
+        assert [(r.endpoint, r.api) for r in mirror.requests_for()] == [("Datasets", "v4")]
+    assert versions == {"82015NED": {"Modified": "2026-01-01T02:00:00"}, "37789ksz": {"Modified": "2025-04-23T02:00:00"}}
+
+
 #: The shared tables whose landed TypedDataSet differs between the clients, and how (everything else is
 #: the same data; the files differ in the service their key-value metadata name): topic keys differing in letter case because the mirror's titles are reconstructed in
 #: lower case ('Wao uitkeringen' derives WaoUitkeringen_2; v3 has WAOUitkeringen_2) where neither the catalog
