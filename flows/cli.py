@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="harmonised reference year to report on (default: WERKREGIO_REFERENCE_YEAR, else the latest in the warehouse)",
     )  # fmt: skip
     report.add_argument(
-        "--out", type=Path, metavar="FILE",
+        "--out", type=_path, metavar="FILE",
         help="file to write (default: werkregio-report.html next to the warehouse; werkregio-report-YEAR.html with --reference-year)",
     )  # fmt: skip
 

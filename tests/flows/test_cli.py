@@ -311,7 +311,7 @@ def test_export_into_a_path_that_is_a_file_fails_in_one_line(published_home, tmp
     assert err == f"werkregio: cannot export into {output}: it is a file, not a folder\n"
 
 
-@pytest.mark.parametrize("command", [["export", ""], ["export", "  "], ["export", "--tables", ""], ["docs", "--output", ""]])
+@pytest.mark.parametrize("command", [["export", ""], ["export", "  "], ["export", "--tables", ""], ["report", "--out", ""]])
 def test_an_empty_path_is_refused_not_taken_for_the_current_folder(published_home, tmp_path, monkeypatch, capsys, command):
     """Issue 22: `werkregio export ''` wrote into the current folder."""
     current = tmp_path / "current"
