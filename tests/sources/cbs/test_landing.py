@@ -379,7 +379,8 @@ def test_catalogued_versions_asks_once_for_the_tables_to_check_and_says_which_it
         assert mirror.count() == 0  # downloaded again whatever CBS says
 
 
-def counted_table(root: Path, rows: int = 23) -> None:
+def counted_table(root: Path, rows: int = 23, first: int = 0) -> None:
+    """``rows`` months whose Aantal_1 counts up from ``first``."""
     periods = [{"Key": f"{2000 + i // 12}MM{i % 12 + 1:02d}", "Title": f"maand {i}"} for i in range(rows)]
     write_table(
         root,
@@ -387,7 +388,7 @@ def counted_table(root: Path, rows: int = 23) -> None:
         dimensions={"Perioden": periods},
         time_dimension="Perioden",
         topics=[{"Key": "Aantal_1", "Title": "Aantal", "Datatype": "Long", "Unit": "x 1 000", "Decimals": 0}],
-        rows=[{"Perioden": p["Key"], "Aantal_1": i} for i, p in enumerate(periods)],
+        rows=[{"Perioden": p["Key"], "Aantal_1": first + i} for i, p in enumerate(periods)],
     )
 
 
@@ -441,3 +442,40 @@ def test_an_empty_table_lands_as_an_empty_file_of_its_typed_columns(tmp_path):
     landing = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
     assert landing.rows == 0
     assert landing.read_data().schema == pl.Schema({"ID": pl.Int64, "Perioden": pl.String, "Waarde_1": pl.Float64, "Aantal_2": pl.Int64})
+
+
+def test_a_download_broken_off_mid_stream_leaves_no_landing_and_a_failed_landing_stays_not_current(tmp_path, monkeypatch):
+    """Pages already written to the staging data file make no landing: the newest landing stays what it was
+    (here one that failed its critical checks, so it is still not taken for CBS's version), nothing is left
+    behind, and the next refresh downloads the table whole."""
+    from sources.cbs import landing as landing_module
+    from sources.cbs.landing import failed_checks, mark_failed, tables_to_check
+
+    monkeypatch.setattr(landing_module, "ROW_GROUP_ROWS", 4)
+    counted_table(tmp_path / "src")
+    raw = tmp_path / "raw"
+    bad = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(1)).landing
+    mark_failed(bad, "run-1", ["a critical check"], datetime(2026, 1, 1, tzinfo=UTC))
+    written: list[int] = []
+
+    class BrokenOff(RecordedCbs):
+        def data_pages(self, table_id):
+            for number, page in enumerate(super().data_pages(table_id)):
+                if number == 5:
+                    written.extend(p.stat().st_size for p in (raw / TABLE).glob(f".staging-*/{DATA_FILE}"))
+                    raise CbsUnavailable(f"{table_id}: connection reset after {number} pages")
+                yield page
+
+    with pytest.raises(CbsUnavailable, match="after 5 pages"):
+        land_table(BrokenOff(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(2))
+    assert written and written[0] > 0  # row groups were on disk when the download broke off
+    assert landings(raw, TABLE) == [bad] and latest_landing(raw, TABLE) == bad and failed_checks(bad) is not None
+    assert list((raw / TABLE).glob(".staging-*")) == []
+    assert tables_to_check(raw, [TABLE]) == []  # still downloaded again, whatever CBS's catalogue says
+
+    again = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(3))
+    assert again.action == "identical" and again.landing == bad  # CBS serves what failed: kept, still marked
+    counted_table(tmp_path / "src", first=1)  # CBS healthy again
+    good = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(4))
+    assert good.action == "downloaded" and latest_landing(raw, TABLE) == good.landing and good.landing.rows == 23
+    assert good.landing.read_data()["Aantal_1"].to_list() == list(range(1, 24))
