@@ -11,9 +11,10 @@ Per scale: generate and land the tables (``bench.generate``), build cold (new pr
 temporary server), warm (a ``prefect server start`` already running) and direct (Prefect never
 imported: ``bench.no_prefect``), each with the CPU seconds of every process it started
 (``bench.cpu``; warm also the server's meanwhile), then the Polars transforms against the pandas
-baseline (both checked against the published indicators). At 1x also GX validation per check
+baseline (both checked against the published indicators), and the landing of the largest WWB table
+in a process of its own (``bench.landing``: its time and peak memory). At 1x also GX validation per check
 against one call per suite (``bench.validation``), the recalculation for another reference year
-and the unchanged nightly refresh; extraction on
+and the unchanged nightly refresh (over v3, then once over v4: the requests it makes); extraction on
 the largest WWB table up to 10x, against the mirror rendering every request and against one
 serving pages it rendered before (``bench.mirror``, ``--prerendered``).
 """
@@ -146,6 +147,7 @@ def bench_scale(runner: Runner, scale: int, reps: int, api_url: str, extraction_
             outputs.append(runner.run(["bench.pandas_baseline", implementation, str(out)], {"WERKREGIO_HOME": str(home)}))
             outputs[-1]["checked_rows"] = check_equal(pl.read_parquet(out), settings, scenarios)
     result["transforms"] = transforms
+    result["landing"] = [runner.run(["bench.landing", str(mirror), extraction.TABLE], {}) for _ in range(reps)]
     if scale == 1:
         result["validation"] = [runner.run(["bench.validation", "80794ned"], {"WERKREGIO_HOME": str(home)}) for _ in range(reps)]
         result["recalculate"] = {
@@ -176,7 +178,10 @@ def nightly(runner: Runner, api_url: str, reps: int) -> dict[str, Any]:
             run = runner.child("refresh", home, api_url=api_url, WERKREGIO_CBS_URL=server.base_url)
             run["log"] = server.take_log()["requests"]
             unchanged.append(run)
-    return {"first": first, "unchanged": unchanged}
+        v4 = {"WERKREGIO_CBS_API": "v4", "WERKREGIO_CBS_V4_URL": f"{server.base_url}/odata/v1"}
+        over_v4 = runner.child("refresh", home, api_url=api_url, **v4)  # the same landings: v4 asks its catalogue
+        over_v4["log"] = server.take_log()["requests"]
+    return {"first": first, "unchanged": unchanged, "unchanged_v4": over_v4}
 
 
 REFERENCE = "import time; t = time.perf_counter(); sum(i * i for i in range(5_000_000)); print(time.perf_counter() - t)"

@@ -30,8 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     refresh = commands.add_parser(
         "refresh",
         help="fetch changed CBS tables, validate, transform and publish the warehouse",
-        description="Fetch every catalog table whose Modified changed (one metadata request per "
-        "unchanged table), validate, transform and publish $WERKREGIO_HOME/warehouse/werkregio.duckdb atomically.",
+        description="Fetch every catalog table whose Modified or MetaDataModified changed (asked of CBS's catalogue in "
+        "one request), validate, transform and publish $WERKREGIO_HOME/warehouse/werkregio.duckdb atomically.",
     )
     refresh.add_argument(
         "--table",

@@ -1,6 +1,7 @@
 """The ``refresh`` flow: fetch, validate, transform, compute indicators, publish.
 
-    fetch_table (per catalog table; one metadata request when Modified is unchanged)
+    check_catalogue (one request: Modified and MetaDataModified of every landed table)
+      -> fetch_table (per catalog table; nothing more when unchanged, one metadata request when the catalogue lacks it)
       -> same inputs as the published build and no UWV file waiting? done, nothing rebuilt
       -> read_landings + validate_batch per table, on the task runner of the settings (flows.runners)
       -> facts: national_series, regional_series, geography (pure transforms, cross-checked),
@@ -37,6 +38,7 @@ from sources.cbs.landing import current_landings
 from sources.sample import is_synthetic
 from flows.settings import Settings
 from flows.tasks import (
+    check_catalogue,
     fetch_table,
     inputs_sha256,
     find_landed,
@@ -75,7 +77,8 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             results = find_landed(settings, wanted)
         else:
             source = live_source(settings)
-            results = _results([fetch_table.submit(source, settings, e.table_id, force) for e in entries])
+            listed = {} if force else check_catalogue(source, settings, [e.table_id for e in entries])
+            results = _results([fetch_table.submit(source, settings, e.table_id, force, listed.get(e.table_id)) for e in entries])
         record["tables"] = [landing_record(r) for r in results]
 
         inputs = inputs_sha256(settings)

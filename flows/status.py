@@ -91,13 +91,14 @@ def _rerun_text(run: dict[str, Any], plan: dict[str, Any]) -> str:
                 "validation of unchanged batches, and publishes only if all succeed")  # fmt: skip
     if "error" in plan:
         return f"a rerun (`werkregio refresh`) cannot be planned: {plan['error']}"
-    again = plan.get("download_again", [])
+    again, check = plan.get("download_again", []), plan["check_modified"]
     return (
         f"a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
         + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
         + (f", downloads again {len(again)} whose newest landing failed its critical checks ({', '.join(t.split()[0] for t in again)})" if again else "")
-        + f", asks {len(plan['check_modified'])} landed table(s) for their Modified and MetaDataModified (one request each, "
-        "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
+        + (f", asks CBS's catalogue in one request for the Modified and MetaDataModified of {len(check)} landed table(s) "
+           "(a table it does not answer for: one request of its own) and downloads only changed ones" if check else "")
+        + ", reuses validation of unchanged batches, and publishes only if all succeed"
     )
 
 

@@ -22,7 +22,7 @@ from sources.cbs.client import CbsSource, LiveCbs, dimension_keys, user_agent
 from sources.cbs.v4 import V4Cbs
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
-from sources.cbs.landing import Landing, LandResult, clear_failed, land_table, latest_landing, mark_failed
+from sources.cbs.landing import Landing, LandResult, catalogued_versions, clear_failed, land_table, latest_landing, mark_failed
 from sources.reference.tables import reference_tables
 from flows.settings import Settings
 from sources.uwv.archive import archived_frames
@@ -60,11 +60,21 @@ def live_source(settings: Settings) -> CbsSource:
     return LiveCbs(settings.cbs_url, **options)
 
 
-@task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
-def fetch_table(source: CbsSource, settings: Settings, table_id: str, force: bool = False) -> LandResult:
-    """Land ``table_id`` unless its newest landing has CBS's ``Modified`` and ``MetaDataModified`` (one metadata request)."""
+@task(name="check_catalogue", cache_policy=NO_CACHE)
+def check_catalogue(source: CbsSource, settings: Settings, table_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The version of each landed table of ``table_ids`` from CBS's catalogue, in one request (``catalogued_versions``)."""
     logger = get_run_logger()
-    result = land_table(source, table_id, settings.raw_dir, force=force, progress=logger.info)
+    return catalogued_versions(source, settings.raw_dir, table_ids, progress=logger.info, warn=logger.warning)
+
+
+@task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
+def fetch_table(
+    source: CbsSource, settings: Settings, table_id: str, force: bool = False, listed: dict[str, Any] | None = None
+) -> LandResult:
+    """Land ``table_id`` unless its newest landing has CBS's ``Modified`` and ``MetaDataModified``: those the catalogue
+    ``listed``, else one metadata request."""
+    logger = get_run_logger()
+    result = land_table(source, table_id, settings.raw_dir, force=force, listed=listed, progress=logger.info)
     landing = result.landing
     logger.info("%s: %s (Modified %s, %d rows) -> %s", table_id, result.action, landing.modified, landing.rows, landing.folder)
     return result

@@ -395,7 +395,7 @@ LOAD_HISTORY = Table(
         Column(
             "tables_unchanged",
             "INTEGER",
-            "CBS tables whose version CBS still serves was landed already (one metadata request each); an --offline "
+            "CBS tables whose version CBS still serves was landed already (asked of CBS's catalogue, one request for all); an --offline "
             "run or a recalculation asks CBS nothing: 0 and 0; NULL where not recorded",
         ),
         Column("rows_fetched", "BIGINT", "data rows of the tables downloaded; NULL where not recorded"),

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
@@ -49,6 +49,11 @@ T = TypeVar("T")
 
 FEED = "ODataFeed/odata"
 """Path of CBS's OData v3 feed under the base URL (cbsodata's ``BULK``)."""
+CATALOGUE = "ODataCatalog/Tables"
+"""Path of CBS's OData v3 table catalogue under the base URL (cbsodata's ``get_table_list``)."""
+#: Table ids per catalogue request: each adds about 36 characters to the URL's ``$filter``, and many servers refuse
+#: query strings over 2,048 characters (IIS's default; CBS's limit is not documented).
+CATALOGUE_BATCH = 40
 DATA_SET = "TypedDataSet"
 #: Entity sets in a table listing that are not dimension tables.
 NON_DIMENSION_SETS = frozenset({"TableInfos", "UntypedDataSet", "TypedDataSet", "DataProperties", "CategoryGroups"})
@@ -126,12 +131,18 @@ class CbsSource(Protocol):
     """What the flows need from CBS."""
 
     source_url: str
+    api: str  # "v3" or "v4": which CBS service, recorded in each landing's data file
 
     def table_url(self, table_id: str) -> str:
         """Where the table lives, recorded in the landing manifest."""
 
     def table_info(self, table_id: str) -> dict[str, Any]:
         """The ``TableInfos`` record (one request); ``Modified`` says whether data changed."""
+
+    def versions(self, table_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What :meth:`table_info` would say of each of ``table_ids`` about its version (``Modified``, and
+        ``MetaDataModified`` where the service has it), from the catalogue in one request; a table the
+        catalogue does not answer for is left out."""
 
     def table_meta(self, table_id: str) -> TableMeta:
         """Table info, data properties and every dimension table."""
@@ -274,6 +285,8 @@ class LiveCbs(CbsHttp):
     :meth:`data_pages` call takes is kept until the next :meth:`table_meta` of its table).
     """
 
+    api = "v3"
+
     def __init__(
         self,
         base_url: str,
@@ -297,6 +310,28 @@ class LiveCbs(CbsHttp):
 
     def table_url(self, table_id: str) -> str:
         return f"{self.source_url}/{FEED}/{table_id}/"
+
+    def versions(self, table_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``Modified`` and ``MetaDataModified`` of each of ``table_ids``, from the catalogue (``ODataCatalog/Tables``
+        with ``$filter`` on ``Identifier`` and ``$select``): one request for up to ``CATALOGUE_BATCH`` tables.
+
+        The catalogue's records carry every ``TableInfos`` field (``../shared/data/statline/FORMAT.md``), so its
+        answer is the one :meth:`table_info` would give. Identifiers are matched without regard to letter case,
+        as v3 table ids are. A table the catalogue does not list, or lists without ``MetaDataModified``, is left
+        out: the caller asks it on its own rather than compare ``Modified`` alone.
+        """
+        wanted = {table_id.lower(): table_id for table_id in table_ids}
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(wanted.values())
+        for start in range(0, len(ids), CATALOGUE_BATCH):
+            condition = " or ".join(f"Identifier eq '{table_id}'" for table_id in ids[start : start + CATALOGUE_BATCH])
+            query = {"$format": "json", "$select": "Identifier,Modified,MetaDataModified", "$filter": condition}
+            url = f"{self.source_url}/{CATALOGUE}?" + urlencode(query, quote_via=quote, safe="$',()")
+            for row in self._with_retries(CATALOGUE, url, lambda url=url: self._records(CATALOGUE, url)):
+                table_id = wanted.get(str(row.get("Identifier")).lower())
+                if table_id is not None and {"Modified", "MetaDataModified"} <= row.keys():
+                    found[table_id] = {"Modified": row["Modified"], "MetaDataModified": row["MetaDataModified"]}
+        return found
 
     def table_info(self, table_id: str) -> dict[str, Any]:
         records = self._metadata(table_id, "TableInfos")
@@ -469,21 +504,22 @@ class LiveCbs(CbsHttp):
         session for every page.
         """
         first = self.table_url(table_id) + name + "?" + urlencode({"$format": "json"})
+        return self._with_retries(table_id, first, lambda: self._records(table_id, first, name or "the listing"))
 
-        def fetch() -> list[dict[str, Any]]:
-            records: list[dict[str, Any]] = []
-            url: str | None = first
-            read: set[str] = set()
-            while url is not None:
-                if url in read:
-                    raise CbsBadResponse(f"{table_id}: {url} links back to a page of {name or 'the listing'} already read")
-                read.add(url)
-                body = _checked(table_id, url, self._get_json(table_id, url))
-                records += body["value"]
-                url = body.get("odata.nextLink")
-            return records
-
-        return self._with_retries(table_id, first, fetch)
+    def _records(self, table_id: str, first: str, name: str = "") -> list[dict[str, Any]]:
+        """One attempt at every record of an entity set from ``first``, following ``odata.nextLink``; a link
+        back to a page already read fails."""
+        records: list[dict[str, Any]] = []
+        url: str | None = first
+        read: set[str] = set()
+        while url is not None:
+            if url in read:
+                raise CbsBadResponse(f"{table_id}: {url} links back to a page of {name or first} already read")
+            read.add(url)
+            body = _checked(table_id, url, self._get_json(table_id, url))
+            records += body["value"]
+            url = body.get("odata.nextLink")
+        return records
 
 
 def _raise_for_status(table_id: str, url: str, response: requests.Response | None) -> None:
@@ -601,6 +637,8 @@ class RecordedCbs:
     Data pages are cut at ``page_size`` rows to mimic CBS paging.
     """
 
+    api = "v3"
+
     def __init__(self, root: Path, page_size: int = 10_000) -> None:
         self.root = Path(root)
         self.page_size = page_size
@@ -627,6 +665,17 @@ class RecordedCbs:
 
     def table_info(self, table_id: str) -> dict[str, Any]:
         return self._read(table_id, "TableInfos")[0]
+
+    def versions(self, table_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``Modified`` and ``MetaDataModified`` of each recorded table of ``table_ids``, from its ``TableInfos``."""
+        found = {}
+        for table_id in table_ids:
+            try:
+                info = self.table_info(table_id)
+            except CbsNotFound:
+                continue
+            found[table_id] = {key: info[key] for key in ("Modified", "MetaDataModified") if key in info}
+        return found
 
     def table_meta(self, table_id: str) -> TableMeta:
         names = [entry["name"] for entry in self._read(table_id, "")]

@@ -3,7 +3,8 @@
 Layout under ``$WERKREGIO_HOME/raw``::
 
     <table_id>/<Modified as 2025-04-23T020000>_<content_sha256[:12]>[_2, _3, ...]/
-        TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept)
+        TypedDataSet.parquet      one row per CBS data row; keys as CBS sends them (padding kept); key-value
+                                  metadata: table id, Modified, source URL, service, units (landing_facts)
         <Dimension>.parquet       one row per category: Key, Title, Description, Status, ...
         DataProperties.json       the DataProperties records, verbatim
         TableInfos.json           the TableInfos record, verbatim
@@ -12,7 +13,8 @@ Layout under ``$WERKREGIO_HOME/raw``::
     failed-checks.json            landings (by folder name) that failed their critical checks
 
 A landing is written to a temporary folder and renamed into place, so a folder either is
-complete or does not exist, and is never changed afterwards. A landing that failed its
+complete or does not exist, and is never changed afterwards; the data rows go into it page by page
+as they arrive, never all in memory. A landing that failed its
 critical checks (``mark_failed``) is not taken for CBS's current version of the table: the
 next refresh downloads the table again, and a healthy download becomes the newest landing. The newest landing of a table (by
 ``fetched_at``) is the one the build reads. Its name is content-addressed (data, dimension
@@ -30,20 +32,24 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
-from sources.cbs.client import CbsBadResponse, CbsSource, TableMeta, dimension_keys, topic_types
+from sources.cbs.client import CbsBadResponse, CbsError, CbsSource, TableMeta, dimension_keys, topic_types
 from sources.parquet import read_named
 
 MANIFEST = "manifest.json"
 DATA_FILE = "TypedDataSet.parquet"
 FAILED_CHECKS = "failed-checks.json"
+ROW_GROUP_ROWS = 100_000
+"""Rows per row group of a landed data file: a bound on what a download holds in memory, and the same for any paging."""
 
 _POLARS_TYPES = {
     "Long": pl.Int64,
@@ -219,24 +225,67 @@ def current_landings(raw_dir: Path, table_ids: Iterable[str]) -> list[Landing]:
     return [landing for table_id in table_ids if (landing := latest_landing(raw_dir, table_id)) is not None]
 
 
+def tables_to_check(raw_dir: Path, table_ids: Iterable[str]) -> list[str]:
+    """Those of ``table_ids`` whose newest landing may hold CBS's version, so that CBS is asked whether it
+    changed: landed, and not failed its critical checks. The others are downloaded whatever CBS says."""
+    return [
+        table_id
+        for table_id in table_ids
+        if (landing := latest_landing(raw_dir, table_id)) is not None and failed_checks(landing) is None
+    ]
+
+
+def catalogued_versions(
+    source: CbsSource,
+    raw_dir: Path,
+    table_ids: Sequence[str],
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, dict[str, Any]]:
+    """The version of each of ``table_ids`` that needs a check (:func:`tables_to_check`), from CBS's catalogue in
+    one request (``CbsSource.versions``), for :func:`land_table`'s ``listed``.
+
+    A catalogue that cannot be read, or does not answer for a table, is not an error: those tables are then
+    asked on their own (one request each), and ``warn`` says which and why.
+    """
+    wanted = tables_to_check(raw_dir, table_ids)
+    if not wanted:
+        return {}
+    try:
+        versions = source.versions(wanted)
+    except CbsError as err:
+        warn(f"the catalogue could not be read ({err}); asking each of {len(wanted)} table(s) for its version instead")
+        return {}
+    if lacking := [table_id for table_id in wanted if table_id not in versions]:
+        warn(f"the catalogue does not give the version of {', '.join(lacking)}; asking each of them on its own")
+    progress(f"the catalogue gave the version of {len(versions)} of {len(wanted)} landed table(s)")
+    return versions
+
+
 def land_table(
     source: CbsSource,
     table_id: str,
     raw_dir: Path,
     *,
     force: bool = False,
+    listed: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
 ) -> LandResult:
     """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
     (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
 
-    The check costs one ``TableInfos`` request. ``force`` downloads anyway, and so does a newest
+    The check costs one ``TableInfos`` request, or none when ``listed`` is the table's version as the
+    catalogue gave it (:func:`catalogued_versions`). ``force`` downloads anyway, and so does a newest
     landing that failed its critical checks (:func:`mark_failed`); content identical to the
     newest landing's (data and metadata) then keeps that landing. If ``Modified``
     changes while the data are downloaded the download is repeated once, and fails after that,
     so a landing never mixes two versions.
     """
+    for stale in (raw_dir / table_id).glob(".staging-*"):
+        # a download that was killed (a partial data file); landings of a table never overlap (the pipeline lock)
+        shutil.rmtree(stale, ignore_errors=True)
     known = latest_landing(raw_dir, table_id)
     failed = failed_checks(known) if known is not None else None
     if failed is not None:
@@ -245,16 +294,18 @@ def land_table(
             "downloading the table again"
         )
     elif known is not None and not force:
-        info = source.table_info(table_id)
+        info = listed if listed is not None else source.table_info(table_id)
         if _same_version(info, known):
-            progress(f"{table_id}: unchanged ({_version_text(info)}), nothing downloaded")
+            where = "the catalogue" if listed is not None else "TableInfos"
+            progress(f"{table_id}: unchanged ({_version_text(info)}, from {where}), nothing downloaded")
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
-        data = _fetch_data(source, meta, progress)
-        after = str(source.table_info(table_id)["Modified"])
-        if after == meta.modified:
-            return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock(), progress)
+        with _staging(raw_dir / table_id) as staging:
+            rows = _fetch_data(source, meta, staging / DATA_FILE, progress)
+            after = str(source.table_info(table_id)["Modified"])
+            if after == meta.modified:
+                return _write_landing(raw_dir, meta, staging, rows, source.table_url(table_id), clock(), progress)
         progress(f"{table_id}: Modified changed from {meta.modified} to {after} during the download; fetching again")
     raise CbsBadResponse(
         f"{table_id}: Modified changed during two downloads in a row ({meta.modified} -> {after}); "
@@ -262,7 +313,7 @@ def land_table(
     )
 
 
-def _same_version(info: dict[str, Any], landing: Landing) -> bool:
+def _same_version(info: Mapping[str, Any], landing: Landing) -> bool:
     """Whether CBS's ``TableInfos`` record ``info`` has the ``Modified`` (data) and, when CBS sends
     it, the ``MetaDataModified`` (dimension tables, DataProperties) of ``landing``'s ``TableInfos``."""
     if str(info["Modified"]) != landing.modified:
@@ -270,7 +321,7 @@ def _same_version(info: dict[str, Any], landing: Landing) -> bool:
     return "MetaDataModified" not in info or info["MetaDataModified"] == landing.read_info().get("MetaDataModified")
 
 
-def _version_text(info: dict[str, Any]) -> str:
+def _version_text(info: Mapping[str, Any]) -> str:
     metadata = f", MetaDataModified {info['MetaDataModified']}" if "MetaDataModified" in info else ""
     return f"Modified {info['Modified']}{metadata}"
 
@@ -287,30 +338,76 @@ def most_rows(meta: TableMeta) -> int | None:
     return total
 
 
-def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
+def _fetch_data(source: CbsSource, meta: TableMeta, path: Path, progress: Callable[[str], None]) -> int:
+    """Download the data rows of ``meta``'s table into the Parquet file ``path`` as the pages arrive; the number of rows.
+
+    Each page is typed (:func:`_page_frame`) and written on: the rows go out in row groups of ``ROW_GROUP_ROWS``,
+    so that no more than a row group and a page are ever held, and the same rows make the same file however CBS
+    pages them. The file's key-value metadata hold the landing's facts (:func:`landing_facts`). A page that
+    would take the table past :func:`most_rows`, or whose columns differ from ``DataProperties``, fails the download.
+    """
     schema = data_schema(meta)
     expected = set(schema)
-    frames = []
-    rows = 0
     cap = most_rows(meta)
-    for page in source.data_pages(meta.table_id):
-        if not page:
-            continue
-        if cap is not None and rows + len(page) > cap:
-            raise CbsBadResponse(
-                f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
-                f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
-            )
-        columns = set(page[0])
-        if columns != expected:
-            raise CbsBadResponse(
-                f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
-                f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
-            )
-        frames.append(_page_frame(meta.table_id, page, schema, rows))
-        rows += len(page)
-        progress(f"{meta.table_id}: {rows} rows")
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    rows = 0
+    held: list[pl.DataFrame] = []
+    arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema.with_metadata(landing_facts(source, meta))
+    # ID counts up: delta-encoded it takes almost nothing, where a dictionary of its (unique) values would be the
+    # largest part of the file; keys and figures repeat, and take dictionaries
+    encoding = {"use_dictionary": [name for name in schema if name != "ID"], "column_encoding": {"ID": "DELTA_BINARY_PACKED"}}
+    with pq.ParquetWriter(path, arrow_schema, compression="zstd", **encoding) as writer:
+        for page in source.data_pages(meta.table_id):
+            if not page:
+                continue
+            if cap is not None and rows + len(page) > cap:
+                raise CbsBadResponse(
+                    f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
+                    f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
+                )
+            columns = set(page[0])
+            if columns != expected:
+                raise CbsBadResponse(
+                    f"{meta.table_id}: TypedDataSet columns differ from DataProperties: "
+                    f"missing {sorted(expected - columns)}, unexpected {sorted(columns - expected)}"
+                )
+            held.append(_page_frame(meta.table_id, page, schema, rows))
+            rows += len(page)
+            if sum(frame.height for frame in held) >= ROW_GROUP_ROWS:
+                block = pl.concat(held)
+                whole = block.height - block.height % ROW_GROUP_ROWS
+                writer.write_table(block.head(whole).to_arrow(), row_group_size=ROW_GROUP_ROWS)
+                held = [block.slice(whole)]
+            progress(f"{meta.table_id}: {rows} rows")
+        if rest := [frame for frame in held if frame.height]:
+            writer.write_table(pl.concat(rest).to_arrow())
+    return rows
+
+
+def landing_facts(source: CbsSource, meta: TableMeta) -> dict[str, str]:
+    """What the landed data file says of itself, in its Parquet key-value metadata: table id, ``Modified``, the
+    table's URL, the CBS service (``v3``/``v4``) and each topic's unit (JSON). Nothing that differs between two
+    downloads of the same data (no time of fetching), so that landing them again makes the same file."""
+    units = {p["Key"]: p.get("Unit") for p in meta.properties if p.get("Type") == "Topic"}
+    return {
+        "werkregio.table_id": meta.table_id,
+        "werkregio.modified": meta.modified,
+        "werkregio.source_url": source.table_url(meta.table_id),
+        "werkregio.api": source.api,
+        "werkregio.units": json.dumps(units, ensure_ascii=False, sort_keys=True),
+    }
+
+
+@contextmanager
+def _staging(table_dir: Path) -> Iterator[Path]:
+    """A new staging folder in ``table_dir`` (``.staging-<uuid>``), removed on the way out unless renamed into place."""
+    table_dir.mkdir(parents=True, exist_ok=True)
+    staging = table_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        yield staging
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _page_frame(table_id: str, page: list[dict[str, Any]], schema: dict[str, pl.DataType], before: int) -> pl.DataFrame:
@@ -358,64 +455,54 @@ def data_schema(meta: TableMeta) -> dict[str, pl.DataType]:
 
 
 def _write_landing(
-    raw_dir: Path, meta: TableMeta, data: pl.DataFrame, table_url: str, now: datetime, progress: Callable[[str], None]
+    raw_dir: Path, meta: TableMeta, staging: Path, rows: int, table_url: str, now: datetime, progress: Callable[[str], None]
 ) -> LandResult:
-    """Land what was downloaded, unless the newest landing holds the same ("identical").
+    """Complete the landing in ``staging`` (which holds the data file, ``rows`` rows) and rename it into place,
+    unless the newest landing holds the same ("identical").
 
     The same content as an older landing (CBS serving a version again after another) is landed
     anew, in ``<name>_2`` (``_3``, ...), so that it is the newest: landings are never changed,
     and the older ones are kept.
     """
-    table_dir = raw_dir / meta.table_id
-    table_dir.mkdir(parents=True, exist_ok=True)
-    for stale in table_dir.glob(".staging-*"):
-        # left by a download that was killed; landings never overlap (the pipeline lock)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = table_dir / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
+    table_dir = staging.parent
+    for name, categories in meta.dimensions.items():
+        _dimension_frame(categories).write_parquet(staging / f"{name}.parquet")
+    _write_json(staging / "DataProperties.json", meta.properties)
+    _write_json(staging / "TableInfos.json", meta.info)
+    files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
+    content = _content_sha256(files)
+    existing = landings(raw_dir, meta.table_id)
+    if existing and existing[-1].content_sha256 == content:
+        return LandResult(existing[-1], "identical")
+    name = f"{_stamp(meta.modified)}_{content[:12]}"
+    final, again = table_dir / name, 1
+    while final.exists():
+        again += 1
+        final = table_dir / f"{name}_{again}"
+    if again > 1:
+        progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
+    landing = Landing(
+        table_id=meta.table_id,
+        modified=meta.modified,
+        fetched_at=now.isoformat(timespec="microseconds"),
+        rows=rows,
+        sha256=files[DATA_FILE],
+        source_url=table_url,
+        path=str(final),
+        files=files,
+    )
+    record = {k: v for k, v in asdict(landing).items() if k != "path"}
+    _write_json(staging / MANIFEST, record)
+    _fsync_dir(staging)
     try:
-        data.write_parquet(staging / DATA_FILE)
-        for name, categories in meta.dimensions.items():
-            _dimension_frame(categories).write_parquet(staging / f"{name}.parquet")
-        _write_json(staging / "DataProperties.json", meta.properties)
-        _write_json(staging / "TableInfos.json", meta.info)
-        files = {path.name: _sha256(path) for path in sorted(staging.iterdir())}
-        content = _content_sha256(files)
-        existing = landings(raw_dir, meta.table_id)
-        if existing and existing[-1].content_sha256 == content:
-            return LandResult(existing[-1], "identical")
-        name = f"{_stamp(meta.modified)}_{content[:12]}"
-        final, again = table_dir / name, 1
-        while final.exists():
-            again += 1
-            final = table_dir / f"{name}_{again}"
-        if again > 1:
-            progress(f"{meta.table_id}: the same as the older landing {name}, landed again as the newest: {final.name}")
-        landing = Landing(
-            table_id=meta.table_id,
-            modified=meta.modified,
-            fetched_at=now.isoformat(timespec="microseconds"),
-            rows=data.height,
-            sha256=files[DATA_FILE],
-            source_url=table_url,
-            path=str(final),
-            files=files,
-        )
-        record = {k: v for k, v in asdict(landing).items() if k != "path"}
-        _write_json(staging / MANIFEST, record)
-        _fsync_dir(staging)
-        try:
-            os.replace(staging, final)
-            _fsync_dir(table_dir)
-            return LandResult(landing, "downloaded")
-        except OSError:
-            if not (final / MANIFEST).is_file():
-                raise
-        same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
-        return LandResult(same, "identical")
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        os.replace(staging, final)
+        _fsync_dir(table_dir)
+        return LandResult(landing, "downloaded")
+    except OSError:
+        if not (final / MANIFEST).is_file():
+            raise
+    same = next(item for item in landings(raw_dir, meta.table_id) if item.path == str(final))
+    return LandResult(same, "identical")
 
 
 def _dimension_frame(categories: Iterable[dict[str, Any]]) -> pl.DataFrame:

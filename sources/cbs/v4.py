@@ -359,6 +359,8 @@ class V4Cbs(CbsHttp):
     case-sensitive.
     """
 
+    api = "v4"
+
     def __init__(
         self,
         base_url: str,
@@ -398,7 +400,14 @@ class V4Cbs(CbsHttp):
     def datasets_modified(self) -> dict[str, str]:
         """``Modified`` (as v3 writes it) of every dataset in the catalogue, by id: one request (``Datasets``)."""
         url = f"{self.source_url}/{CATALOG}/Datasets?$select=Identifier,Modified"
-        return {str(row["Identifier"]): v3_time(str(row["Identifier"]), row["Modified"]) for row in self._rows("Datasets", url)}
+        rows = [row for row in self._rows("Datasets", url) if "Identifier" in row and "Modified" in row]
+        return {str(row["Identifier"]): v3_time(str(row["Identifier"]), row["Modified"]) for row in rows}
+
+    def versions(self, table_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``Modified`` of each of ``table_ids`` the catalogue lists (:meth:`datasets_modified`, one request), all
+        :meth:`table_info` says of a v4 table's version (v4 has no ``MetaDataModified``). Ids match exactly, as v4's do."""
+        modified = self.datasets_modified()
+        return {table_id: {"Modified": modified[table_id]} for table_id in table_ids if table_id in modified}
 
     def table_meta(self, table_id: str) -> TableMeta:
         """Properties first; then the service document, ``Dimensions`` and ``MeasureCodes`` at once, and each

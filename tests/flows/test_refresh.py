@@ -81,10 +81,35 @@ def test_second_refresh_with_unchanged_modified_downloads_no_rows(home, mirror):
     result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
     assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"]
     assert mirror.data_rows_served() == 0
-    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for()) == [
+    [request] = mirror.requests_for()  # the catalogue, for both tables (--table: only those)
+    assert (request.table_id, request.endpoint) == (None, "Tables")
+    assert request.query["$filter"] == "Identifier eq '37789ksz' or Identifier eq '82496NED'"
+
+    mirror.reset_log()
+    run_refresh(tables=[NATIONAL.table_id, "82496NED"], force=True)
+    assert mirror.count(None, "Tables") == 0  # --force downloads whatever CBS says
+
+
+def test_without_the_catalogue_each_table_is_asked_on_its_own_and_the_log_says_so(home, mirror, caplog):
+    run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    mirror.add_fault("status", status=500, endpoint="Tables", times=None)
+    mirror.reset_log()
+    with caplog.at_level(logging.WARNING):
+        result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"] and mirror.data_rows_served() == 0
+    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for() if r.status == 200) == [
         ("37789ksz", "TableInfos"),
         ("82496NED", "TableInfos"),
     ]
+    assert "the catalogue could not be read (ODataCatalog/Tables: " in caplog.text
+    assert "asking each of 2 table(s) for its version instead" in caplog.text
+
+    mirror.clear_faults()
+    mirror.set_modified("82496NED", "2026-01-01T02:00:00")
+    mirror.reset_log()
+    result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
+    assert [t["action"] for t in result["tables"]] == ["unchanged", "downloaded"]
+    assert mirror.requests_for()[0].endpoint == "Tables" and mirror.count(NATIONAL.table_id) == 0
 
 
 def test_500_on_one_page_is_retried_and_the_run_succeeds(home, mirror):
@@ -159,6 +184,7 @@ def test_a_landing_that_failed_its_checks_is_downloaded_again_and_a_healthy_cbs_
         with pytest.raises(ValidationStopped):
             run_refresh(tables=[NATIONAL.table_id])
         assert cbs.data_rows_served(NATIONAL.table_id) == 352
+        assert cbs.count(None, "Tables") == 0  # not asked whether it changed: downloaded again whatever it says
         assert latest_landing(settings.raw_dir, NATIONAL.table_id) == bad
 
     with StatLineMirror(healthy, page_size=50) as cbs, pytest.MonkeyPatch.context() as patch:
@@ -262,6 +288,18 @@ def test_whole_catalog_lands_from_the_mirror(home, mirror):
     sources = query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM source_tables")
     assert sources["n"][0] == len(catalog.TABLES)
     assert isinstance(pl.read_parquet(Path(landed["83450NED"]["path"]) / "TypedDataSet.parquet"), pl.DataFrame)
+
+    from flows.status import _rerun_text, rerun_plan
+
+    plan = rerun_plan(Settings.from_env())  # what `werkregio status` says a rerun does, and what it does
+    assert len(plan["check_modified"]) == len(catalog.TABLES) and plan["download"] == plan["download_again"] == []
+    assert f"asks CBS's catalogue in one request for the Modified and MetaDataModified of {len(catalog.TABLES)} landed table(s)" in (
+        _rerun_text({"flow": "refresh"}, plan)
+    )
+    mirror.reset_log()
+    again = run_refresh()  # the unchanged nightly refresh
+    assert {t["action"] for t in again["tables"]} == {"unchanged"} and again["published"]["rebuilt"] is False
+    assert [(r.table_id, r.endpoint) for r in mirror.requests_for()] == [(None, "Tables")]
 
 
 def test_refresh_publishes_municipalities_and_region_membership_per_year(home, mirror):

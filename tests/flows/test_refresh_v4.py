@@ -93,3 +93,7 @@ def test_a_v4_refresh_publishes_the_warehouse_of_a_v3_refresh(tmp_path, mirror):
     assert query(v4, "SELECT DISTINCT source_url FROM source_tables WHERE table_id = '37789ksz'")["source_url"].to_list() == [
         f"{mirror.v4_url}/CBS/37789ksz"
     ]
+
+    mirror.reset_log()  # the unchanged nightly refresh over v4: one request, the catalogue
+    build(tmp_path / "v4", mirror, "v4")
+    assert [(r.endpoint, r.api) for r in mirror.requests_for()] == [("Datasets", "v4")]

@@ -9,8 +9,9 @@ fsync of the finished building file and its ``os.replace``) whose natural window
 
 Markers, in the order a refresh reaches them:
 
-* ``fetch <table>``        data pages of a table start (``sources.cbs.landing._fetch_data``)
-* ``land <table>``         the landing is written into a ``.staging-*`` folder (``_write_landing``)
+* ``fetch <table>``        data pages of a table start, written into a ``.staging-*`` folder as they arrive
+                           (``sources.cbs.landing._fetch_data``)
+* ``land <table>``         the rest of the landing is written into that folder (``_write_landing``)
 * ``land-commit <table>``  the staging folder, manifest included, is complete and about to be renamed
 * ``validate <table>``     a table is validated, in the flow's process (``flows.tasks.validate_landed``) or
                            handed to a validation worker (``ValidationWorkers.run``)
@@ -63,7 +64,7 @@ def install() -> None:
     import flows.tasks as tasks
     import warehouse.store as store
 
-    _wrap(landing, "_fetch_data", "fetch", lambda source, meta, progress: meta.table_id)
+    _wrap(landing, "_fetch_data", "fetch", lambda source, meta, *rest: meta.table_id)
     _wrap(landing, "_write_landing", "land", lambda raw_dir, meta, *a, **k: meta.table_id)
     # _fsync_dir(staging) runs after the manifest is written and just before os.replace(staging, final)
     _wrap(

@@ -103,6 +103,44 @@ def test_table_info_is_one_request(mirror):
     assert mirror.count(TABLE) == 1
 
 
+def test_versions_of_the_asked_tables_come_from_the_catalogue_in_one_request(mirror):
+    versions = client(mirror).versions([TABLE, "99999XXX"])
+    assert versions == {TABLE: {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}}
+    [request] = mirror.requests_for()
+    assert (request.table_id, request.endpoint) == (None, "Tables")
+    assert request.query["$select"] == "Identifier,Modified,MetaDataModified"
+    assert request.query["$filter"] == f"Identifier eq '{TABLE}' or Identifier eq '99999XXX'"
+
+
+def test_a_long_list_of_tables_is_asked_in_requests_of_a_bounded_url(mirror):
+    asked = [TABLE, *(f"{n:05d}XXX" for n in range(60))]
+    assert list(client(mirror).versions(asked)) == [TABLE]
+    filters = [r.query["$filter"] for r in mirror.requests_for(None, "Tables")]
+    assert [f.count("Identifier eq") for f in filters] == [40, 21]
+    assert max(len(r.path) + len(str(r.query)) for r in mirror.requests_for()) < 2048
+
+
+def test_a_catalogue_record_without_metadatamodified_is_left_out_for_the_table_to_be_asked(mirror, monkeypatch):
+    """Comparing Modified alone would miss a metadata-only republication, which TableInfos would have shown."""
+    cbs = client(mirror)
+    records = cbs._records  # the catalogue's answer as a service without MetaDataModified would give it
+    monkeypatch.setattr(cbs, "_records", lambda *a: [{k: v for k, v in r.items() if k != "MetaDataModified"} for r in records(*a)])
+    assert cbs.versions([TABLE]) == {}
+
+
+def test_a_catalogue_that_fails_fails_like_any_request(mirror):
+    mirror.add_fault("status", status=503, endpoint="Tables", times=None)
+    with pytest.raises(CbsUnavailable, match="ODataCatalog/Tables"):
+        client(mirror).versions([TABLE])
+    assert mirror.count(None, "Tables") == 4  # retried as every request is
+
+
+def test_recorded_versions_come_from_the_recorded_table_infos(tiny_root):
+    assert RecordedCbs(tiny_root).versions([TABLE, "nope"]) == {
+        TABLE: {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}
+    }
+
+
 def test_table_meta_has_properties_and_dimension_keys(mirror):
     meta = client(mirror).table_meta(TABLE)
     assert meta.modified == "2025-04-23T02:00:00"

@@ -228,6 +228,10 @@ def test_a_staging_folder_left_by_a_killed_download_is_removed(tmp_path):
     land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw")
     assert not stale.exists()
     assert len(landings(tmp_path / "raw", TABLE)) == 1
+    stale.mkdir()  # killed while downloading a table that turns out unchanged on the next run: removed all the same
+    (stale / DATA_FILE).write_bytes(b"partial")
+    assert land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").action == "unchanged"
+    assert not stale.exists()
 
 
 def test_staging_folders_are_never_landings_and_a_damaged_manifest_is_named(tmp_path):
@@ -320,3 +324,158 @@ def test_a_landing_marked_failed_is_downloaded_again_even_with_the_same_modified
     assert [landing.folder for landing in landings(tmp_path / "raw", TABLE)] == [bad.folder, good.landing.folder]  # a file beside them is no landing
     clear_failed(bad)
     assert failed_checks(bad) is None and not (tmp_path / "raw" / TABLE / "failed-checks.json").exists()
+
+
+def test_a_version_the_catalogue_gave_decides_without_a_request_of_the_table(tmp_path):
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        first = land_table(cbs, TABLE, tmp_path / "raw")
+        mirror.reset_log()
+        same = {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}
+        messages = []
+        assert land_table(cbs, TABLE, tmp_path / "raw", listed=same, progress=messages.append).action == "unchanged"
+        assert mirror.count() == 0
+        assert messages == [f"{TABLE}: unchanged (Modified 2025-04-23T02:00:00, MetaDataModified 2025-04-23T02:00:00, from the catalogue), nothing downloaded"]
+
+        for changed in ({**same, "MetaDataModified": "2025-06-01T02:00:00"}, {**same, "Modified": "2025-06-01T02:00:00"}):
+            mirror.reset_log()  # the catalogue says the metadata, or the data, changed: the table is downloaded
+            assert land_table(cbs, TABLE, tmp_path / "raw", listed=changed).action == "identical"  # (the mirror serves the same)
+            assert mirror.data_rows_served() == 3 and mirror.count(TABLE, "TableInfos") == 2  # before and after the data
+        assert [landing.folder for landing in landings(tmp_path / "raw", TABLE)] == [first.landing.folder]
+
+
+def test_catalogued_versions_asks_once_for_the_tables_to_check_and_says_which_it_lacks(tmp_path):
+    from sources.cbs.landing import catalogued_versions, mark_failed
+
+    other = "90009TST"
+    make_table(tmp_path / "src")
+    folder = write_table(tmp_path / "src", other, dimensions={}, topics=[], rows=[])
+    infos = json.loads((folder / "TableInfos.json").read_text())
+    infos["value"][0]["Identifier"] = other.lower()  # the catalogue spells it otherwise: its $filter finds nothing
+    (folder / "TableInfos.json").write_text(json.dumps(infos))
+    with StatLineMirror(tmp_path / "src") as mirror:
+        cbs = LiveCbs(mirror.base_url, retries=0)
+        warnings: list[str] = []
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE, other], warn=warnings.append) == {}
+        assert mirror.count() == 0 and warnings == []  # nothing landed: nothing to ask before downloading
+
+        landed = land_table(cbs, TABLE, tmp_path / "raw").landing
+        land_table(cbs, other, tmp_path / "raw")
+        mirror.reset_log()
+        versions = catalogued_versions(cbs, tmp_path / "raw", [TABLE, other], warn=warnings.append)
+        assert versions == {TABLE: {"Modified": "2025-04-23T02:00:00", "MetaDataModified": "2025-04-23T02:00:00"}}
+        assert [r.endpoint for r in mirror.requests_for()] == ["Tables"]
+        assert warnings == [f"the catalogue does not give the version of {other}; asking each of them on its own"]
+
+        mirror.add_fault("status", status=404, endpoint="Tables")
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE], warn=warnings.append) == {}
+        assert warnings[-1].startswith("the catalogue could not be read (ODataCatalog/Tables: not found at CBS (")
+        assert warnings[-1].endswith("; asking each of 1 table(s) for its version instead")
+
+        mark_failed(landed, "run-1", ["a check"], datetime(2026, 1, 1, tzinfo=UTC))
+        mirror.reset_log()
+        assert catalogued_versions(cbs, tmp_path / "raw", [TABLE], warn=warnings.append) == {}
+        assert mirror.count() == 0  # downloaded again whatever CBS says
+
+
+def counted_table(root: Path, rows: int = 23, first: int = 0) -> None:
+    """``rows`` months whose Aantal_1 counts up from ``first``."""
+    periods = [{"Key": f"{2000 + i // 12}MM{i % 12 + 1:02d}", "Title": f"maand {i}"} for i in range(rows)]
+    write_table(
+        root,
+        TABLE,
+        dimensions={"Perioden": periods},
+        time_dimension="Perioden",
+        topics=[{"Key": "Aantal_1", "Title": "Aantal", "Datatype": "Long", "Unit": "x 1 000", "Decimals": 0}],
+        rows=[{"Perioden": p["Key"], "Aantal_1": first + i} for i, p in enumerate(periods)],
+    )
+
+
+def test_pages_go_to_the_data_file_as_they_arrive_in_row_groups_whatever_the_paging(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from sources.cbs import landing as landing_module
+
+    monkeypatch.setattr(landing_module, "ROW_GROUP_ROWS", 4)
+    counted_table(tmp_path / "src")
+    written: list[int] = []  # the staging data file's size each time the landing asks for the next page
+
+    class Watched(RecordedCbs):
+        def data_pages(self, table_id):
+            for page in super().data_pages(table_id):
+                yield page
+                written.append(sum(p.stat().st_size for p in (tmp_path / "raw" / TABLE).glob(f".staging-*/{DATA_FILE}")))
+
+    landing = land_table(Watched(tmp_path / "src", page_size=3), TABLE, tmp_path / "raw").landing
+    assert len(written) == 8 and written == sorted(written) and len(set(written)) == 6  # the header, then a row group at a time
+    parquet = pq.ParquetFile(landing.folder / DATA_FILE)
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [4, 4, 4, 4, 4, 3]
+    assert landing.read_data()["Aantal_1"].to_list() == list(range(23)) and landing.rows == 23
+    for page_size in (1, 5, 10_000):  # paged otherwise, the same rows make the same file
+        assert land_table(RecordedCbs(tmp_path / "src", page_size=page_size), TABLE, tmp_path / "raw", force=True).action == "identical"
+
+
+def test_the_data_file_says_what_it_is_in_its_key_value_metadata(tmp_path):
+    import pyarrow.parquet as pq
+
+    make_table(tmp_path / "src")
+    with StatLineMirror(tmp_path / "src") as mirror:
+        base_url = mirror.base_url
+        landing = land_table(LiveCbs(base_url, retries=0), TABLE, tmp_path / "raw").landing
+    facts = {key.decode(): value.decode() for key, value in pq.read_schema(landing.folder / DATA_FILE).metadata.items()
+             if key.startswith(b"werkregio.")}  # fmt: skip
+    assert facts == {
+        "werkregio.table_id": TABLE,
+        "werkregio.modified": "2025-04-23T02:00:00",
+        "werkregio.source_url": f"{base_url}/ODataFeed/odata/{TABLE}/",
+        "werkregio.api": "v3",
+        "werkregio.units": '{"Aantal_2": "aantal", "Waarde_1": "aantal"}',
+    }
+    assert landing.source_url == facts["werkregio.source_url"]
+
+
+def test_an_empty_table_lands_as_an_empty_file_of_its_typed_columns(tmp_path):
+    make_table(tmp_path / "src")
+    typed = json.loads((tmp_path / "src" / TABLE / "TypedDataSet.json").read_text())
+    (tmp_path / "src" / TABLE / "TypedDataSet.json").write_text(json.dumps({**typed, "value": []}))
+    landing = land_table(RecordedCbs(tmp_path / "src"), TABLE, tmp_path / "raw").landing
+    assert landing.rows == 0
+    assert landing.read_data().schema == pl.Schema({"ID": pl.Int64, "Perioden": pl.String, "Waarde_1": pl.Float64, "Aantal_2": pl.Int64})
+
+
+def test_a_download_broken_off_mid_stream_leaves_no_landing_and_a_failed_landing_stays_not_current(tmp_path, monkeypatch):
+    """Pages already written to the staging data file make no landing: the newest landing stays what it was
+    (here one that failed its critical checks, so it is still not taken for CBS's version), nothing is left
+    behind, and the next refresh downloads the table whole."""
+    from sources.cbs import landing as landing_module
+    from sources.cbs.landing import failed_checks, mark_failed, tables_to_check
+
+    monkeypatch.setattr(landing_module, "ROW_GROUP_ROWS", 4)
+    counted_table(tmp_path / "src")
+    raw = tmp_path / "raw"
+    bad = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(1)).landing
+    mark_failed(bad, "run-1", ["a critical check"], datetime(2026, 1, 1, tzinfo=UTC))
+    written: list[int] = []
+
+    class BrokenOff(RecordedCbs):
+        def data_pages(self, table_id):
+            for number, page in enumerate(super().data_pages(table_id)):
+                if number == 5:
+                    written.extend(p.stat().st_size for p in (raw / TABLE).glob(f".staging-*/{DATA_FILE}"))
+                    raise CbsUnavailable(f"{table_id}: connection reset after {number} pages")
+                yield page
+
+    with pytest.raises(CbsUnavailable, match="after 5 pages"):
+        land_table(BrokenOff(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(2))
+    assert written and written[0] > 0  # row groups were on disk when the download broke off
+    assert landings(raw, TABLE) == [bad] and latest_landing(raw, TABLE) == bad and failed_checks(bad) is not None
+    assert list((raw / TABLE).glob(".staging-*")) == []
+    assert tables_to_check(raw, [TABLE]) == []  # still downloaded again, whatever CBS's catalogue says
+
+    again = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(3))
+    assert again.action == "identical" and again.landing == bad  # CBS serves what failed: kept, still marked
+    counted_table(tmp_path / "src", first=1)  # CBS healthy again
+    good = land_table(RecordedCbs(tmp_path / "src", page_size=3), TABLE, raw, clock=clock(4))
+    assert good.action == "downloaded" and latest_landing(raw, TABLE) == good.landing and good.landing.rows == 23
+    assert good.landing.read_data()["Aantal_1"].to_list() == list(range(1, 24))

@@ -7,12 +7,13 @@ import itertools
 from importlib.metadata import version
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from expectations.rules import topic_keys
 from sources.cbs import catalog
 from sources.cbs.client import CbsBadResponse, CbsNotFound, CbsUnavailable, LiveCbs
-from sources.cbs.landing import land_table
+from sources.cbs.landing import DATA_FILE, land_table
 from sources.cbs.v4 import Layout, Pivot, V4Cbs, derived_key, measure_keys, table_parts, v3_time
 from tests.statline_mirror import StatLineMirror, write_table
 
@@ -287,8 +288,16 @@ def test_the_catalogue_gives_every_modified_in_one_request(statline_root):
     assert set(catalog.ids()) <= set(modified) and set(modified.values()) == {"2025-04-23T02:00:00"}
 
 
+def test_versions_are_the_modified_the_catalogue_gives_for_the_asked_ids_exactly(statline_root):
+    with StatLineMirror(statline_root) as mirror:
+        mirror.set_modified("82015NED", "2026-01-01T02:00:00")
+        versions = V4Cbs(mirror.v4_url, retries=0).versions(["82015NED", "37789ksz", "37789KSZ", "99999xxx"])
+        assert [(r.endpoint, r.api) for r in mirror.requests_for()] == [("Datasets", "v4")]
+    assert versions == {"82015NED": {"Modified": "2026-01-01T02:00:00"}, "37789ksz": {"Modified": "2025-04-23T02:00:00"}}
+
+
 #: The shared tables whose landed TypedDataSet differs between the clients, and how (everything else is
-#: byte-identical): topic keys differing in letter case because the mirror's titles are reconstructed in
+#: the same data; the files differ in the service their key-value metadata name): topic keys differing in letter case because the mirror's titles are reconstructed in
 #: lower case ('Wao uitkeringen' derives WaoUitkeringen_2; v3 has WAOUitkeringen_2) where neither the catalog
 #: nor a validation rule names them; 80794ned's RegioS keys, padded by v3 to 6 (its full code list has GM
 #: codes) but by the v4 source to 4, the longest key of the truncated dump's code list; and 83360NED's
@@ -308,8 +317,13 @@ def test_v4_landings_equal_v3_landings(statline_root, tmp_path):
             old = land_table(v3, table_id, tmp_path / "v3").landing
             new = land_table(v4, table_id, tmp_path / "v4").landing
             assert (new.modified, new.rows) == (old.modified, old.rows), table_id
+            facts = [{k: v for k, v in pq.read_schema(landing.folder / DATA_FILE).metadata.items() if k.startswith(b"werkregio.")}
+                     for landing in (old, new)]  # fmt: skip
+            assert [(f.pop(b"werkregio.api"), f.pop(b"werkregio.source_url")) for f in facts] == [
+                (b"v3", old.source_url.encode()), (b"v4", new.source_url.encode())
+            ]
             if table_id not in DIFFERENT_LANDINGS:
-                assert new.sha256 == old.sha256, table_id
+                assert new.read_data().equals(old.read_data()) and facts[0] == facts[1], table_id  # the files differ in the service alone
                 continue
             before, after = old.read_data(), new.read_data()
             entry = catalog.table(table_id)
