@@ -13,7 +13,7 @@ the report marks every chart drawn from such a table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -29,6 +29,8 @@ class SampleCbs:
     Data pages are cut at ``page_size`` rows, as CBS pages. Generated rows are made once per
     instance (about a second per table).
     """
+
+    api = "v3"  # the excerpt is in the v3 layout of the offline mirror
 
     def __init__(self, page_size: int = 10_000) -> None:
         self.page_size = page_size
@@ -59,6 +61,11 @@ class SampleCbs:
             "MetaDataModified": benefits.MODIFIED,
             SYNTHETIC: True,
         }
+
+    def versions(self, table_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``Modified`` and ``MetaDataModified`` of each sample table of ``table_ids`` (others left out)."""
+        info = {table_id: self.table_info(table_id) for table_id in table_ids if table_id in self.table_ids()}
+        return {table_id: {key: i[key] for key in ("Modified", "MetaDataModified") if key in i} for table_id, i in info.items()}
 
     def table_meta(self, table_id: str) -> TableMeta:
         info = self.table_info(table_id)
