@@ -31,7 +31,7 @@ FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SECTIONS = ["coverage", "national", "growth", "labour-force", "vacancies", "portal", "registered", "analyses", "sources"]
+SECTIONS = ["coverage", "national", "growth", "labour-force", "wwb-recipients", "vacancies", "portal", "registered", "analyses", "sources"]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,9 @@ def expected_numbers(warehouse: Path, year: int) -> dict[str, dict[tuple[str, st
         f"AND base_year IS NULL AND {scenario} GROUP BY ALL",
         "labour-force": f"SELECT area_code AS key, 'value' AS series, value FROM v_region_indicators WHERE indicator = 'labour_force' "
         f"AND {scenario} AND {complete} AND year = (SELECT max(year) FROM v_region_indicators WHERE indicator = 'labour_force' "
+        f"AND {scenario} AND {complete} AND year <= {year})",
+        "wwb-recipients": f"SELECT area_code AS key, 'value' AS series, value FROM v_region_indicators WHERE indicator = 'wwb_recipients' "
+        f"AND {scenario} AND {complete} AND year = (SELECT max(year) FROM v_region_indicators WHERE indicator = 'wwb_recipients' "
         f"AND {scenario} AND {complete} AND year <= {year})",
         "portal-bands": "SELECT category AS key, 'regions' AS series, value FROM v_region_indicators "
         f"WHERE indicator = 'regions_by_portal_share' AND {scenario} AND year = {year}",
@@ -163,7 +166,7 @@ def test_report_in_chromium(published, chromium, screenshots, tmp_path, year):
         assert numbers.keys() == want.keys(), chart
         assert all(math.isclose(numbers[k], want[k], rel_tol=1e-12, abs_tol=1e-12) for k in want), chart
     drawn = {chart for chart, *_ in charts}
-    always = {"coverage", "national", "municipalities", "labour-force"}
+    always = {"coverage", "national", "municipalities", "labour-force", "wwb-recipients"}
     with_uwv = {"portal-bands", "portal-share", "registered-share", "correlation", "registered-by-portal"}
     assert always | (with_uwv if year == UWV_YEAR else set()) <= drawn
     if year != UWV_YEAR:
