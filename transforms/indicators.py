@@ -119,8 +119,8 @@ class MunicipalCount:
             raise ValueError(f"{self.indicator}: cbs_rounding must be a positive multiple, not {self.cbs_rounding!r}")
 
 
-#: The municipal counts of the mart. Another one (an annual count of recipients, say) is one line
-#: here and its tables in the catalog's ``BENEFIT_SOURCES``.
+#: The municipal counts of the mart. Another one is one line here and its tables in the catalog's
+#: ``BENEFIT_SOURCES``; ``wwb_recipients`` (CBS's annual bijstand recipients, 2015-2017) is such a line.
 MUNICIPAL_COUNTS: tuple[MunicipalCount, ...] = (
     MunicipalCount("ww_benefits", "ww", "month", "persons with a WW benefit"),
     MunicipalCount("wwb_benefits", "wwb", "month", "WWB (bijstand) benefits"),
