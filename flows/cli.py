@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         help="only this CBS table id or catalog family (repeatable; default: the whole catalog)",
     )
     mode = refresh.add_mutually_exclusive_group()
-    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged")
+    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged, rebuild even when nothing changed, and publish even a build that lacks what the published warehouse holds")
     mode.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
 
     indicators = commands.add_parser(
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         help="export the published warehouse's views and tables to Parquet",
         description="Write one Parquet file per warehouse view (or table with --tables) into a folder, read-only.",
     )
-    export.add_argument("output", type=Path, help="folder to write the Parquet files into")
+    export.add_argument("output", type=_path, help="folder to write the Parquet files into")
     export.add_argument("--tables", action="store_true", help="export the tables instead of the views")
 
     report = commands.add_parser(
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="harmonised reference year to report on (default: WERKREGIO_REFERENCE_YEAR, else the latest in the warehouse)",
     )  # fmt: skip
     report.add_argument(
-        "--out", type=Path, metavar="FILE",
+        "--out", type=_path, metavar="FILE",
         help="file to write (default: werkregio-report.html next to the warehouse; werkregio-report-YEAR.html with --reference-year)",
     )  # fmt: skip
 
@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
     return parser
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused (``Path('')`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder (use . for the current folder)")
+    return Path(text)
 
 
 def _run_count(text: str) -> int:

@@ -7,6 +7,7 @@
          computed while the tasks validate; every report is in before anything else
          (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default, and the analyses
+      -> nothing the published build holds left out (reference years, views, CBS tables), unless forced
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
       -> write_indicator_report (the HTML report beside the published file)
 """
@@ -31,7 +32,7 @@ from expectations.report import html_report
 from expectations.runner import ValidationFailed
 from flows import runlog
 from sources.cbs import catalog
-from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
+from flows.build import build_facts, check_nothing_dropped, compute_marts, default_reference_year, region_years, scenarios
 from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from flows.tasks import (
@@ -58,8 +59,9 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
     """Refresh the warehouse.
 
     ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
-    ``force``: download even when ``Modified`` is unchanged, and build even when the inputs equal
-    the published build's. ``offline``: fetch nothing and build from what is already landed (every
+    ``force``: download even when ``Modified`` is unchanged, build even when the inputs equal
+    the published build's, and publish a build that lacks what the published one holds
+    (``flows.build.check_nothing_dropped``). ``offline``: fetch nothing and build from what is already landed (every
     landed table, or the named ones, which must be landed). Without ``force``, a refresh whose
     inputs (``inputs_sha256``) equal the published build's and with no UWV file waiting publishes
     nothing and returns that build in ``record["published"]`` (``rebuilt``: False).
@@ -79,14 +81,14 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
         if not force and (current := published_with_inputs(settings, inputs)) is not None:
             record["published"] = current
             return record
-        published = read_published_tables(settings, ["indicators", "load_history"])
+        published = read_published_tables(settings, ["indicators", "load_history", "source_tables"])
 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             return compute_marts(
                 facts, scenarios(default_reference_year(facts, settings), published["indicators"], composed=region_years(facts))
             )
 
-        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the tasks validate
+        built = build_facts(settings, record["run_id"], meanwhile=marts_of)  # the marts computed while the tasks validate
         record["validation"], record["uwv_files"], record["task_runner"] = built.validation, built.uwv_files, built.task_runner
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
@@ -101,6 +103,7 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
             ),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }
+        check_nothing_dropped(published, frames, str(settings.warehouse_path), force)
         result = publish_warehouse(settings, frames)
         record["published"] = {"path": str(result.path), "rows": result.row_counts}
         record["published"]["report"] = write_indicator_report(settings)

@@ -11,7 +11,7 @@ import polars as pl
 from flows import runlog
 from sources.cbs import catalog
 from sources.cbs.client import CbsError
-from sources.cbs.landing import LandingUnreadable, current_landings
+from sources.cbs.landing import LandingUnreadable, current_landings, failed_checks
 from flows.settings import Settings
 from warehouse.store import WarehouseError, query_tables
 
@@ -71,11 +71,13 @@ def rerun_plan(settings: Settings) -> dict[str, Any]:
     """
     try:
         landed = {landing.table_id: landing for landing in current_landings(settings.raw_dir, catalog.ids())}
+        failed = {t for t, landing in landed.items() if failed_checks(landing) is not None}
     except (CbsError, LandingUnreadable, OSError, ValueError, TypeError) as err:
         return {"error": str(err)}
     return {
         "download": [t for t in catalog.ids() if t not in landed],
-        "check_modified": [f"{t} (landed Modified {landed[t].modified})" for t in catalog.ids() if t in landed],
+        "download_again": [f"{t} (its newest landing failed its critical checks)" for t in catalog.ids() if t in failed],
+        "check_modified": [f"{t} (landed Modified {landed[t].modified})" for t in catalog.ids() if t in landed and t not in failed],
     }
 
 
@@ -89,9 +91,11 @@ def _rerun_text(run: dict[str, Any], plan: dict[str, Any]) -> str:
                 "validation of unchanged batches, and publishes only if all succeed")  # fmt: skip
     if "error" in plan:
         return f"a rerun (`werkregio refresh`) cannot be planned: {plan['error']}"
+    again = plan.get("download_again", [])
     return (
         f"a rerun (`werkregio refresh`) downloads {len(plan['download'])} table(s) never landed"
         + (f" ({', '.join(plan['download'][:8])}{', ...' if len(plan['download']) > 8 else ''})" if plan["download"] else "")
+        + (f", downloads again {len(again)} whose newest landing failed its critical checks ({', '.join(t.split()[0] for t in again)})" if again else "")
         + f", asks {len(plan['check_modified'])} landed table(s) for their Modified and MetaDataModified (one request each, "
         "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
     )
