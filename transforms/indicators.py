@@ -434,6 +434,9 @@ def cbs_check(count: _Count, levels: pl.DataFrame) -> list[pl.DataFrame]:
         how="left",
     )
     known = pl.col("_cbs").is_not_null()
+    cbs_reporting = pl.when(known).then(pl.col("municipalities")).otherwise(0)
+    comparable = pl.col("complete") & known
+    gap = pl.col("value") - pl.col("_cbs")
     tolerance = pl.col("municipalities").add(1) * (rounding / 2)
     published = (
         f"CBS's own figure for the region (the region row of its table, each figure rounded to a multiple of {rounding}), "
@@ -443,7 +446,7 @@ def cbs_check(count: _Count, levels: pl.DataFrame) -> list[pl.DataFrame]:
     cbs_rows = joined.with_columns(
         pl.lit(f"{name}_cbs").alias("indicator"),
         pl.col("_cbs").alias("value"),
-        pl.when(known).then(pl.col("municipalities")).otherwise(0).alias("reporting"),
+        cbs_reporting.alias("reporting"),
         known.alias("complete"),
         pl.lit(False).alias("approximate"),
         pl.lit(count.unit).alias("unit"),
@@ -453,9 +456,9 @@ def cbs_check(count: _Count, levels: pl.DataFrame) -> list[pl.DataFrame]:
     )
     difference = joined.with_columns(
         pl.lit(f"{name}_cbs_difference").alias("indicator"),
-        pl.when(pl.col("complete") & known).then(pl.col("value") - pl.col("_cbs")).alias("value"),
-        pl.min_horizontal("reporting", pl.when(known).then(pl.col("municipalities")).otherwise(0)).alias("reporting"),
-        (pl.col("complete") & known).alias("complete"),
+        pl.when(comparable).then(gap).alias("value"),
+        pl.min_horizontal("reporting", cbs_reporting).alias("reporting"),
+        comparable.alias("complete"),
         pl.lit(count.unit).alias("unit"),
         pl.lit(
             f"{name} - {name}_cbs: the recomputed region total minus CBS's own figure for the region; CBS rounds every figure "
@@ -466,7 +469,7 @@ def cbs_check(count: _Count, levels: pl.DataFrame) -> list[pl.DataFrame]:
         .then(pl.lit(f"no value: {missing}"))
         .when(~pl.col("complete"))
         .then(pl.format("no value: {} covers {} of {} municipalities, CBS's figure the whole region", pl.lit(name), "reporting", "municipalities"))
-        .when((pl.col("value") - pl.col("_cbs")).abs() > tolerance)
+        .when(gap.abs() > tolerance)
         .then(
             pl.format(
                 "more than CBS's rounding explains (at most {} for {} municipalities and the region figure): the municipal "
