@@ -413,6 +413,31 @@ class Page:
             labour + municipalities,
         )
 
+    def recipients_section(self) -> str:
+        year = latest_year(self.indicators, "wwb_recipients", self.year)
+        body = (
+            self.missing("WWB recipients: the warehouse has no regional figures (CBS 'bijstand, re-integratie en WSW, gemeenten').")
+            if year is None
+            else self.region_chart(
+                "wwb-recipients",
+                f"Persons with bijstand (WWB) per region, {year}",
+                "wwb_recipients",
+                year,
+                Column(f"persons {year}", "value", _number(0), "value"),
+                title=f"persons with bijstand {year}",
+                number_format=",.0f",
+                what=f"WWB recipients {year}",
+            )
+        )
+        return self.section(
+            "wwb-recipients",
+            "WWB recipients per region",
+            "Persons with bijstand: CBS's one figure per year per municipality ('bijstand, re-integratie en WSW, "
+            "gemeenten', 2015-2017), summed on these boundaries; the latest year with figures. CBS's own region "
+            "figures stand beside them in the warehouse (wwb_recipients_cbs, on each year's own composition).",
+            body,
+        )
+
     def uwv_missing(self, what: str) -> str | None:
         """The sentence for a UWV-based section when the reference year has no UWV figure, else None."""
         present = self.indicators.filter(
@@ -656,6 +681,7 @@ class Page:
             self.national_section(),
             self.growth_section(),
             self.labour_section(),
+            self.recipients_section(),
             self.vacancy_section(),
             self.portal_section(),
             self.registered_section(),
@@ -666,7 +692,7 @@ class Page:
             f'<li><a href="#{sid}">{escape(title)}</a></li>'
             for sid, title in (
                 ("coverage", "Coverage"), ("national", "National benefits"), ("growth", "Growth per region"),
-                ("labour-force", "Labour force and municipalities"), ("vacancies", "Benefits per vacancy and tension"),
+                ("labour-force", "Labour force and municipalities"), ("wwb-recipients", "WWB recipients"), ("vacancies", "Benefits per vacancy and tension"),
                 ("portal", "Portal share"), ("registered", "Registered share"), ("analyses", "Analyses"), ("sources", "Sources"),
             )
         )  # fmt: skip

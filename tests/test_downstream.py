@@ -77,7 +77,9 @@ def test_the_region_check_snippet_finds_cbs_region_rows_equal_to_their_municipal
     rows = warehouse.execute(sql).fetchall()
 
     assert len(rows) == 105  # 35 regions x 2015-2017
-    assert all(abs(row[3] - row[4]) <= 5 * (row[5] + 1) for row in rows)
+    for year, statcode, name, municipalities, recomputed, cbs, difference, note in rows:
+        assert None not in (name, recomputed, cbs) and difference == recomputed - cbs and note is None, (year, statcode)
+        assert abs(difference) <= 5 * (municipalities + 1), (year, statcode)
 
 
 def test_the_python_snippets_run_from_the_project_folder(published, monkeypatch):

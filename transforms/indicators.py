@@ -99,6 +99,11 @@ class MunicipalCount:
     in the national series; ``frequency`` of the municipal figures (``month``, ``quarter`` or
     ``year``); ``what`` it counts, for the method text. The tables it comes from are the
     caller's (``sources/cbs/catalog.py``: ``BENEFIT_SOURCES``, by series).
+
+    ``cbs_rounding``: where the tables also publish CBS's own figure per region, the multiple CBS
+    rounds every figure of the series to (10: tens). CBS's region figures are then published
+    beside the recomputed levels as ``<indicator>_cbs``, with ``<indicator>_cbs_difference``
+    (recomputed minus CBS) as a check (``cbs_check``). None: CBS's region rows are not used.
     """
 
     indicator: str
@@ -106,16 +111,20 @@ class MunicipalCount:
     frequency: str
     what: str
     unit: str = "aantal"
+    cbs_rounding: int | None = None
 
     def __post_init__(self) -> None:
         periods_per_year(self.frequency)
+        if self.cbs_rounding is not None and self.cbs_rounding < 1:
+            raise ValueError(f"{self.indicator}: cbs_rounding must be a positive multiple, not {self.cbs_rounding!r}")
 
 
-#: The municipal counts of the mart. Another one (an annual count of recipients, say) is one line
-#: here and its tables in the catalog's ``BENEFIT_SOURCES``.
+#: The municipal counts of the mart. Another one is one line here and its tables in the catalog's
+#: ``BENEFIT_SOURCES``; ``wwb_recipients`` (CBS's annual bijstand recipients, 2015-2017) is such a line.
 MUNICIPAL_COUNTS: tuple[MunicipalCount, ...] = (
     MunicipalCount("ww_benefits", "ww", "month", "persons with a WW benefit"),
     MunicipalCount("wwb_benefits", "wwb", "month", "WWB (bijstand) benefits"),
+    MunicipalCount("wwb_recipients", "wwb_recipients", "year", "persons with bijstand (WWB)", cbs_rounding=10),
 )
 
 #: Sums of municipal counts, added per municipality so that every part covers the same municipalities.
@@ -156,17 +165,19 @@ def _region_rows(frame: pl.DataFrame, indicator: str, *, unit: str, method: str,
     )
 
 
-def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str], frequency: str = "month") -> pl.DataFrame:
-    """Municipal figures of one series, one source per municipality and period.
+def pick_sources(
+    regional: pl.DataFrame, series: str, precedence: Sequence[str], frequency: str = "month", area_type: str = "municipality"
+) -> pl.DataFrame:
+    """Figures of one series per municipality (or CBS's per ``area_type``), one source per area and period.
 
-    Where several CBS tables publish the same municipality and period, the first table in
+    Where several CBS tables publish the same area and period, the first table in
     ``precedence`` wins (newer tables first: they carry CBS's revisions); a table's null does not
     win over another table's figure.
     """
     rank = {table: i for i, table in enumerate(precedence)}
     rows = regional.filter(
         (pl.col("series") == series)
-        & (pl.col("area_type") == "municipality")
+        & (pl.col("area_type") == area_type)
         & (pl.col("frequency") == frequency)
         & pl.col("source_table").is_in(list(precedence))
     )
@@ -196,6 +207,11 @@ class _Count:
     yearly: pl.DataFrame | None
     """``municipal_years`` of a count; None for a sum (formed from its parts' units)."""
     parts: tuple[str, ...] = ()
+    cbs: pl.DataFrame | None = None
+    """CBS's own yearly region figures (``cbs_region_years``) where the count declares ``cbs_rounding``."""
+    cbs_rounding: int | None = None
+    tables: tuple[str, ...] = ()
+    """Every table declared for the count, for notes."""
 
 
 def _counts(
@@ -221,6 +237,9 @@ def _counts(
             sources=",".join(used),
             series=count.series,
             yearly=municipal_years(panel, valid_codes, frequency=count.frequency, years=valid_codes),
+            cbs=None if count.cbs_rounding is None else cbs_region_years(regional, count.series, sources[count.series], count.frequency),
+            cbs_rounding=count.cbs_rounding,
+            tables=tuple(sources[count.series]),
         )
     for name, parts in COUNT_SUMS.items():
         if all(part in out for part in parts):
@@ -344,6 +363,8 @@ def _count_indicators(
                     pl.lit(count.sources).alias("sources"),
                 )
             )
+            if count.cbs is not None:
+                rows += cbs_check(count, levels.filter(pl.col("year") == geography))
             if pairs:
                 rows.append(
                     region_growth(units[name], members, pairs).with_columns(
@@ -369,6 +390,97 @@ def _count_indicators(
             )
         )
     return pl.concat(out) if out else _finish(pl.DataFrame())
+
+
+def cbs_region_years(regional: pl.DataFrame, series: str, precedence: Sequence[str], frequency: str) -> pl.DataFrame:
+    """CBS's own yearly figure per region of one series: region_code, year, value, source_table.
+
+    From the region rows (``AMxx``) of the count's tables, on the composition of their own year
+    (rows on another year's geography are left out); the mean over the year's periods, null
+    unless every period of the year has a figure.
+    """
+    expected = periods_per_year(frequency)
+    own_year = regional.filter(pl.col("geography_year") == pl.col("period_start").dt.year())
+    picked = pick_sources(own_year, series, precedence, frequency, area_type="region")
+    known = pl.col("value").is_not_null()
+    return (
+        picked.group_by(pl.col("area_code").alias("region_code"), pl.col("period_start").dt.year().cast(pl.Int32).alias("year"))
+        .agg(
+            known.sum().alias("_periods"),
+            pl.col("value").mean(),
+            pl.col("source_table").filter(known).unique().sort().str.join(",").alias("source_table"),
+        )
+        .with_columns(pl.when(pl.col("_periods") == expected).then(pl.col("value")).alias("value"))
+        .drop("_periods")
+        .sort("region_code", "year")
+    )
+
+
+def cbs_check(count: _Count, levels: pl.DataFrame) -> list[pl.DataFrame]:
+    """CBS's region figures beside the recomputed ``levels`` of their geography year, and the difference.
+
+    ``levels``: the count's region levels (``region_totals``) of one year on that year's own
+    composition (as published, or harmonised to the year itself), where CBS's figures are like
+    for like. ``<indicator>_cbs`` is CBS's figure (null where CBS publishes none);
+    ``<indicator>_cbs_difference`` is recomputed minus CBS, only where the recomputed level is
+    complete (part of a region against CBS's whole region means nothing). CBS rounds every
+    figure to ``cbs_rounding``: up to half of it per municipality and half for the region figure
+    is rounding; a larger difference keeps its value and says so in ``note``.
+    """
+    name, rounding = count.indicator, count.cbs_rounding
+    joined = levels.join(
+        count.cbs.select("region_code", "year", pl.col("value").alias("_cbs"), pl.col("source_table").alias("_cbs_table")),
+        on=["region_code", "year"],
+        how="left",
+    )
+    known = pl.col("_cbs").is_not_null()
+    cbs_reporting = pl.when(known).then(pl.col("municipalities")).otherwise(0)
+    comparable = pl.col("complete") & known
+    gap = pl.col("value") - pl.col("_cbs")
+    tolerance = pl.col("municipalities").add(1) * (rounding / 2)
+    published = (
+        f"CBS's own figure for the region (the region row of its table, each figure rounded to a multiple of {rounding}), "
+        f"kept beside {name} as a check"
+    )
+    missing = f"CBS publishes no figure for the region in the year (tables: {', '.join(count.tables)})"
+    cbs_rows = joined.with_columns(
+        pl.lit(f"{name}_cbs").alias("indicator"),
+        pl.col("_cbs").alias("value"),
+        cbs_reporting.alias("reporting"),
+        known.alias("complete"),
+        pl.lit(False).alias("approximate"),
+        pl.lit(count.unit).alias("unit"),
+        pl.lit(published).alias("method"),
+        pl.coalesce("_cbs_table", pl.lit(",".join(count.tables))).alias("sources"),
+        pl.when(~known).then(pl.lit(missing)).alias("note"),
+    )
+    difference = joined.with_columns(
+        pl.lit(f"{name}_cbs_difference").alias("indicator"),
+        pl.when(comparable).then(gap).alias("value"),
+        pl.min_horizontal("reporting", cbs_reporting).alias("reporting"),
+        comparable.alias("complete"),
+        pl.lit(count.unit).alias("unit"),
+        pl.lit(
+            f"{name} - {name}_cbs: the recomputed region total minus CBS's own figure for the region; CBS rounds every figure "
+            f"to a multiple of {rounding}, so up to {rounding / 2:g} per municipality plus {rounding / 2:g} is rounding"
+        ).alias("method"),
+        pl.lit(count.sources).alias("sources"),
+        pl.when(~known)
+        .then(pl.lit(f"no value: {missing}"))
+        .when(~pl.col("complete"))
+        .then(pl.format("no value: {} covers {} of {} municipalities, CBS's figure the whole region", pl.lit(name), "reporting", "municipalities"))
+        .when(gap.abs() > tolerance)
+        .then(
+            pl.format(
+                "more than CBS's rounding explains (at most {} for {} municipalities and the region figure): the municipal "
+                "figures and CBS's region figure disagree",
+                tolerance.cast(pl.String).str.strip_suffix(".0"),
+                "municipalities",
+            )
+        )
+        .alias("note"),
+    )
+    return [cbs_rows.drop("_cbs", "_cbs_table"), difference.drop("_cbs", "_cbs_table")]
 
 
 def _level_method(count: _Count, view: str) -> str:

@@ -309,7 +309,14 @@ INDICATORS = Table(
     "growth, category for banded counts) per view and geography year. A region figure is the region total only "
     "where complete is true. See docs/indicators.md.",
     (
-        Column("indicator", "VARCHAR", "indicator name (docs/indicators.md), e.g. ww_benefits, wwb_benefits_growth", False),
+        Column(
+            "indicator",
+            "VARCHAR",
+            "indicator name (docs/indicators.md), e.g. ww_benefits, wwb_benefits_growth; wwb_recipients_cbs is CBS's own "
+            "figure for the region, kept beside the recomputed wwb_recipients as a check, and wwb_recipients_cbs_difference "
+            "the recomputed minus CBS's",
+            False,
+        ),
         Column(
             "area_type",
             "VARCHAR",
@@ -330,13 +337,20 @@ INDICATORS = Table(
         Column(
             "reporting",
             "INTEGER",
-            "municipalities the value is over: those with a figure for every month of the year (of both years, for a growth)",
+            "municipalities the value is over: those with a figure for every period of the year (every month; for an "
+            "annual count such as wwb_recipients, the year's figure), of both years for a growth; for CBS's own figure "
+            "(wwb_recipients_cbs) the whole region, 0 where CBS publishes none",
         ),
         Column("complete", "BOOLEAN", "reporting is the whole region: only then is value the region total (or growth)", False),
         Column("approximate", "BOOLEAN", "an approximate split share (docs/geography.md) contributed", False),
         Column("method", "VARCHAR", "how the figure was computed", False),
         Column("sources", "VARCHAR", "source table ids (CBS) or UWV register files", False),
-        Column("note", "VARCHAR", "why value is null or not the region's figure; NULL when complete (docs/indicators.md)"),
+        Column(
+            "note",
+            "VARCHAR",
+            "why value is null or not the region's figure; NULL when complete (docs/indicators.md); on "
+            "wwb_recipients_cbs_difference also where the difference is more than CBS's rounding to tens explains",
+        ),
     ),
     ("indicator", "area_type", "area_code", "year", "base_year", "category", "view", "geography_year"),
 )
@@ -636,7 +650,10 @@ CHANGELOG: tuple[tuple[str, str], ...] = (
         "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`); `note` in "
         "`v_region_indicators` and `v_municipality_indicators` (why a value is null or partial); `synthetic` in `v_source_tables` (true for a table whose values were generated, not published by CBS: the sample of `werkregio demo`; every indicator whose `sources` name such a table is synthetic too). Values: every indicator x "
         "region x year in scope has a row (null where unknown), by one like-for-like coverage rule; AM99 ('Niet in te "
-        "delen') has `area_type` 'unassigned' and is not in `v_region_indicators`; harmonised years start in 2007.",
+        "delen') has `area_type` 'unassigned' and is not in `v_region_indicators`; harmonised years start in 2007. New "
+        "indicators (values only): `wwb_recipients` (persons with bijstand per region, annual; CBS's tables cover "
+        "2015-2017) and `wwb_recipients_growth`, with `wwb_recipients_cbs` (CBS's own region figure, on the year's own "
+        "composition) and `wwb_recipients_cbs_difference` (recomputed minus CBS) beside them as a check.",
     ),
 )
 

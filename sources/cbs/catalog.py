@@ -303,4 +303,8 @@ def national_tables() -> tuple[SourceTable, ...]:
 
 
 #: Municipal tables per benefit series, in precedence order (newer tables first: they carry revisions).
-BENEFIT_SOURCES = {"ww": ("80794ned",), "wwb": ("82015NED", "80724ned", "80725ned")}
+BENEFIT_SOURCES = {
+    "ww": ("80794ned",),
+    "wwb": ("82015NED", "80724ned", "80725ned"),
+    "wwb_recipients": ("84066NED", "83747NED", "83450NED"),
+}

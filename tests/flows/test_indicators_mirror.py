@@ -64,7 +64,7 @@ def test_no_growth_between_two_different_sets_of_municipalities(warehouse):
     -99.6%, a year of eight municipalities against Aalsmeer's January-May.
     """
     path, _ = warehouse
-    counts = ("ww_benefits", "wwb_benefits", "ww_wwb_benefits")
+    counts = ("ww_benefits", "wwb_benefits", "ww_wwb_benefits", "wwb_recipients")
     names = ", ".join(f"'{c}'" for c in counts)
     levels = regions(path, f"indicator IN ({names})").select(
         "indicator", "area_code", "year", "view", "geography_year", pl.col("value").alias("level"), pl.col("reporting").alias("level_reporting")
@@ -146,3 +146,79 @@ def test_build_info_after_a_recalculation_names_the_service_the_facts_came_from(
     path, url = warehouse
     info = query(path, "SELECT flow, cbs_url FROM build_info").to_dicts()
     assert info == [{"flow": "indicators", "cbs_url": url}]
+
+
+RECIPIENT_YEARS = [2015, 2016, 2017]  # CBS's 83450NED, 83747NED, 84066NED: complete per municipality, one year each
+
+
+def test_wwb_recipients_2015_2017_are_complete_for_all_35_regions_as_published_and_harmonised(warehouse):
+    """Issue 26, 4: every region's total of 2015-2017, on each year's own composition and on 2025's (the default
+    reference year) and 2015's boundaries, the same national total in every geography; other years null with the reason."""
+    path, _ = warehouse
+    levels = regions(path, "indicator = 'wwb_recipients' AND year BETWEEN 2015 AND 2017")
+    scenarios = {
+        ("as_published", None): RECIPIENT_YEARS,
+        ("harmonised", 2025): RECIPIENT_YEARS,
+        ("harmonised", 2015): [2015],  # harmonised years end at the reference year
+    }
+    totals = {}
+    for (view, geography), years in scenarios.items():
+        rows = levels.filter((pl.col("view") == view) & ((pl.col("geography_year") == geography) if geography else pl.lit(True)))
+        assert rows.group_by("year").agg(pl.len(), pl.col("complete").sum()).sort("year").rows() == [(y, 35, 35) for y in years]
+        assert rows.filter(pl.col("value").is_null() | (pl.col("reporting") != pl.col("municipalities")) | pl.col("approximate")).height == 0
+        if geography is None:
+            assert (rows["geography_year"] == rows["year"]).all()
+        totals[(view, geography)] = dict(rows.group_by("year").agg(pl.col("value").sum()).rows())
+    assert totals[("harmonised", 2025)] == totals[("as_published", None)]  # 2015-2017 moved onto 2025's boundaries: nothing lost
+    assert totals[("harmonised", 2015)][2015] == totals[("as_published", None)][2015]
+    assert totals[("as_published", None)] == {2015: 496_250.0, 2016: 513_810.0, 2017: 508_460.0}  # sums of CBS's municipal figures
+
+    others = regions(path, "indicator = 'wwb_recipients' AND year NOT BETWEEN 2015 AND 2017")
+    assert sorted(others["year"].unique()) == [*range(2007, 2015), *range(2018, 2026)]
+    assert others["value"].null_count() == others.height  # never zero: no table covers those years
+    assert set(others["note"]) == {"no municipality has a figure for the year"}
+
+
+def test_wwb_recipients_growth_2015_2016_2017_is_complete_for_all_35_regions(warehouse):
+    path, _ = warehouse
+    growth = regions(path, "indicator = 'wwb_recipients_growth' AND ((base_year = 2015 AND year = 2016) OR (base_year = 2016 AND year = 2017))")
+    for view, geography in (("as_published", None), ("harmonised", 2025)):
+        rows = growth.filter((pl.col("view") == view) & ((pl.col("geography_year") == geography) if geography else pl.lit(True)))
+        assert rows.group_by("base_year", "year").agg(pl.len(), pl.col("complete").sum(), pl.col("value").null_count()).sort(
+            "base_year"
+        ).rows() == [(2015, 2016, 35, 35, 0), (2016, 2017, 35, 35, 0)], view
+    unknown = regions(path, "indicator = 'wwb_recipients_growth' AND (base_year < 2015 OR year > 2017)")
+    assert unknown.height and unknown["value"].null_count() == unknown.height
+    assert set(unknown["note"]) == {"no municipality has a figure for both years"}
+
+
+def test_wwb_recipients_equal_cbs_region_rows_within_cbs_rounding(warehouse):
+    """The recomputed totals beside CBS's own region rows (regional_series), with their difference, for the 105 region-years."""
+    path, _ = warehouse
+    cbs_rows = query(path, "SELECT area_code, geography_year AS year, value FROM v_regional_series WHERE series = 'wwb_recipients' AND area_type = 'region'")
+    assert cbs_rows.height == 105
+
+    keys = ["area_code", "year", "geography_year", "municipalities"]
+
+    def indicator(name: str, where: str = "view = 'as_published'") -> pl.DataFrame:
+        """Value, complete and note of ``name``, as columns named ``name``, ``name``_complete, ``name``_note."""
+        return regions(path, f"indicator = '{name}' AND year BETWEEN 2015 AND 2017 AND {where}").select(
+            *keys, pl.col("value").alias(name), pl.col("complete").alias(f"{name}_complete"), pl.col("note").alias(f"{name}_note")
+        )
+
+    recomputed, cbs, difference = "wwb_recipients", "wwb_recipients_cbs", "wwb_recipients_cbs_difference"
+    published = indicator(recomputed).join(indicator(cbs), on=keys).join(indicator(difference), on=keys)
+    assert published.height == 105
+    assert published.join(cbs_rows, on=["area_code", "year"]).filter(pl.col(cbs) != pl.col("value")).height == 0
+    assert published.select(pl.all_horizontal(f"{recomputed}_complete", f"{cbs}_complete", f"{difference}_complete").all()).item()
+    assert (published[difference] == published[recomputed] - published[cbs]).all()
+    # CBS rounds every figure to tens: the region row by up to 5, the municipal sum by up to 5 per municipality
+    off = published.filter(pl.col(difference).abs() > 5 * (pl.col("municipalities") + 1))
+    assert off.height == 0, off.to_dicts()
+    assert published[f"{difference}_note"].null_count() == 105  # no difference beyond rounding is flagged
+    assert (published[difference] != 0).any()  # the tolerance is needed
+
+    harmonised = indicator(difference, "view = 'harmonised'")
+    assert harmonised.select("geography_year", "year").unique().rows() == [(2015, 2015)]  # only on a year's own composition
+    assert harmonised.height == 35 and harmonised[f"{difference}_complete"].all()
+    assert harmonised.sort("area_code")[difference].equals(published.filter(pl.col("year") == 2015).sort("area_code")[difference])

@@ -14,10 +14,13 @@ import transforms.geography
 import transforms.indicators
 from transforms.geography import MUNICIPAL_CHANGES_SCHEMA, municipality_crosswalk
 from transforms.geography import UnmappedMunicipalityError
+from sources.cbs import catalog
 from transforms.indicators import (
     INDICATOR_KEY,
     INDICATOR_SCHEMA,
+    MUNICIPAL_COUNTS,
     MunicipalCount,
+    cbs_region_years,
     count_indicators,
     indicator_tables,
     labour_force,
@@ -282,13 +285,16 @@ def test_a_country_year_without_every_month_has_no_value():
     assert the_row(out, "wwb_benefits_growth", "NL01", 2021, 2020)["value"] is None
 
 
+def annual(code: str, year: int, value: float | None, area_type: str = "municipality", table: str = "A1",
+           geography_year: int | None = None) -> dict:
+    """A figure of CBS's annual WWB recipients tables (one table per year, on that year's boundaries)."""
+    return {"series": "wwb_recipients", "area_type": area_type, "area_code": code, "frequency": "year",
+            "period_start": dt.date(year, 1, 1), "period_key": f"{year}JJ00", "value": value, "unit": "aantal",
+            "provisional": False, "geography_year": geography_year or year, "source_table": table}
+
+
 def test_an_annual_municipal_count_is_one_declaration_through_the_same_rule():
     """E.g. WWB recipients per municipality from CBS's annual tables: levels and growth with the same coverage."""
-    def annual(code: str, year: int, value: float | None) -> dict:
-        return {"series": "wwb_recipients", "area_type": "municipality", "area_code": code, "frequency": "year",
-                "period_start": dt.date(year, 1, 1), "period_key": f"{year}JJ00", "value": value, "unit": "aantal",
-                "provisional": False, "geography_year": year, "source_table": "A1"}
-
     regional = pl.DataFrame([annual("0001", 2020, 100.0), annual("0002", 2020, 50.0), annual("0004", 2020, 10.0),
                              annual("0003", 2021, 160.0), annual("0004", 2021, None)], schema=REGIONAL_SCHEMA)
     recipients = MunicipalCount("wwb_recipients", "wwb_recipients", "year", "persons with a WWB benefit")
@@ -299,6 +305,99 @@ def test_an_annual_municipal_count_is_one_declaration_through_the_same_rule():
     am02 = the_row(out, "wwb_recipients", "AM02", 2021)
     assert coverage(am02) == (None, 1, 0, False) and am02["note"] == "no municipality has a figure for the year"
     assert "over the region's municipalities with a figure for the year" in am02["method"]
+
+
+def test_wwb_recipients_is_declared_once_as_an_annual_count_of_cbs_tables_newest_first():
+    (declared,) = [count for count in MUNICIPAL_COUNTS if count.indicator == "wwb_recipients"]
+    assert (declared.series, declared.frequency, declared.unit, declared.cbs_rounding) == ("wwb_recipients", "year", "aantal", 10)
+    entries = [catalog.table(table_id) for table_id in catalog.BENEFIT_SOURCES["wwb_recipients"]]
+    assert [e.table_id for e in entries] == ["84066NED", "83747NED", "83450NED"]
+    assert [e.first_year for e in entries] == [2017, 2016, 2015]  # newest first: a later table's revision wins
+    assert all("wwb_recipients" in e.series and e.frequency == "year" and e.unit == "aantal" for e in entries)
+    with pytest.raises(ValueError, match="cbs_rounding must be a positive multiple"):
+        MunicipalCount("x", "x", "year", "x", cbs_rounding=0)
+
+
+# Region AM01 is 0001 (2020) and 0003 (2021); AM02 is 0002 and 0004 (2020), 0004 (2021). 0004 has no 2021 figure.
+RECIPIENTS = pl.DataFrame(
+    [annual("0001", 2020, 100.0), annual("0002", 2020, 50.0), annual("0004", 2020, 10.0), annual("0003", 2021, 160.0),
+     annual("0004", 2021, None),
+     annual("AM01", 2020, 100.0, "region"), annual("AM02", 2020, 60.0, "region"),  # as the municipalities add up
+     annual("AM01", 2021, 190.0, "region"),  # 30 more than 0003's 160: more than rounding to tens explains
+     annual("AM02", 2021, 20.0, "region"),  # 0004 unknown: nothing to compare
+     annual("NL01", 2020, 160.0, "country")],
+    schema=REGIONAL_SCHEMA,
+)
+
+
+def recipients_mart(regional: pl.DataFrame = RECIPIENTS) -> pl.DataFrame:
+    """The mart with the declared counts (MUNICIPAL_COUNTS) and only WWB recipients landed."""
+    return indicator_tables(
+        national=NATIONAL.head(0), regional=regional, membership=MEMBERSHIP, changes=CHANGES, valid_codes=VALID,
+        scenarios=[(2021, "harmonised"), (2021, "as_published")], benefit_sources={"wwb_recipients": ["A1"]}, national_sources={},
+    )["indicators"]
+
+
+def in_view(frame: pl.DataFrame, view: str) -> pl.DataFrame:
+    return frame.filter(pl.col("view") == view)
+
+
+def test_cbs_region_figures_are_kept_beside_the_recomputed_totals_with_their_difference():
+    published = in_view(recipients_mart(), "as_published")
+
+    assert coverage(the_row(published, "wwb_recipients", "AM02", 2020)) == (60.0, 2, 2, True)
+    cbs = the_row(published, "wwb_recipients_cbs", "AM02", 2020)
+    assert coverage(cbs) == (60.0, 2, 2, True) and (cbs["note"], cbs["sources"], cbs["unit"]) == (None, "A1", "aantal")
+    assert "CBS's own figure for the region" in cbs["method"]
+    same = the_row(published, "wwb_recipients_cbs_difference", "AM02", 2020)
+    assert coverage(same) == (0.0, 2, 2, True) and same["note"] is None
+    assert "minus CBS's own figure" in same["method"] and "up to 5 per municipality plus 5 is rounding" in same["method"]
+
+    off = the_row(published, "wwb_recipients_cbs_difference", "AM01", 2021)
+    assert coverage(off) == (-30.0, 1, 1, True)  # the value stays, and the note says it is more than rounding
+    assert off["note"] == ("more than CBS's rounding explains (at most 10 for 1 municipalities and the region figure): "
+                           "the municipal figures and CBS's region figure disagree")
+
+    partial = the_row(published, "wwb_recipients_cbs_difference", "AM02", 2021)
+    assert coverage(partial) == (None, 1, 0, False)
+    assert partial["note"] == "no value: wwb_recipients covers 0 of 1 municipalities, CBS's figure the whole region"
+    assert coverage(the_row(published, "wwb_recipients_cbs", "AM02", 2021)) == (20.0, 1, 1, True)  # CBS's figure is kept
+    assert published.filter((pl.col("area_type") == "country") & pl.col("indicator").str.starts_with("wwb_recipients")).height == 0
+
+
+def test_cbs_region_figures_appear_only_on_their_own_years_composition():
+    """Harmonised to 2021, 2020's figures lie on 2021's municipalities: CBS's 2020 region rows (2020's composition) do not compare."""
+    harmonised = in_view(recipients_mart(), "harmonised")
+
+    assert coverage(the_row(harmonised, "wwb_recipients", "AM01", 2020)) == (150.0, 1, 1, True)  # 0001 + 0002, merged into 0003
+    assert the_row(harmonised, "wwb_recipients_growth", "AM01", 2021, 2020)["value"] == pytest.approx(160 / 150 * 100 - 100)
+    checks = harmonised.filter(pl.col("indicator").is_in(["wwb_recipients_cbs", "wwb_recipients_cbs_difference"]))
+    assert checks.select("year", "geography_year").unique().rows() == [(2021, 2021)]
+    assert the_row(harmonised, "wwb_recipients_cbs", "AM01", 2021)["value"] == 190.0
+
+
+def test_a_region_without_a_cbs_figure_has_null_checks_with_the_reason():
+    no_am02 = RECIPIENTS.filter(~((pl.col("area_code") == "AM02") & (pl.col("period_start").dt.year() == 2020)))
+    published = in_view(recipients_mart(no_am02), "as_published")
+
+    cbs = the_row(published, "wwb_recipients_cbs", "AM02", 2020)
+    assert coverage(cbs) == (None, 2, 0, False)
+    assert cbs["note"] == "CBS publishes no figure for the region in the year (tables: A1)"
+    difference = the_row(published, "wwb_recipients_cbs_difference", "AM02", 2020)
+    assert coverage(difference) == (None, 2, 0, False) and difference["note"] == f"no value: {cbs['note']}"
+
+
+def test_cbs_region_years_need_every_period_and_the_years_own_composition():
+    monthly_regions = pl.DataFrame(
+        [{**row, "area_type": "region", "area_code": "AM01"} for row in monthly("x", 2020, 12.0)][:11]  # 11 of 12 months
+        + [{**row, "area_type": "region", "area_code": "AM02"} for row in monthly("x", 2020, 12.0)],
+        schema=REGIONAL_SCHEMA,
+    )
+    yearly = cbs_region_years(monthly_regions, "wwb", ["T1"], "month")
+    assert yearly.select("region_code", "year", "value", "source_table").rows() == [("AM01", 2020, None, "T1"), ("AM02", 2020, 12.0, "T1")]
+
+    other_geography = pl.DataFrame([annual("AM01", 2020, 100.0, "region", geography_year=2021)], schema=REGIONAL_SCHEMA)
+    assert cbs_region_years(other_geography, "wwb_recipients", ["A1"], "year").height == 0
 
 
 def edition(geography: int, rows_: list[tuple[str, str, int, float]], table: str) -> pl.DataFrame:
