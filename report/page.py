@@ -6,6 +6,10 @@ No script, no stylesheet, font or image from elsewhere: the page opens without a
 Every chart is a ``<figure class="chart" data-chart="ID">`` holding one ``<svg>`` and a numbers
 table whose plotted cells carry ``data-series`` and the exact ``data-value``; a section without
 data holds a ``<p class="missing">``. The browser test (tests/report/test_browser.py) reads both.
+
+Why one module of about 700 lines: one method per section of the page, in the order the page shows
+them, each a few dozen lines of chart, numbers and sentences; the charts themselves are in
+``report.charts`` and the data in ``report.data``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ year (of both years, for a growth). ``reporting`` counts them, ``complete`` says
 whole region, ``note`` says why a value is null or not the region's. A combination of indicators
 has a value only where every part has one over the same municipalities. ``area_type`` is
 ``region``, ``country``, ``municipality`` or ``unassigned`` (AM99 'Niet in te delen', no region).
+
+Why one module of about 1,000 lines: every indicator of the mart is declared and computed here, on the same
+row builder (``_region_rows``), schema and coverage notes, so that one reading shows what each indicator
+means and how it is covered. The coverage rule itself lives in ``transforms.coverage``, the boundary moves
+in ``transforms.geography``; what is left would need those private helpers from every part it was split into.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ The ``v_*`` views are the contract with downstream tools, versioned by :data:`SC
 (written into ``build_info``) with a :data:`CHANGELOG`. ``warehouse/contract.json`` records the
 views' columns and types of every version; ``python -m warehouse.docs`` regenerates it and
 ``docs/warehouse.md`` (``tests/warehouse/test_contract.py`` fails when they disagree with this file).
+
+Why one module of about 700 lines: it is declarations, most of them column comments, which are the
+documentation a downstream reader gets in DuckDB and in docs/warehouse.md; one place keeps tables, views,
+their comments and the contract's version together.
 """
 
 from __future__ import annotations
