@@ -7,7 +7,7 @@
    UWV intake's quiet time 0 (``WERKREGIO_UWV_QUIET_SECONDS``: the demo wrote the files whole a
    moment before), whatever the environment says;
 2. the sample's CBS tables are landed in ``FOLDER/raw`` by the pipeline's ``land_table`` from
-   :class:`sources.sample.cbs.SampleCbs` (no network): an excerpt of four real CBS tables and three
+   :class:`sources.sample.cbs.SampleCbs` (no network): an excerpt of seven real CBS tables and three
    generated, synthetic municipal benefit tables. A table the newest landing already holds is
    left as it is;
 3. the three sample UWV files (:mod:`sources.sample.uwv`) are put in ``FOLDER/inbox/uwv``, unless

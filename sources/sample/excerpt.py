@@ -48,11 +48,14 @@ def excerpt() -> dict[str, dict[str, tuple[str, ...]]]:
     :data:`SAMPLE_YEAR` (85755NED): every municipality with its labour-market region. The
     labour-force edition up to that year (85230NED, 2021): the catalog's total of persons, the
     country, the regions and the municipalities, its last three years. CBS open vacancies
-    (80472ned): the catalog's total of all economic activities.
+    (80472ned): the catalog's total of all economic activities. CBS's annual bijstand recipients
+    per municipality (83450NED, 83747NED, 84066NED: 2015-2017, each on its year's boundaries, no
+    time dimension): the catalog's total of all ages, the country, the regions and the municipalities.
     """
     labour = _edition(catalog.LABOUR_FORCE, SAMPLE_YEAR)
     last = labour.geography_year or SAMPLE_YEAR
     (vacancies,) = catalog.family(catalog.VACANCIES)
+    recipients = [catalog.table(table_id) for table_id in catalog.BENEFIT_SOURCES["wwb_recipients"]]
     return {
         catalog.national_benefits().table_id: {},
         regions_edition().table_id: {},
@@ -62,6 +65,7 @@ def excerpt() -> dict[str, dict[str, tuple[str, ...]]]:
             "Perioden": tuple(f"{year}JJ00" for year in range(last - 2, last + 1)),
         },
         vacancies.table_id: _totals(vacancies),
+        **{entry.table_id: {**_totals(entry), entry.region_dimension or "": ("NL01", "AM*", "GM*")} for entry in recipients},
     }
 
 

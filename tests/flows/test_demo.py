@@ -23,6 +23,7 @@ REGIONS = 35  # in 'Gebieden in Nederland 2024'
 PERIODS = ((2008, 2009), (2010, 2011), (2012, 2014), (2009, 2014))  # the evaluation's
 SYNTHETIC = {"80794ned", "80724ned", "82015NED"}
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+CBS_REGION_ROWS = {"wwb_recipients_cbs", "wwb_recipients_cbs_difference"}
 
 
 def last_line(text: str) -> str:
@@ -48,7 +49,7 @@ def test_the_demo_ends_with_the_path_of_the_report_it_wrote(first):
     assert last_line(first.done.stdout) == f"report: {report}"
     assert report.is_file() and report.stat().st_size > 100_000
     assert f"in {first.folder}" in first.done.stdout.splitlines()[0]
-    assert "7 landed now" in first.done.stdout
+    assert "10 landed now" in first.done.stdout
     for name in ("vacatures", "bijstand", "portaal"):  # each plausible against CBS's national totals too
         assert f"UWV file uwv-{name}-{DEMO_YEAR}-synthetisch.csv: accepted" in first.done.stderr
         assert f"uwv-{name}-{DEMO_YEAR}-synthetisch.csv accepted" in first.done.stdout
@@ -78,6 +79,26 @@ def test_the_uwv_based_indicators_are_complete_for_every_region(indicators, indi
     check_complete(indicators, indicator, DEMO_YEAR)
 
 
+@pytest.mark.parametrize("year, base_year", [(2015, None), (2016, None), (2017, None), (2016, 2015), (2017, 2016), (2017, 2015)])
+def test_cbs_recipients_2015_2017_are_complete_for_every_region_on_2024_boundaries(indicators, year, base_year):
+    """The excerpt's real CBS recipients tables (83450NED, 83747NED, 84066NED), each year's municipalities moved onto 2024."""
+    check_complete(indicators, "wwb_recipients" if base_year is None else "wwb_recipients_growth", year, base_year)
+
+
+def test_cbs_recipients_keep_cbs_totals_and_are_null_with_a_reason_where_the_sample_has_no_composition(first, indicators):
+    levels = indicators.filter((pl.col("indicator") == "wwb_recipients") & pl.col("value").is_not_null())
+    # every municipality's figure lands in one 2024 region: the sums of CBS's municipal figures, as on the whole mirror
+    assert dict(levels.group_by("year").agg(pl.col("value").sum()).iter_rows()) == {2015: 496_250, 2016: 513_810, 2017: 508_460}
+    # the sample's only region composition is 2024's: as published, 2015-2017 have no geography of their own, and 2024 no figure
+    published = query(
+        first.folder / "warehouse" / "werkregio.duckdb",
+        "SELECT geography_year, year, value, note FROM v_region_indicators"
+        " WHERE view = 'as_published' AND indicator = 'wwb_recipients' AND area_type = 'region'",
+    )
+    assert published.height == REGIONS and set(published["geography_year"]) == set(published["year"]) == {DEMO_YEAR}
+    assert published["value"].null_count() == REGIONS and set(published["note"]) == {"no municipality has a figure for the year"}
+
+
 def test_every_region_indicator_has_a_year_with_every_region_complete(indicators):
     """Every indicator the marts publish per region, not only those named in the issue, shows on the demo."""
     counts = (
@@ -89,7 +110,12 @@ def test_every_region_indicator_has_a_year_with_every_region_complete(indicators
     best = counts.group_by("indicator", "year", "base_year").agg(pl.col("regions").sum()).group_by("indicator").agg(pl.col("regions").max())
     published = set(indicators["indicator"].unique())
     assert published >= {"ww_benefits", "wwb_benefits", "labour_force", "municipalities", "uwv_vacancies", "wwb_registered_share_min"}
-    assert dict(best.iter_rows()) == dict.fromkeys(published, REGIONS)
+    assert dict(best.iter_rows()) == dict.fromkeys(published - CBS_REGION_ROWS, REGIONS)
+    # CBS's own region rows (2015-2017) are on their year's composition: harmonised, they stand only for the
+    # reference year itself (docs/indicators.md), and 2024 has none; null with the reason, never a 2015 row on 2024's regions
+    rows = indicators.filter(pl.col("indicator").is_in(CBS_REGION_ROWS))
+    assert set(rows["indicator"]) == CBS_REGION_ROWS and set(rows["year"]) == {DEMO_YEAR} and rows["value"].null_count() == rows.height
+    assert all("CBS publishes no figure for the region in the year" in note for note in rows["note"])
 
 
 def test_the_analyses_are_computed_on_all_regions(first):
@@ -107,7 +133,7 @@ def test_the_generated_tables_are_synthetic_in_the_warehouse_and_the_report(firs
     warehouse = first.folder / "warehouse" / "werkregio.duckdb"
     tables = dict(query(warehouse, "SELECT table_id, synthetic FROM v_source_tables").iter_rows())
     assert {t for t, synthetic in tables.items() if synthetic} == SYNTHETIC
-    assert set(tables) == SYNTHETIC | {"37789ksz", "85755NED", "85230NED", "80472ned"}
+    assert set(tables) == SYNTHETIC | {"37789ksz", "85755NED", "85230NED", "80472ned", "83450NED", "83747NED", "84066NED"}
     html = (first.folder / "warehouse" / "werkregio-report.html").read_text(encoding="utf-8")
     assert '<div class="synthetic-banner" role="note" data-synthetic="80724ned,80794ned,82015NED">' in html
     assert 'data-chart="growth-ww-2008-2009" data-synthetic="80794ned">' in html

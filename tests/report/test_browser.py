@@ -216,7 +216,7 @@ def test_the_demos_report_in_chromium(demo, chromium, screenshots, tmp_path):
     warehouse = demo.folder / "warehouse" / "werkregio.duckdb"
     result = open_in_chromium(demo.folder / "warehouse" / "werkregio-report.html", chromium, screenshots / "demo", tmp_path / "profile")
     drawn = check_page(result, warehouse, DEMO_YEAR, screenshots / "demo")
-    assert ALWAYS | WITH_UWV | GROWTH | {"benefits-per-vacancy", "tension"} == drawn
+    assert ALWAYS | WITH_UWV | GROWTH | {"benefits-per-vacancy", "tension", "wwb-recipients"} == drawn  # the recipients: real CBS tables
     generated = "80724ned,80794ned,82015NED"
     ((tables, height),) = result["banner"]
     assert tables == generated and height > 40
