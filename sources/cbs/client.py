@@ -17,7 +17,9 @@ sessions that send werkregio's User-Agent, :func:`user_agent`).
 
 Errors: :class:`CbsNotFound` (404 / unknown table: never retried), :class:`CbsBadResponse`
 (malformed JSON, wrong content type, missing fields: never retried),
-:class:`CbsUnavailable` (timeouts, resets, 429 and 5xx still failing after the retries).
+:class:`CbsUnavailable` (timeouts, resets, 429 and 5xx still failing after the retries),
+:class:`CbsUnreachable` (:meth:`CbsHttp.check_reachable`: the service's host does not resolve or refuses),
+:class:`CbsCancelled` (:meth:`CbsHttp.cancel` was called: a signal stops the run).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import json
 import logging
 import math
 import random
+import socket
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,6 +75,15 @@ class CbsBadResponse(CbsError):
 
 class CbsUnavailable(CbsError):
     """A transient failure (timeout, reset, 429, 5xx) that outlasted every retry."""
+
+
+class CbsUnreachable(CbsError):
+    """No connection to the CBS service at all: its host name does not resolve, it refuses, or no
+    connection is made within the timeout (:meth:`CbsHttp.check_reachable`)."""
+
+
+class CbsCancelled(CbsError):
+    """The client was cancelled (:meth:`CbsHttp.cancel`): nothing more is requested or read."""
 
 
 class _Transient(Exception):
@@ -128,6 +139,12 @@ class CbsSource(Protocol):
     def table_url(self, table_id: str) -> str:
         """Where the table lives, recorded in the landing manifest."""
 
+    def check_reachable(self) -> None:
+        """Raise :class:`CbsUnreachable` when the service cannot be reached at all."""
+
+    def cancel(self) -> None:
+        """Stop: no further request or retry; pages being read end with :class:`CbsCancelled`."""
+
     def table_info(self, table_id: str) -> dict[str, Any]:
         """The ``TableInfos`` record (one request); ``Modified`` says whether data changed."""
 
@@ -152,7 +169,7 @@ class CbsHttp:
     jitter) or what a 429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in
     flight from this client across all threads. Each thread keeps one keep-alive session whose
     requests carry ``User-Agent: agent`` (default :func:`user_agent`); no library-wide setting
-    is touched.
+    is touched. ``sleep`` waits between retries (default: a wait that :meth:`cancel` ends).
     """
 
     def __init__(
@@ -163,7 +180,7 @@ class CbsHttp:
         backoff: float = 1.0,
         concurrency: int = 4,
         agent: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         self.timeout = timeout
         self.retries = retries
@@ -171,7 +188,8 @@ class CbsHttp:
         self.concurrency = concurrency
         self.agent = agent or user_agent()
         self.stats = RequestStats()
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        self._sleep = sleep if sleep is not None else self._cancelled.wait
         self._slots = threading.BoundedSemaphore(concurrency)
         self._local = threading.local()
 
@@ -181,11 +199,13 @@ class CbsHttp:
         """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
 
         ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
-        request is not sent and :class:`_Abandoned` is raised.
+        request is not sent and :class:`_Abandoned` is raised. Once the client is cancelled, no
+        attempt is made: :class:`CbsCancelled`.
         """
         for attempt in range(self.retries + 1):
             try:
                 with self._slots:
+                    self._raise_if_cancelled(table_id, url)
                     if abandon is not None and abandon():
                         raise _Abandoned(url)
                     self.stats.add(requests=1)
@@ -207,6 +227,37 @@ class CbsHttp:
                 )
                 self._sleep(delay)
         raise AssertionError("unreachable")
+
+    def cancel(self) -> None:
+        """Stop this client, from any thread: requests not yet sent are not sent, retries not
+        retried (a wait between retries ends at once), and a page being read stops at its next
+        chunk; each raises :class:`CbsCancelled`. A request waiting for CBS's answer ends when the
+        answer comes or the timeout passes."""
+        self._cancelled.set()
+
+    def _raise_if_cancelled(self, table_id: str, url: str) -> None:
+        if self._cancelled.is_set():
+            raise CbsCancelled(f"{table_id}: {url} not requested: the download was cancelled")
+
+    def _body(self, table_id: str, url: str, response: requests.Response) -> bytes:
+        """The response body, read in chunks of :data:`READ_CHUNK_BYTES`; stops when the client is cancelled."""
+        chunks = []
+        for chunk in response.iter_content(READ_CHUNK_BYTES):
+            self._raise_if_cancelled(table_id, url)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def check_reachable(self) -> None:
+        """One request to the service's base URL, not retried: :class:`CbsUnreachable` when its host name
+        does not resolve, the connection is refused or not made within the timeout (or TLS fails).
+        Any HTTP answer, an error status included, means the service is there."""
+        try:
+            with self._session().get(self.source_url, timeout=self.timeout, stream=True, allow_redirects=False):
+                pass
+        except requests.ReadTimeout:
+            return  # connected: the host is there, only slow
+        except requests.ConnectionError as err:
+            raise CbsUnreachable(f"cannot reach CBS at {self.source_url}: {_connection_problem(err, self.timeout, self.source_url)}") from err
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -243,7 +294,7 @@ class LiveCbs(CbsHttp):
         backoff: float = 1.0,
         concurrency: int = 4,
         agent: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__(timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, agent=agent, sleep=sleep)
         parts = urlsplit(base_url.rstrip("/"))
@@ -401,7 +452,7 @@ class LiveCbs(CbsHttp):
         """
         with self._session().get(url, timeout=self.timeout, stream=True) as response:
             _raise_for_status(table_id, url, response)
-            body = _decode(table_id, url, b"".join(response.iter_content(READ_CHUNK_BYTES)))
+            body = _decode(table_id, url, self._body(table_id, url, response))
         rows = body["value"]
         self.stats.add(rows=len(rows))
         return rows, body.get("odata.nextLink")
@@ -432,6 +483,33 @@ class LiveCbs(CbsHttp):
             return records
 
         return self._with_retries(table_id, first, fetch)
+
+
+def _connection_problem(err: requests.ConnectionError, timeout: float, url: str) -> str:
+    """Why no connection to ``url`` was made, in a few words: its host name, a refusal, the connect timeout or TLS."""
+    if isinstance(err, requests.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(err, requests.exceptions.SSLError):
+        return f"TLS failed ({err})"
+    causes = _causes(err)
+    if any(isinstance(cause, socket.gaierror) for cause in causes):  # urllib3's NameResolutionError is raised from it
+        return f"the host name {urlsplit(url).hostname!r} does not resolve"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "the connection was refused"
+    return f"{type(err).__name__}: {err}"
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """``err`` and every exception behind it: causes, contexts, urllib3's ``reason`` and exceptions among the args."""
+    found: list[BaseException] = []
+    todo: list[object] = [err]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return found
 
 
 def _raise_for_status(table_id: str, url: str, response: requests.Response | None) -> None:
@@ -551,6 +629,13 @@ class RecordedCbs:
 
     def table_url(self, table_id: str) -> str:
         return self._folder(table_id).resolve().as_uri() + "/"
+
+    def check_reachable(self) -> None:
+        if not self.root.is_dir():
+            raise CbsUnreachable(f"no recording at {self.root}")
+
+    def cancel(self) -> None:
+        """Nothing to stop: a recording is read at once."""
 
     def _read(self, table_id: str, name: str) -> list[dict[str, Any]]:
         folder = self._folder(table_id)

@@ -180,6 +180,7 @@ def land_table(
     force: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
+    pages: Callable[[str, int], None] = lambda table_id, rows: None,
 ) -> LandResult:
     """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
     (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
@@ -187,7 +188,8 @@ def land_table(
     The check costs one ``TableInfos`` request. ``force`` downloads anyway; content identical
     to the newest landing's (data and metadata) then keeps that landing. If ``Modified``
     changes while the data are downloaded the download is repeated once, and fails after that,
-    so a landing never mixes two versions.
+    so a landing never mixes two versions. ``progress`` is told what happens (a line each);
+    ``pages(table_id, rows)`` is called after every data page with the rows downloaded so far.
     """
     known = latest_landing(raw_dir, table_id)
     if known is not None and not force:
@@ -197,7 +199,7 @@ def land_table(
             return LandResult(known, "unchanged")
     for _ in range(2):
         meta = source.table_meta(table_id)
-        data = _fetch_data(source, meta, progress)
+        data = _fetch_data(source, meta, pages)
         after = str(source.table_info(table_id)["Modified"])
         if after == meta.modified:
             return _write_landing(raw_dir, meta, data, source.table_url(table_id), clock(), progress)
@@ -221,7 +223,7 @@ def _version_text(info: dict[str, Any]) -> str:
     return f"Modified {info['Modified']}{metadata}"
 
 
-def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], None]) -> pl.DataFrame:
+def _fetch_data(source: CbsSource, meta: TableMeta, pages: Callable[[str, int], None]) -> pl.DataFrame:
     schema = data_schema(meta)
     expected = set(schema)
     frames = []
@@ -237,7 +239,7 @@ def _fetch_data(source: CbsSource, meta: TableMeta, progress: Callable[[str], No
             )
         frames.append(_page_frame(meta.table_id, page, schema, rows))
         rows += len(page)
-        progress(f"{meta.table_id}: {rows} rows")
+        pages(meta.table_id, rows)
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
 

@@ -30,7 +30,6 @@ User-Agent) and fail with the v3 client's errors, each naming the table and URL.
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,6 @@ from zoneinfo import ZoneInfo
 
 from sources.cbs import catalog
 from sources.cbs.client import (
-    READ_CHUNK_BYTES,
     CbsBadResponse,
     CbsHttp,
     CbsNotFound,
@@ -373,7 +371,7 @@ class V4Cbs(CbsHttp):
         agent: str | None = None,
         tables: Iterable[catalog.SourceTable] = catalog.TABLES,
         spellings: Collection[str] = (),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__(timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, agent=agent, sleep=sleep)
         self.source_url = base_url.rstrip("/")
@@ -491,4 +489,4 @@ class V4Cbs(CbsHttp):
     def _fetch(self, table_id: str, url: str) -> Any:
         with self._session().get(url, timeout=self.timeout, stream=True) as response:
             _raise_for_status(table_id, url, response)
-            return parse_json(table_id, url, b"".join(response.iter_content(READ_CHUNK_BYTES)))
+            return parse_json(table_id, url, self._body(table_id, url, response))

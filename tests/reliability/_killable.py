@@ -63,7 +63,7 @@ def install() -> None:
     import flows.tasks as tasks
     import warehouse.store as store
 
-    _wrap(landing, "_fetch_data", "fetch", lambda source, meta, progress: meta.table_id)
+    _wrap(landing, "_fetch_data", "fetch", lambda source, meta, pages: meta.table_id)
     _wrap(landing, "_write_landing", "land", lambda raw_dir, meta, *a, **k: meta.table_id)
     # _fsync_dir(staging) runs after the manifest is written and just before os.replace(staging, final)
     _wrap(
