@@ -24,6 +24,8 @@ from flows.settings import VIEWS, Settings, SettingsError, apply_quiet_environme
 
 EVENTS_TIMEOUT = 30.0
 """Seconds the command waits for its Prefect events to be sent after its flow run."""
+API_PAGE = 200
+"""Task runs per request (the most Prefect's server gives, ``PREFECT_SERVER_API_DEFAULT_LIMIT``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,7 +262,10 @@ def run_flow(flow: Callable[..., Any], parameters: dict[str, Any]) -> Any:
         state = flow(**parameters, return_state=True)
     EventsWorker.drain_all(timeout=EVENTS_TIMEOUT, at_exit=False)  # the run's last events sent now, not at exit
     if temporary_server:
-        wait_until_recorded(state.state_details.flow_run_id)
+        try:
+            wait_until_recorded(state.state_details.flow_run_id)
+        except Exception as err:  # noqa: BLE001 - Prefect's bookkeeping must not change the run's outcome
+            print(f"werkregio: could not ask Prefect's temporary server about the run: {type(err).__name__}: {err}", file=sys.stderr)
     return state.result()
 
 
@@ -275,7 +280,10 @@ def wait_until_recorded(flow_run_id: Any, *, timeout: float = 10.0, quiet: float
     seen, since = None, time.monotonic()
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            runs = client.read_task_runs(flow_run_filter=runs_of, limit=1000)
+            runs, page = [], None
+            while page is None or len(page) == API_PAGE:
+                page = client.read_task_runs(flow_run_filter=runs_of, limit=API_PAGE, offset=len(runs))
+                runs += page
             now = sorted((str(run.id), str(run.state_type)) for run in runs)
             if now != seen:
                 seen, since = now, time.monotonic()

@@ -19,8 +19,9 @@ runs :data:`nightly_refresh`, which Prefect retries.
 from __future__ import annotations
 
 import os
+import queue
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger
-from prefect.futures import as_completed, wait
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import State
 
@@ -152,13 +153,34 @@ def fetch_tables(settings: Settings, table_ids: list[str], force: bool) -> list[
     progress = DownloadProgress(len(table_ids))
     futures = {fetch_table.submit(source, settings, table_id, force, progress): table_id for table_id in table_ids}
     try:
-        for future in as_completed(list(futures)):
+        for future in as_finished(futures):
             progress.done(futures[future], _action(future))
     except BaseException:
         source.cancel()
-        wait(list(futures))
+        for _ in as_finished(futures):
+            pass
         raise
     return [_fetched(table_id, future) for future, table_id in futures.items()]
+
+
+def as_finished(futures: Collection[PrefectFuture], poll: float = 0.5) -> Iterator[PrefectFuture]:
+    """Each of ``futures`` as it finishes, waiting in steps of ``poll`` seconds.
+
+    Python runs a signal's handler (Ctrl-C; Prefect's SIGTERM) on the main thread only once that
+    thread wakes up, and a wait without a timeout (``prefect.futures.as_completed``) wakes up only
+    when the next future finishes: minutes, for a large table.
+    """
+    ended: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(ended.put)
+    remaining = len(futures)
+    while remaining:
+        try:
+            future = ended.get(timeout=poll)
+        except queue.Empty:
+            continue
+        remaining -= 1
+        yield future
 
 
 def _action(future: Any) -> str:

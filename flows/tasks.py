@@ -16,10 +16,11 @@ from typing import Any
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Cancelled, State
 
 from expectations.runner import ValidationReport
 from expectations.rules import topic_keys
-from sources.cbs.client import CbsSource, CbsUnreachable, LiveCbs, dimension_keys, user_agent
+from sources.cbs.client import CbsCancelled, CbsSource, CbsUnreachable, LiveCbs, dimension_keys, user_agent
 from sources.cbs.v4 import V4Cbs
 from flows.artifacts import DownloadProgress, show_report
 from flows.failures import MissingSource
@@ -80,14 +81,19 @@ def reach_cbs(source: CbsSource, settings: Settings) -> str | None:
 @task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
 def fetch_table(
     source: CbsSource, settings: Settings, table_id: str, force: bool = False, progress: DownloadProgress | None = None
-) -> LandResult:
+) -> LandResult | State:
     """Land ``table_id`` unless its newest landing has CBS's ``Modified`` and ``MetaDataModified`` (one metadata request).
 
-    ``progress`` (the run's progress artifact) is told the rows downloaded after every page.
+    ``progress`` (the run's progress artifact) is told the rows downloaded after every page. A
+    download the client cancelled (``source.cancel()``: a signal stops the run) ends the task
+    Cancelled, having landed nothing.
     """
     logger = get_run_logger()
     pages = progress.rows if progress is not None else (lambda table_id, rows: None)
-    result = land_table(source, table_id, settings.raw_dir, force=force, progress=logger.info, pages=pages)
+    try:
+        result = land_table(source, table_id, settings.raw_dir, force=force, progress=logger.info, pages=pages)
+    except CbsCancelled as err:
+        return Cancelled(message=str(err))
     landing = result.landing
     logger.info("%s: %s (Modified %s, %d rows) -> %s", table_id, result.action, landing.modified, landing.rows, landing.folder)
     return result
