@@ -10,13 +10,15 @@ scenarios a refresh computes (the latest region composition, harmonised and as p
 
 1. regional facts: the total category of every other dimension, area type from the code prefix
    (GM municipality, AM region, NL country), period start from the key, series topics unpivoted;
-2. per scenario and series: each year's municipal figures, moved to the reference year's
-   municipalities through the crosswalk (a null contributor makes the result null) or kept on
-   the year's own boundaries, summed per region and month with coverage (municipalities,
-   reporting, complete, approximate);
-3. monthly average per year (complete only with 12 complete months);
-4. WW + WWB per region and year (complete only if both are);
-5. growth in % between every pair of years (same geography in the harmonised view).
+2. per series: each municipality's yearly average, on its year's boundaries, null unless it has a
+   figure for every month of the year (the coverage rule, ``docs/indicators.md``);
+3. per scenario: those yearly figures moved to the municipalities of each geography (the
+   reference year; as published, each year with a composition, with the earlier years moved onto
+   it) through the crosswalks (a null contributor makes the result null), WW + WWB added per
+   municipality;
+4. per region and year the sum over the municipalities with a figure, with coverage
+   (municipalities, reporting, complete, approximate);
+5. growth in % between every pair of years over the municipalities with a figure in both.
 
 Timed: reading the landed data and steps 1-5, including building the crosswalks with the
 pipeline's ``municipality_crosswalk`` (change-table logic, the same in both). Not timed: reading
@@ -40,9 +42,9 @@ from sources.cbs import catalog
 from sources.cbs.landing import current_landings
 from flows.settings import Settings
 from transforms.geography import municipality_crosswalk
-from transforms.indicators import benefit_averages, combined, growth
+from transforms.indicators import count_indicators
 from transforms.regional import AREA_TYPES, combine_regional, regional_series
-from transforms.regions import valid_codes_by_year
+from transforms.regions import UNASSIGNED_REGION, valid_codes_by_year
 from warehouse.store import query
 
 TABLES = (catalog.table("80794ned"), catalog.table("82015NED"))
@@ -105,14 +107,13 @@ def polars_indicators(inputs: Inputs) -> pl.DataFrame:
     )
     regional = regional.filter((pl.col("area_type") != "municipality") | pl.col("period_start").dt.year().is_in(list(inputs.valid)))
     national = pl.DataFrame(schema={"series": pl.String, "frequency": pl.String, "period_start": pl.Date, "value": pl.Float64, "unit": pl.String})
-    parts = []
-    for reference, view in inputs.scenarios:
-        benefits = benefit_averages(
+    parts = [
+        count_indicators(
             regional, national, inputs.membership, inputs.changes, inputs.valid,
             sources=catalog.BENEFIT_SOURCES, national_sources={}, reference_year=reference, view=view,
         )  # fmt: skip
-        base = pl.concat([benefits, combined(benefits, BENEFITS[:2], BENEFITS[2])])
-        parts += [base, growth(base, BENEFITS)]
+        for reference, view in inputs.scenarios
+    ]
     return pl.concat(parts).filter(pl.col("area_type") == "region").select(list(OUTPUT)).cast(OUTPUT)
 
 
@@ -124,17 +125,38 @@ def pandas_indicators(inputs: Inputs) -> pd.DataFrame:
     regional = pd.concat([_facts(pd.read_parquet(inputs.paths[entry.table_id]), entry) for entry in TABLES])
     regional = regional[(regional["area_type"] != "municipality") | regional["period_start"].dt.year.isin(list(inputs.valid))]
     membership = inputs.membership.to_pandas()
+    composed = sorted(membership["year"].unique())
+    yearly = {f"{series}_benefits": _yearly(_pick_sources(regional, series, sources), inputs) for series, sources in catalog.BENEFIT_SOURCES.items()}
+    walks: dict[tuple[int, int], pd.DataFrame] = {}
+
+    def walk(year: int, geography: int) -> pd.DataFrame:
+        if (year, geography) not in walks:
+            walks[year, geography] = municipality_crosswalk(inputs.changes, year, geography, valid_codes=inputs.valid).to_pandas()
+        return walks[year, geography]
+
     parts = []
     for reference, view in inputs.scenarios:
-        benefits = []
-        for series, sources in catalog.BENEFIT_SOURCES.items():
-            municipal = _pick_sources(regional, series, sources)
-            monthly = _monthly_region_totals(municipal, membership, inputs, reference, view)
-            benefits.append(_yearly_average(monthly).assign(indicator=f"{series}_benefits"))
-        base = pd.concat([*benefits, _combined(pd.concat(benefits))])
-        base = base.assign(view=view, base_year=np.nan)
-        parts += [base, _growth(base)]
-    return pd.concat(parts)[list(OUTPUT)]
+        years = sorted(inputs.valid)
+        if view == "harmonised":
+            geographies = {reference: ([y for y in years if y <= reference],) * 2}
+        else:
+            scope = [y for y in years if y in composed]
+            geographies = {g: ([g], [y for y in scope if y <= g]) for g in scope}
+        for geography, (level_years, compared) in geographies.items():
+            members = membership.loc[membership["year"] == geography, ["gm_code", "region_code"]]
+            units = {name: _moved(frame, compared, geography, walk) for name, frame in yearly.items()}
+            both = units[BENEFITS[0]].merge(units[BENEFITS[1]], on=["gm_code", "year"], suffixes=("_ww", "_wwb"))
+            units[BENEFITS[2]] = both.assign(
+                value=both["value_ww"] + both["value_wwb"], approximate=both["approximate_ww"] | both["approximate_wwb"]
+            )[["gm_code", "year", "value", "approximate"]]
+            pairs = pd.DataFrame([(b, y) for y in level_years for b in compared if b < y], columns=["base_year", "year"])
+            for name, frame in units.items():
+                levels = _levels(frame[frame["year"].isin(level_years)], members)
+                parts.append(levels.assign(indicator=name, base_year=np.nan, view=view, geography_year=geography))
+                if len(pairs):
+                    parts.append(_growth(frame, members, pairs).assign(indicator=f"{name}_growth", view=view, geography_year=geography))
+    out = pd.concat(parts).rename(columns={"region_code": "area_code"})
+    return out[out["area_code"] != UNASSIGNED_REGION][list(OUTPUT)]  # AM99 is no region
 
 
 def _facts(data: pd.DataFrame, entry: catalog.SourceTable) -> pd.DataFrame:
@@ -163,67 +185,58 @@ def _pick_sources(regional: pd.DataFrame, series: str, sources: tuple[str, ...])
     return rows.assign(rank=rank).sort_values("rank", kind="stable").drop_duplicates(["area_code", "period_start"])
 
 
-def _monthly_region_totals(municipal: pd.DataFrame, membership: pd.DataFrame, inputs: Inputs, reference: int, view: str) -> pd.DataFrame:
+def _yearly(municipal: pd.DataFrame, inputs: Inputs) -> pd.DataFrame:
+    """One row per municipality valid in each year: its yearly average, NaN unless every month has a figure."""
+    known = municipal[municipal["value"].notna()]
+    per_year = known.groupby([known["area_code"], known["period_start"].dt.year.rename("year")]).agg(
+        value=("value", "mean"), months=("value", "size")
+    ).reset_index()
+    per_year["value"] = per_year["value"].where(per_year["months"] == 12)
+    grid = pd.DataFrame([(code, year) for year, codes in inputs.valid.items() for code in codes], columns=["area_code", "year"])
+    return grid.merge(per_year[["area_code", "year", "value"]], on=["area_code", "year"], how="left")
+
+
+def _moved(yearly: pd.DataFrame, years: list[int], geography: int, walk) -> pd.DataFrame:
+    """The yearly figures of ``years`` on the municipalities of ``geography``: NaN where a part of the territory is unknown."""
     frames = []
-    for year, rows in municipal.groupby(municipal["period_start"].dt.year):
-        rows = rows[rows["value"].notna() | rows["area_code"].isin(inputs.valid.get(year, ()))]
-        rows = rows[["area_code", "period_start", "value"]].assign(approximate=False)
-        geography = year
-        if view == "harmonised":
-            if year > reference:
-                continue
-            walk = municipality_crosswalk(inputs.changes, year, reference, valid_codes=inputs.valid).to_pandas()
-            moved = rows.drop(columns="approximate").merge(walk, left_on="area_code", right_on="from_code")
-            moved = moved.assign(value=moved["value"] * moved["share"], missing=moved["value"].isna())
-            summed = moved.groupby(["to_code", "period_start"], as_index=False).agg(
-                value=("value", "sum"), missing=("missing", "any"), approximate=("approximate", "any")
-            )
-            rows = summed.assign(value=summed["value"].where(~summed["missing"])).rename(columns={"to_code": "area_code"})
-            geography = reference
-        members = membership.loc[membership["year"] == geography, ["gm_code", "region_code", "region_name"]]
-        if members.empty:
-            continue
-        grid = members.merge(pd.DataFrame({"period_start": rows["period_start"].unique()}), how="cross")
-        joined = grid.merge(rows, left_on=["gm_code", "period_start"], right_on=["area_code", "period_start"], how="left")
-        joined["approximate"] = joined["approximate"].astype("boolean").fillna(False)
-        totals = joined.groupby(["region_code", "region_name", "period_start"], as_index=False).agg(
-            value=("value", "sum"), municipalities=("gm_code", "size"), reporting=("value", "count"), approximate=("approximate", "any")
-        )
-        frames.append(totals.assign(complete=totals["reporting"] == totals["municipalities"], year=year, geography_year=geography))
+    for year in years:
+        moved = yearly[yearly["year"] == year].merge(walk(year, geography), left_on="area_code", right_on="from_code")
+        moved = moved.assign(value=moved["value"] * moved["share"], missing=moved["value"].isna())
+        summed = moved.groupby("to_code", as_index=False).agg(value=("value", "sum"), missing=("missing", "any"), approximate=("approximate", "any"))
+        summed["value"] = summed["value"].where(~summed["missing"])
+        frames.append(summed.assign(year=year).rename(columns={"to_code": "gm_code"})[["gm_code", "year", "value", "approximate"]])
     return pd.concat(frames)
 
 
-def _yearly_average(monthly: pd.DataFrame) -> pd.DataFrame:
-    yearly = monthly.groupby(["region_code", "year", "geography_year"], as_index=False).agg(
-        value=("value", "mean"), municipalities=("municipalities", "max"), reporting=("reporting", "min"),
-        complete=("complete", "all"), months=("complete", "size"), approximate=("approximate", "any"),
-    )  # fmt: skip
-    yearly["complete"] &= yearly["months"] == 12
-    return yearly.drop(columns="months").rename(columns={"region_code": "area_code"})
+def _levels(units: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    grid = members.merge(pd.DataFrame({"year": units["year"].unique()}), how="cross")
+    joined = grid.merge(units, on=["gm_code", "year"], how="left")
+    joined["approximate"] = joined["approximate"].astype("boolean").fillna(False) & joined["value"].notna()
+    totals = joined.groupby(["region_code", "year"], as_index=False).agg(
+        value=("value", "sum"), municipalities=("gm_code", "size"), reporting=("value", "count"), approximate=("approximate", "any")
+    )
+    totals["value"] = totals["value"].where(totals["reporting"] > 0)
+    return totals.assign(complete=totals["reporting"] == totals["municipalities"])
 
 
-def _combined(benefits: pd.DataFrame) -> pd.DataFrame:
-    summed = benefits.groupby(["area_code", "year", "geography_year"], as_index=False).agg(
-        value=("value", "sum"), municipalities=("municipalities", "max"), reporting=("reporting", "min"),
-        complete=("complete", "all"), parts=("complete", "size"), approximate=("approximate", "any"),
-    )  # fmt: skip
-    summed["complete"] &= summed["parts"] == 2
-    return summed.drop(columns="parts").assign(indicator=BENEFITS[2])
-
-
-def _growth(base: pd.DataFrame) -> pd.DataFrame:
-    earlier = base[["indicator", "area_code", "year", "value", "geography_year", "complete", "approximate"]]
-    pairs = base.drop(columns="base_year").merge(
-        earlier.rename(columns={"year": "base_year", "value": "base", "geography_year": "base_geography",
-                                "complete": "base_complete", "approximate": "base_approximate"}),
-        on=["indicator", "area_code"],
-    )  # fmt: skip
-    pairs = pairs[(pairs["base_year"] < pairs["year"]) & ((pairs["view"] == "as_published") | (pairs["geography_year"] == pairs["base_geography"]))]
-    return pairs.assign(
-        indicator=pairs["indicator"] + "_growth",
-        value=np.where(pairs["base"] != 0, (pairs["value"] / pairs["base"] - 1) * 100, np.nan),
-        complete=pairs["complete"] & pairs["base_complete"],
-        approximate=pairs["approximate"] | pairs["base_approximate"],
+def _growth(units: pd.DataFrame, members: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    grid = members.merge(pairs, how="cross")
+    joined = grid.merge(units, on=["gm_code", "year"], how="left").merge(
+        units.rename(columns={"year": "base_year", "value": "base", "approximate": "base_approximate"}), on=["gm_code", "base_year"], how="left"
+    )
+    common = joined["value"].notna() & joined["base"].notna()
+    joined = joined.assign(
+        now=joined["value"].where(common),
+        then=joined["base"].where(common),
+        common=common,
+        approximate=(joined["approximate"].astype("boolean").fillna(False) | joined["base_approximate"].astype("boolean").fillna(False)) & common,
+    )
+    totals = joined.groupby(["region_code", "base_year", "year"], as_index=False).agg(
+        now=("now", "sum"), then=("then", "sum"), municipalities=("gm_code", "size"), reporting=("common", "sum"), approximate=("approximate", "any")
+    )
+    valid = (totals["reporting"] > 0) & (totals["then"] != 0)
+    return totals.assign(
+        value=((totals["now"] / totals["then"] - 1) * 100).where(valid), complete=totals["reporting"] == totals["municipalities"]
     )
 
 

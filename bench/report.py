@@ -50,8 +50,7 @@ def render(results: dict[str, Any]) -> str:
             f"gave {results['steal']:.0%} of the CPU time to other machines meanwhile (steal)."
             if "reference_before" in results
             else ""
-        )
-        + _against_last_run_without_loop(scales),
+        ),
         "",
         *machine(),
         "",
@@ -83,7 +82,7 @@ EARLIER_BUILDS = (
     "2026-11-29 03:54 UTC (before the validation ahead of the build, the lazy scipy.stats, and GX without its batch "
     "fingerprint and with each check's configuration built once: `expectations/gx.py`): cold 12.0 s, warm 8.6 s, "
     "direct 7.9 s, 40% orchestration cold.",
-    "2026-11-28 22:03 UTC (the yardstick's run, see the top; imports with the collector running): cold 9.8 s, warm "
+    "2026-11-28 22:03 UTC (imports with the collector running): cold 9.8 s, warm "
     "7.4 s, direct 6.9 s, 35% orchestration cold.",
     "2026-11-28 20:33 UTC (Prefect started its temporary server when the flow first needed it, after the imports): "
     "cold 12.6 s, 53% orchestration.",
@@ -94,20 +93,6 @@ EARLIER_BUILDS = (
 
 def _earlier_builds() -> list[str]:
     return ["## Earlier runs at 1x", "", *(f"- {line}" for line in EARLIER_BUILDS), ""]
-
-
-# The last run without the machine-speed loop, and its pandas baseline at 1x (bench/pandas_baseline.py,
-# unchanged since): a yardstick for the runs after it. Drop it once bench/pandas_baseline.py changes.
-LAST_RUN_WITHOUT_LOOP = ("2026-11-28 22:03 UTC", 2.30)
-
-
-def _against_last_run_without_loop(scales: dict[int, dict[str, Any]]) -> str:
-    if 1 not in scales or "transforms" not in scales[1]:
-        return ""
-    when, before = LAST_RUN_WITHOUT_LOOP
-    now = med(scales[1]["transforms"]["pandas"], "seconds")
-    return (f" The pandas baseline at 1x, whose code has not changed since the run of {when} (which had no such loop), "
-            f"took {now:.2f} s here against {before:.2f} s then: the same work ran {abs(now / before - 1):.0%} {'longer' if now >= before else 'shorter'} on this machine.")
 
 
 def machine() -> list[str]:
@@ -175,7 +160,7 @@ def _datasets(scales: dict[int, dict[str, Any]]) -> list[str]:
     return [
         "## Data",
         "",
-        "`bench/generate.py`: 80794ned (WW, its 12 real topics, 476 municipality codes of `sources/reference/municipalities.csv` "
+        "`bench/generate.py`: 80794ned (WW, its 12 real topics, 480 municipality codes of `sources/reference/municipalities.csv` "
         "plus NL01, 216 months 2007-2024; the same at every scale, since the catalog allows this table no other dimension) "
         "and 82015NED (WWB, its 4 real topics, the same areas, 168 months 2011-2024, times *scale* categories of "
         "`UitkeringenInRelatieMetDeAOW`: the total X000001 that the pipeline keeps plus invented breakdown categories, "

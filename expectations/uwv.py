@@ -38,8 +38,8 @@ from transforms.uwv import (
     SCHEMAS,
     VACANCIES,
     WWB_REGISTRATIONS,
-    normalise_region_code,
 )
+from transforms.uwv_checks import normalise_region_code
 
 PLAUSIBLE_MAX_VACANCIES = 100_000
 """Open vacancies registered at UWV in one labour-market region on one date. The largest region

@@ -17,10 +17,10 @@ from prefect.futures import wait
 
 from sources.cbs import catalog
 from sources.cbs.client import time_dimension
-from sources.cbs.landing import current_landings
-from flows.failures import MissingSource, ValidationStopped
+from sources.cbs.landing import Landing, current_landings
+from flows.failures import MissingSource, ValidationStopped, WouldPublishLess
 from flows.settings import Settings
-from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, validate_batch
+from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, record_landing_checks, validate_batch
 from flows.runners import choose_runner, task_runner
 from flows.validation import WITHOUT_REGION_CHECK, ValidationJob, job_valid_codes
 from transforms import uwv
@@ -31,6 +31,7 @@ from transforms.regional import combine_regional, name_areas, regional_series
 from transforms.regions import geography_tables, region_memberships, valid_codes_by_year
 from transforms.validation_frames import region_codes_by_year
 from transforms.series import national_series
+from transforms.uwv_checks import municipality_names, national_bounds
 
 FACT_TABLES = (
     "national_series",
@@ -58,13 +59,14 @@ class Facts:
     task_runner: str | None = None
 
 
-def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
+def build_facts(settings: Settings, run_id: str, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:
     """Every fact table from the current landings and the UWV archive, with the validation records.
 
     Every landed CBS batch is validated by a ``validate_batch`` task (reports are reused for
     unchanged batches) on the task runner of the settings (``flows.runners``), while this thread
     computes the CBS fact tables. Any critical failure stops the build with all failures listed,
-    before the UWV inbox is touched. A UWV file that fails is quarantined and left out (its outcome
+    before the UWV inbox is touched, and marks the landing failed (run ``run_id``), so that the next
+    refresh downloads it again. A UWV file that fails is quarantined and left out (its outcome
     is in ``uwv_files``).
 
     ``meanwhile`` (the refresh: its indicator marts) is called on the fact tables while the tasks
@@ -76,6 +78,11 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
     national_entry = catalog.national_benefits()
     if national_entry.table_id not in {landing.table_id for landing in landings}:
         raise MissingSource(f"{national_entry.table_id} ({national_entry.title}) has never been landed: refresh it first")
+    by_batch = {f"{landing.table_id}@{landing.modified}": landing for landing in landings}
+
+    def validated(pending: list[Any]) -> list[dict[str, Any]]:
+        return _validated(pending, by_batch, run_id)
+
     choice = choose_runner(settings, max(landing.rows for landing in landings))
     get_run_logger().info("validating %d landed table(s) on %s", len(landings), choice.description)
     with task_runner(choice) as runner:
@@ -117,14 +124,16 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
                 archive = read_uwv_archive(settings)
                 early = meanwhile({**facts, **archive})
         except Exception:
-            _validated(pending)  # the failed checks explain bad data better than a transform's error
+            validated(pending)  # the failed checks explain bad data better than a transform's error
             raise
-        validation = _validated(pending)
+        validation = validated(pending)
 
     intake = intake_uwv(
         settings,
         valid_codes,
         {y: dict(membership.filter(pl.col("year") == y).select("region_code", "region_name").unique().iter_rows()) for y in membership["year"].unique()},
+        municipality_names(municipalities, membership, valid_codes),
+        national_bounds(facts["national_series"]),
     )
     for result in intake:
         if result.status == "accepted" and result.validation is not None:
@@ -141,10 +150,14 @@ def build_facts(settings: Settings, meanwhile: Callable[[dict[str, pl.DataFrame]
     return Facts(facts, validation, uwv_files, early, choice.description)
 
 
-def _validated(pending: list[Any]) -> list[dict[str, Any]]:
-    """The validation records of every batch (futures of reports); raises :class:`ValidationStopped` on a critical failure."""
+def _validated(pending: list[Any], landings: dict[str, Landing], run_id: str) -> list[dict[str, Any]]:
+    """The validation records of every batch (futures of reports); raises :class:`ValidationStopped` on a critical failure.
+
+    Each batch's outcome is recorded with its landing (``landings``: by batch), failed or not.
+    """
     wait(pending)  # every batch ends before any error is raised
     reports = [p.result() for p in pending]
+    record_landing_checks(landings, reports, run_id)
     validation = [row for report in reports for row in report.to_rows()]
     failed = [report for report in reports if not report.passed]
     if failed:
@@ -233,6 +246,34 @@ def scenarios(
         chosen |= {(year, "harmonised") for year in years if year not in dropped}
     chosen |= set(extra)
     return sorted(chosen)
+
+
+def check_nothing_dropped(previous: Mapping[str, pl.DataFrame | None], frames: Mapping[str, pl.DataFrame], where: str, force: bool) -> None:
+    """Raise :class:`WouldPublishLess` when ``frames`` lack what the ``previous`` published tables hold, unless ``force``.
+
+    Compared: the harmonised reference years and the views of ``indicators`` (a year added with
+    ``werkregio indicators --reference-year`` is computed again by every refresh, as long as its
+    region composition is landed) and the CBS tables in ``source_tables`` (a table whose landings
+    were removed). A published file that could not be read is not compared (``previous`` None).
+    """
+    dropped = []
+    old, new = previous.get("indicators"), frames["indicators"]
+    if old is not None and old.height:
+        def harmonised(frame: pl.DataFrame) -> set[int]:
+            return {int(y) for y in frame.filter(pl.col("view") == "harmonised")["geography_year"].unique()}
+
+        if gone := sorted(harmonised(old) - harmonised(new)):
+            dropped.append(f"the harmonised indicators of reference year(s) {years_text(gone)}")
+        if views := sorted(set(old["view"].unique()) - set(new["view"].unique())):
+            dropped.append(f"the {', '.join(views)} indicators")
+    tables = previous.get("source_tables")
+    if tables is not None and (gone_tables := sorted(set(tables["table_id"]) - set(frames["source_tables"]["table_id"]))):
+        dropped.append(f"CBS table(s) {', '.join(gone_tables)} (no longer landed)")
+    if dropped and not force:
+        raise WouldPublishLess(
+            f"this build lacks what the published warehouse {where} holds: {'; '.join(dropped)}. Nothing was published; "
+            "`werkregio refresh --force` publishes it anyway"
+        )
 
 
 def compute_marts(facts: Mapping[str, pl.DataFrame], chosen: Iterable[tuple[int, str]]) -> dict[str, pl.DataFrame]:

@@ -54,8 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument(
         "--force", action="store_true",
-        help="download even when Modified is unchanged, and rebuild even when nothing changed (with --offline: "
-        "rebuild from what is landed)",
+        help="download even when Modified is unchanged, rebuild even when nothing changed (with --offline: rebuild from "
+        "what is landed), and publish even a build that lacks what the published warehouse holds",
     )  # fmt: skip
     refresh.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
 
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         help="export the published warehouse's views and tables to Parquet",
         description="Write one Parquet file per warehouse view (or table with --tables) into a folder, read-only.",
     )
-    export.add_argument("output", type=Path, help="folder to write the Parquet files into")
+    export.add_argument("output", type=_path, help="folder to write the Parquet files into")
     export.add_argument("--tables", action="store_true", help="export the tables instead of the views")
 
     report = commands.add_parser(
@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         help="harmonised reference year to report on (default: WERKREGIO_REFERENCE_YEAR, else the latest in the warehouse)",
     )  # fmt: skip
     report.add_argument(
-        "--out", type=Path, metavar="FILE",
+        "--out", type=_path, metavar="FILE",
         help="file to write (default: werkregio-report.html next to the warehouse; werkregio-report-YEAR.html with --reference-year)",
     )  # fmt: skip
 
@@ -102,6 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
     return parser
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused (``Path('')`` would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a file or folder (use . for the current folder)")
+    return Path(text)
 
 
 def _run_count(text: str) -> int:

@@ -1,7 +1,7 @@
 """How a run ends when it cannot go on: failures whose message says everything, and signals.
 
 An *expected* failure (:data:`EXPECTED`: the data dir is busy, a source or reference year is
-missing, validation stopped the run, CBS failed or cannot be reached, a landing or the warehouse
+missing, validation stopped the run, a build would publish less than the warehouse holds, CBS failed or cannot be reached, a landing or the warehouse
 cannot be read) ends the flow run Failed with its message and no traceback: the flow returns
 :func:`failed`, a Prefect ``Failed`` state carrying the error, so Prefect logs
 ``Finished in state Failed('<message>')``, a deployment retries it like any failure, and calling the
@@ -32,6 +32,10 @@ class RefreshFailed(RuntimeError):
     """One or more tables could not be fetched; the message lists each table and its error."""
 
 
+class WouldPublishLess(RuntimeError):
+    """A build lacks what the published warehouse holds (a reference year, a CBS table); nothing was published."""
+
+
 class ValidationStopped(RuntimeError):
     """Critical expectations failed on one or more batches; nothing was published.
 
@@ -50,6 +54,7 @@ EXPECTED: tuple[type[Exception], ...] = (
     RefreshFailed,
     ValidationStopped,
     ValidationFailed,
+    WouldPublishLess,
     CbsError,
     LandingUnreadable,
     WarehouseError,

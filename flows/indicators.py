@@ -38,7 +38,8 @@ def recalculate_indicators(
 
     Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
     the source tables and validation results of the build that loaded the facts are carried over
-    (not the newest landings: a refresh may have landed a version and then failed). Default reference year:
+    (not the newest landings: a refresh may have landed a version and then failed), and so is the
+    CBS service they came from (``build_info.cbs_url``, whatever ``WERKREGIO_CBS_URL`` says now). Default reference year:
     ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition. ``view`` is
     checked by Prefect against its two values (the UI offers them). An expected failure
     (``flows.failures``) ends the run Failed with its message.
@@ -53,9 +54,9 @@ def recalculate(reference_year: int | None, view: str) -> dict[str, Any]:
     """The body of :func:`recalculate_indicators`, in its flow run."""
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
-        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history"])
+        current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history", "build_info"])
         facts = {name: current[name] for name in FACT_TABLES}
-        missing = [name for name, frame in facts.items() if frame is None]
+        missing = [name for name, frame in {**facts, "build_info": current["build_info"]}.items() if frame is None]
         if missing:
             raise WarehouseError(
                 f"no published facts to recalculate from ({', '.join(missing)} missing in {settings.warehouse_path}): "
@@ -74,7 +75,8 @@ def recalculate(reference_year: int | None, view: str) -> dict[str, Any]:
         kept = (*FACT_TABLES, "source_tables", *(("validation_results",) if current["validation_results"] is not None else ()))
         frames = {
             **marts,
-            **run_metadata(settings, record, current["load_history"], marts["indicators"]),
+            # the facts came from the service the published build fetched them from, not from today's setting
+            **run_metadata(settings, record, current["load_history"], marts["indicators"], cbs_url=current["build_info"]["cbs_url"][0]),
             **({} if "validation_results" in kept else {"validation_results": validation_results(record["run_id"], [])}),
         }
         published = publish_warehouse(settings, frames, keep=kept)

@@ -27,7 +27,7 @@ def inputs_sha256(settings: Settings) -> str:
     (folder and sha256 of each accepted file), the pipeline's code and reference files (every
     file of :data:`CODE_PACKAGES` but caches) and ``WERKREGIO_REFERENCE_YEAR``.
     """
-    from sources.uwv.intake import archive_state
+    from sources.uwv.archive import archive_state
 
     digest = hashlib.sha256()
     for landing in current_landings(settings.raw_dir, catalog.ids()):

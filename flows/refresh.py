@@ -7,6 +7,7 @@
          computed while the tasks validate; every report is in before anything else
          (critical failures stop here)
       -> indicators for every (reference year, view) already published plus the default, and the analyses
+      -> nothing the published build holds left out (reference years, views, CBS tables), unless forced
       -> publish_warehouse (atomic swap), with the inputs as they are after the UWV intake
       -> write_indicator_report (the HTML report beside the published file)
 
@@ -38,7 +39,7 @@ from expectations.report import html_report
 from expectations.runner import ValidationFailed
 from flows import runlog
 from flows.artifacts import DownloadProgress, show_published, show_tables, show_validation
-from flows.build import build_facts, compute_marts, default_reference_year, region_years, scenarios
+from flows.build import build_facts, check_nothing_dropped, compute_marts, default_reference_year, region_years, scenarios
 from flows.failures import EXPECTED, RefreshFailed, failed, stopped_by
 from flows.settings import Settings
 from flows.tasks import (
@@ -68,11 +69,12 @@ def refresh(tables: list[str] | None = None, force: bool = False, offline: bool 
     """Refresh the warehouse.
 
     ``tables``: catalog table ids or family names to fetch (default: the whole catalog).
-    ``force``: download even when ``Modified`` is unchanged, and build even when the inputs equal
-    the published build's. ``offline``: fetch nothing and build from what is already landed (every
-    landed table, or the named ones, which must be landed); with ``force``, build even when nothing
-    changed. Without ``force``, a refresh whose inputs (``inputs_sha256``) equal the published
-    build's and with no UWV file waiting publishes nothing and returns that build in
+    ``force``: download even when ``Modified`` is unchanged, build even when the inputs equal
+    the published build's, and publish a build that lacks what the published one holds
+    (``flows.build.check_nothing_dropped``). ``offline``: fetch nothing and build from what is already
+    landed (every landed table, or the named ones, which must be landed); with ``force``, build even
+    when nothing changed. Without ``force``, a refresh whose inputs (``inputs_sha256``) equal the
+    published build's and with no UWV file waiting publishes nothing and returns that build in
     ``record["published"]`` (``rebuilt``: False). An expected failure (``flows.failures``) ends the
     run Failed with its message.
     """
@@ -109,14 +111,14 @@ def refresh_warehouse(tables: list[str] | None, force: bool, offline: bool) -> d
         if not force and (current := published_with_inputs(settings, inputs)) is not None:
             record["published"] = current
             return record
-        published = read_published_tables(settings, ["indicators", "load_history"])
+        published = read_published_tables(settings, ["indicators", "load_history", "source_tables"])
 
         def marts_of(facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             return compute_marts(
                 facts, scenarios(default_reference_year(facts, settings), published["indicators"], composed=region_years(facts))
             )
 
-        built = build_facts(settings, meanwhile=marts_of)  # the marts computed while the tasks validate
+        built = build_facts(settings, record["run_id"], meanwhile=marts_of)  # the marts computed while the tasks validate
         record["validation"], record["uwv_files"], record["task_runner"] = built.validation, built.uwv_files, built.task_runner
         facts = built.tables
         marts = built.meanwhile if built.meanwhile is not None else marts_of(facts)
@@ -131,6 +133,7 @@ def refresh_warehouse(tables: list[str] | None, force: bool, offline: bool) -> d
             ),
             "validation_results": validation_results(record["run_id"], record["validation"]),
         }
+        check_nothing_dropped(published, frames, str(settings.warehouse_path), force)
         result = publish_warehouse(settings, frames)
         record["published"] = {"path": str(result.path), "rows": result.row_counts}
         show_published(result.path, record["run_id"], marts["indicators"])
@@ -204,17 +207,21 @@ def run_metadata(
     history: pl.DataFrame | None,
     indicators: pl.DataFrame,
     inputs: str | None = None,
+    cbs_url: str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """``build_info`` and ``load_history`` of this build, from the run's ``record`` (:func:`recorded_run`).
 
     ``history``: the published file's ``load_history`` (None: none); the run log adds the runs it lacks.
     ``indicators``: this build's indicator mart. ``inputs``: :func:`flows.tasks.inputs_sha256`, None if not a full build.
+    ``cbs_url``: the CBS service the facts came from, when not the configured one (a recalculation keeps the
+    published build's).
     """
     built_at = datetime.now(UTC)
     logged = [asdict(run) for run in runlog.runs(settings.run_log_path)]
     return {
         "build_info": build_info(
-            record["run_id"], record["flow"], built_at, settings.cbs_service_url, version("werkregio"), inputs, schema_version=SCHEMA_VERSION
+            record["run_id"], record["flow"], built_at, cbs_url or settings.cbs_service_url, version("werkregio"), inputs,
+            schema_version=SCHEMA_VERSION,
         ),
         "load_history": load_history(history, logged, record, built_at, reference_years(indicators)),
     }

@@ -53,6 +53,7 @@ class Settings:
     cbs_v4_url: str = DEFAULT_CBS_V4_URL
     contact: str | None = None
     timeout: float = 30.0
+    table_timeout: float = 1800.0
     retries: int = 5
     backoff: float = 1.0
     concurrency: int = 4
@@ -60,6 +61,7 @@ class Settings:
     task_runner: str = "threads"
     workers: int = 2
     dask_address: str | None = None
+    uwv_quiet_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +75,7 @@ class Settings:
             cbs_v4_url=_text(env, "WERKREGIO_CBS_V4_URL", DEFAULT_CBS_V4_URL).rstrip("/"),
             contact=_text(env, "WERKREGIO_CONTACT", "") or None,
             timeout=_number(env, "WERKREGIO_TIMEOUT", 30.0, float),
+            table_timeout=_number(env, "WERKREGIO_TABLE_TIMEOUT", 1800.0, float),
             retries=_number(env, "WERKREGIO_RETRIES", 5, int),
             backoff=_number(env, "WERKREGIO_BACKOFF", 1.0, float),
             concurrency=_number(env, "WERKREGIO_CONCURRENCY", 4, int),
@@ -80,6 +83,7 @@ class Settings:
             task_runner=task_runner,
             workers=workers,
             dask_address=_text(env, "WERKREGIO_DASK_ADDRESS", "") or None,
+            uwv_quiet_seconds=_number(env, "WERKREGIO_UWV_QUIET_SECONDS", 60.0, float),
         )
         settings.check()
         return settings
@@ -96,6 +100,8 @@ class Settings:
             raise SettingsError(f"WERKREGIO_CBS_API={self.cbs_api!r} must be one of {', '.join(CBS_APIS)}")
         if not self.timeout > 0 or self.timeout == float("inf"):
             raise SettingsError(f"WERKREGIO_TIMEOUT={self.timeout} must be a positive number of seconds")
+        if not self.table_timeout > 0 or self.table_timeout == float("inf"):
+            raise SettingsError(f"WERKREGIO_TABLE_TIMEOUT={self.table_timeout} must be a positive number of seconds")
         if self.retries < 0:
             raise SettingsError(f"WERKREGIO_RETRIES={self.retries} must be 0 or more")
         if not 0 <= self.backoff < float("inf"):
@@ -104,6 +110,8 @@ class Settings:
             raise SettingsError(f"WERKREGIO_REFERENCE_YEAR={self.reference_year} must be a year from 2009 to 2100")
         if not 1 <= self.concurrency <= 64:
             raise SettingsError(f"WERKREGIO_CONCURRENCY={self.concurrency} must be between 1 and 64")
+        if not 0 <= self.uwv_quiet_seconds < float("inf"):
+            raise SettingsError(f"WERKREGIO_UWV_QUIET_SECONDS={self.uwv_quiet_seconds} must be 0 or more seconds")
         if self.task_runner not in TASK_RUNNERS:
             raise SettingsError(f"WERKREGIO_TASK_RUNNER={self.task_runner!r} must be one of {', '.join(TASK_RUNNERS)}")
         if not 1 <= self.workers <= 64:

@@ -12,7 +12,7 @@ from flows import runlog
 from flows.settings import Settings
 from sources.cbs import catalog
 from sources.cbs.client import CbsError
-from sources.cbs.landing import LandingUnreadable, current_landings
+from sources.cbs.landing import LandingUnreadable, current_landings, failed_checks
 from transforms.metadata import indicator_scenarios
 from warehouse.store import WarehouseError, query_tables
 
@@ -77,25 +77,28 @@ def status_report(settings: Settings, runs: int = 5) -> dict[str, Any]:
 def rerun_plan(settings: Settings) -> dict[str, Any]:
     """What ``werkregio refresh`` would do now, table by table, from the landing zone alone.
 
-    ``download``: the ids of catalog tables never landed; ``check_modified``: those landed, each with
-    the ``modified`` of its newest landing (one metadata request each; downloaded again only when CBS
+    ``download``: the ids of catalog tables never landed; ``download_again``: those whose newest
+    landing failed its critical checks; ``check_modified``: the other landed ones, each with the
+    ``modified`` of its newest landing (one metadata request each; downloaded again only when CBS
     changed it). A landing that cannot be read (a damaged manifest) gives ``{"error": ...}`` naming
     it: the refresh would fail on it too.
     """
     try:
         landed = {landing.table_id: landing for landing in current_landings(settings.raw_dir, catalog.ids())}
+        failed = {t for t, landing in landed.items() if failed_checks(landing) is not None}
     except (CbsError, LandingUnreadable, OSError, ValueError, TypeError) as err:
         return {"error": str(err)}
     return {
         "download": [t for t in catalog.ids() if t not in landed],
-        "check_modified": [{"table_id": t, "modified": landed[t].modified} for t in catalog.ids() if t in landed],
+        "download_again": [t for t in catalog.ids() if t in failed],
+        "check_modified": [{"table_id": t, "modified": landed[t].modified} for t in catalog.ids() if t in landed and t not in failed],
     }
 
 
 def rerun_of(run: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     """What rerunning the failed ``run`` does: its own command again.
 
-    ``command``; ``download`` and ``check_modified`` as in :func:`rerun_plan`, for the tables the run
+    ``command``; ``download``, ``download_again`` and ``check_modified`` as in :func:`rerun_plan`, for the tables the run
     asked for (none for a recalculation or ``--offline``); ``error`` when the landing zone cannot
     be read.
     """
@@ -104,20 +107,21 @@ def rerun_of(run: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         view = parameters.get("view") or "harmonised"
         year = parameters.get("reference_year")
         command = "werkregio indicators" + (f" --reference-year {year}" if year else "") + (f" --view {view}" if view != "harmonised" else "")
-        return {"command": command, "download": [], "check_modified": []}
+        return {"command": command, "download": [], "download_again": [], "check_modified": []}
     tables = parameters.get("tables") or []
     flags = [f"--table {t}" for t in tables] + [f"--{name}" for name in ("force", "offline") if parameters.get(name)]
-    rerun: dict[str, Any] = {"command": " ".join(["werkregio refresh", *flags]), "download": [], "check_modified": []}
+    rerun: dict[str, Any] = {"command": " ".join(["werkregio refresh", *flags]), "download": [], "download_again": [], "check_modified": []}
     if parameters.get("offline"):
         return rerun
     if "error" in plan:
         return {**rerun, "error": plan["error"]}
     wanted = {entry.table_id for entry in catalog.select(tables)} if tables else set(catalog.ids())
     rerun["download"] = [t for t in plan["download"] if t in wanted]
+    rerun["download_again"] = [t for t in plan["download_again"] if t in wanted]
     rerun["check_modified"] = [t for t in plan["check_modified"] if t["table_id"] in wanted]
     if parameters.get("force"):
-        rerun["download"] += [t["table_id"] for t in rerun["check_modified"]]
-        rerun["check_modified"] = []
+        rerun["download"] += rerun["download_again"] + [t["table_id"] for t in rerun["check_modified"]]
+        rerun["download_again"], rerun["check_modified"] = [], []
     return rerun
 
 
@@ -131,9 +135,10 @@ def _rerun_text(rerun: dict[str, Any]) -> str:
     if "--offline" in rerun["command"]:
         return (f"{command} downloads nothing, rebuilds from the landed tables, reuses validation of unchanged batches, "
                 "and publishes only if all succeed")  # fmt: skip
-    download, check = rerun["download"], rerun["check_modified"]
+    download, again, check = rerun["download"], rerun["download_again"], rerun["check_modified"]
     return (
         f"{command} downloads {len(download)} table(s)" + (f" ({listed(download)})" if download else "")
+        + (f", downloads again {len(again)} whose newest landing failed its critical checks ({listed(again)})" if again else "")
         + f", asks {len(check)} landed table(s) for their Modified and MetaDataModified (one request each, "
         "downloading only changed ones), reuses validation of unchanged batches, and publishes only if all succeed"
     )  # fmt: skip

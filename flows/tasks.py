@@ -26,13 +26,16 @@ from flows.artifacts import DownloadProgress, show_report
 from flows.failures import MissingSource
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
-from sources.cbs.landing import Landing, LandResult, land_table, latest_landing
+from sources.cbs.landing import Landing, LandResult, clear_failed, land_table, latest_landing, mark_failed
 from sources.reference.tables import reference_tables
 from flows.settings import Settings
-from sources.uwv.intake import IntakeResult, UwvFolders, archived_frames, intake_inbox, waiting_files
+from sources.uwv.archive import archived_frames
+from sources.uwv.folders import UwvFolders
+from sources.uwv.intake import IntakeResult, intake_inbox, settling_files, waiting_files
 from flows.validation import ValidationJob, validate_landed
+from transforms.uwv_checks import NationalBounds
 from warehouse.schema import BY_NAME
-from warehouse.store import PublishResult, WarehouseError, publish, query_tables, table_counts
+from warehouse.store import PublishResult, WarehouseError, WarehouseLocked, publish, query_tables, table_counts
 
 
 PUBLISHED_EVENT = "werkregio.warehouse.published"
@@ -53,6 +56,7 @@ def live_source(settings: Settings) -> CbsSource:
     spells its topic keys as the catalog and the validation rules name them)."""
     options = {
         "timeout": settings.timeout,
+        "table_timeout": settings.table_timeout,
         "retries": settings.retries,
         "backoff": settings.backoff,
         "concurrency": settings.concurrency,
@@ -174,6 +178,28 @@ def validate_batch(job: ValidationJob, table: LandedTable | None = None) -> Vali
     return report
 
 
+@task(name="record_landing_checks", cache_policy=NO_CACHE)
+def record_landing_checks(landings: dict[str, Landing], reports: list[ValidationReport], run_id: str) -> None:
+    """Mark the landings (by batch) whose report has a critical failure as failed, clear the others.
+
+    A failed landing is not taken for CBS's current version: the next refresh downloads the
+    table again instead of building from it once more (``sources.cbs.landing.mark_failed``).
+    """
+    now = dt.datetime.now(dt.UTC)
+    for report in reports:
+        landing = landings.get(report.batch)
+        if landing is None:
+            continue
+        if report.passed:
+            clear_failed(landing)
+        else:
+            mark_failed(landing, run_id, [r.message for r in report.critical_failures], now)
+            get_run_logger().warning(
+                "%s: the landing %s failed its critical checks: the next refresh downloads the table again",
+                landing.table_id, landing.folder,
+            )
+
+
 @task(name="publish_warehouse", cache_policy=NO_CACHE)
 def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame], keep: tuple[str, ...] = ()) -> PublishResult:
     """Build a new warehouse file and move it over the published one; ``keep``: tables taken over unchanged.
@@ -239,7 +265,9 @@ def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.
 
     A table is None when nothing is published yet, the published file lacks it or cannot be read,
     or DuckDB cannot open the file at all (a damaged file: a refresh then builds from scratch and
-    replaces it). Each such case is logged as a warning naming the file.
+    replaces it). Each such case is logged as a warning naming the file. A file that another
+    process holds open read-write is not "nothing published": :class:`WarehouseLocked` is raised,
+    naming that process.
     """
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
@@ -248,6 +276,8 @@ def read_published_tables(settings: Settings, names: list[str]) -> dict[str, pl.
         return dict.fromkeys(names)
     try:
         frames = query_tables(settings.warehouse_path, names)
+    except WarehouseLocked:
+        raise
     except WarehouseError as err:
         get_run_logger().warning("%s; starting as if nothing were published", err)
         return dict.fromkeys(names)
@@ -269,8 +299,13 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
 
     A refresh then has nothing to do: rebuilding would publish the same warehouse again.
     """
-    waiting = waiting_files(settings.home)
+    waiting = waiting_files(settings.home, settings.uwv_quiet_seconds)
     logger = get_run_logger()
+    for name, age in settling_files(settings.home, settings.uwv_quiet_seconds):
+        logger.info(
+            "UWV file %s changed %.0f s ago: left in the inbox until it has been unchanged for %g s (WERKREGIO_UWV_QUIET_SECONDS)",
+            name, age, settings.uwv_quiet_seconds,
+        )
     if waiting:
         logger.info("%d UWV file(s) wait in the inbox: building", len(waiting))
         return None
@@ -287,12 +322,22 @@ def published_with_inputs(settings: Settings, inputs: str) -> dict[str, Any] | N
 
 @task(name="intake_uwv", cache_policy=NO_CACHE)
 def intake_uwv(
-    settings: Settings, valid_municipalities: dict[int, frozenset[str]], regions: dict[int, dict[str, str]]
+    settings: Settings,
+    valid_municipalities: dict[int, frozenset[str]],
+    regions: dict[int, dict[str, str]],
+    municipality_names: dict[int, dict[str, set[str]]],
+    national_bounds: NationalBounds,
 ) -> list[IntakeResult]:
     """Take in the UWV register files in ``$WERKREGIO_HOME/inbox/uwv`` (archive or quarantine each)."""
     logger = get_run_logger()
     results = intake_inbox(
-        settings.home, valid_municipalities=valid_municipalities, regions=regions, today=dt.date.today()
+        settings.home,
+        valid_municipalities=valid_municipalities,
+        regions=regions,
+        municipality_names=municipality_names,
+        national_bounds=national_bounds,
+        today=dt.date.today(),
+        quiet_seconds=settings.uwv_quiet_seconds,
     )
     for result in results:
         (logger.warning if result.status == "rejected" else logger.info)("UWV file %s: %s", result.file, result.message)

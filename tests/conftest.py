@@ -28,6 +28,8 @@ os.environ.update(
         # (the default) would import it again for every build. The tests of the runners, the README
         # command test and the kill trials set their own value.
         "WERKREGIO_TASK_RUNNER": "threads",
+        # tests write a UWV file whole and take it in at once; the quiet time (default 60 s) has tests of its own
+        "WERKREGIO_UWV_QUIET_SECONDS": "0",
     }
 )
 

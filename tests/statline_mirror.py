@@ -60,6 +60,13 @@ kind             server behaviour                                       what a r
 ``malformed``    a complete 200 whose JSON body is cut in the middle    ``json.JSONDecodeError``
 ``html``         a complete 200 ``text/html`` maintenance page          ``json.JSONDecodeError``; the
                                                                         Content-Type shows ``text/html``
+``trickle``      sends the headers, then the body one byte every        each read returns within a read
+                 ``seconds`` (until the client gives up)                timeout; the body never ends in time
+``link``         answers normally but with ``odata.nextLink`` set to    a next page that is not the next one
+                 the mirror's base URL + ``link`` (a path and query)    (a page already read, or itself)
+``endless``      a full page of the table's first rows, with an         a table whose pages never end
+                 ``odata.nextLink`` to the next ``$skip``, for every
+                 ``$skip``, also past the end of the table
 ===============  =====================================================  =====================================
 
 All matching ``latency`` faults add up; of the other kinds only the first matching one (in the order added)
@@ -103,7 +110,7 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -130,7 +137,7 @@ TYPED_DATASET = "TypedDataSet"
 UNTYPED_DATASET = "UntypedDataSet"
 DATA_ENDPOINTS = (TYPED_DATASET, UNTYPED_DATASET)
 UNTYPED_MISSING = "       ."
-FAULT_KINDS = ("latency", "slow", "status", "reset", "truncate", "malformed", "html")
+FAULT_KINDS = ("latency", "slow", "status", "reset", "truncate", "malformed", "html", "trickle", "link", "endless")
 
 _JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _V4_JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
@@ -408,6 +415,7 @@ class Fault:
     status: int | None = None
     retry_after: int | str | None = None
     seconds: float | None = None
+    link: str | None = None
     hits: int = field(default=0, init=False)
 
     @property
@@ -747,6 +755,7 @@ class StatLineMirror:
         status: int | None = None,
         retry_after: int | str | None = None,
         seconds: float | None = None,
+        link: str | None = None,
     ) -> Fault:
         """Register a fault (kinds and matching rules: see the module docstring) and return its handle."""
         if kind not in FAULT_KINDS:
@@ -759,11 +768,13 @@ class StatLineMirror:
             raise ValueError(f"status must be an HTTP error status (400-599), got {status}")
         if retry_after is not None and kind != "status":
             raise ValueError("retry_after= only applies to kind='status'")
-        if (kind in ("latency", "slow")) != (seconds is not None):
-            raise ValueError("seconds= is required for, and only for, kind='latency' and kind='slow'")
+        if (kind in ("latency", "slow", "trickle")) != (seconds is not None):
+            raise ValueError("seconds= is required for, and only for, kind='latency', 'slow' and 'trickle'")
+        if (kind == "link") != (link is not None):
+            raise ValueError("link= is required for, and only for, kind='link'")
         if seconds is not None and seconds <= 0:
             raise ValueError(f"seconds must be positive, got {seconds}")
-        fault = Fault(kind, table, endpoint, skip, times, status, retry_after, seconds)
+        fault = Fault(kind, table, endpoint, skip, times, status, retry_after, seconds, link)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -861,16 +872,45 @@ class StatLineMirror:
         elif kind == "html":
             record(200)
             handler.send(200, _MAINTENANCE_PAGE, _HTML_CONTENT_TYPE)
+        elif kind == "endless":
+            options = _parse_options(query)
+            rows = self._table(table_id).document(endpoint)["value"][: self.page_size]
+            path = f"/ODataFeed/OData/{table_id}/{endpoint}"
+            payload = {"odata.metadata": "", "value": rows, "odata.nextLink": self._next_link(path, options, len(rows))}
+            record(200, len(rows))
+            handler.send(200, orjson.dumps(payload))
         else:
             if v4 is None:
                 response = self._response(table_id, endpoint, query, modified)
             else:
                 response = self._v4_response(v4, target.path, query, modified)
+            if kind == "link":
+                payload = orjson.loads(response.body)
+                payload["@odata.nextLink" if v4 is not None else "odata.nextLink"] = self._base_url + fault.link
+                response = replace(response, body=orjson.dumps(payload))
 
             def send(body: bytes, **kwargs: Any) -> None:
                 handler.send(response.status, body, response.content_type, response.headers, **kwargs)
 
-            if kind == "truncate":
+            if kind == "trickle":
+                record(response.status)
+                handler.send_response(response.status)
+                handler.send_header("Content-Type", response.content_type)
+                handler.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers:
+                    handler.send_header(name, value)
+                handler.end_headers()
+                handler.wfile.flush()
+                for offset in range(len(response.body)):
+                    if self._stopping.wait(fault.seconds):
+                        break
+                    try:
+                        handler.wfile.write(response.body[offset : offset + 1])
+                        handler.wfile.flush()
+                    except OSError:  # the client gave up
+                        break
+                handler.close_connection = True
+            elif kind == "truncate":
                 record(response.status)
                 send(response.body[: len(response.body) // 2], declared_length=len(response.body))
                 handler.close_connection = True

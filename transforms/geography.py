@@ -352,13 +352,54 @@ def crosswalks(
         )
         valid = _valid_codes_by_year(valid_codes, range(min(years), max(years) + 1)) if years else {}
 
+    boundary_years = changes["boundary_year"]
+    steps = _yearly_steps(changes, range(int(boundary_years.min()), int(boundary_years.max()) + 1)) if changes.height else {}
+
     @cache
     def build(from_year: int, to_year: int) -> pl.DataFrame:
         if to_year < from_year:
             return municipality_crosswalk(changes, from_year, to_year)  # raises, with the reason
-        return _crosswalk(changes, from_year, to_year, valid)
+        if to_year == from_year:
+            return _start(changes, from_year, valid)
+        # one year further than a crosswalk built (and checked) already: the same as chaining every step again
+        return _advance(build(from_year, to_year - 1), to_year, steps, valid)
 
     return build
+
+
+def _start(changes: pl.DataFrame, from_year: int, valid: Mapping[int, frozenset[str]] | None) -> pl.DataFrame:
+    """The identity crosswalk of the municipalities of ``from_year`` (None: inferred from the change table)."""
+    if valid is None:
+        start = _codes_known_at(changes, from_year)
+    elif from_year in valid:
+        start = sorted(valid[from_year])
+    else:
+        raise ValueError(f"valid_codes has no municipalities for from_year {from_year}")
+    return pl.DataFrame(
+        {"from_code": start, "to_code": start, "share": [1.0] * len(start), "approximate": [False] * len(start)},
+        schema=CROSSWALK_SCHEMA,
+    )
+
+
+def _advance(
+    crosswalk: pl.DataFrame, year: int, steps: Mapping[int, pl.DataFrame], valid: Mapping[int, frozenset[str]] | None
+) -> pl.DataFrame:
+    """``crosswalk`` (to the boundaries of ``year - 1``) moved on by the changes of ``year``, checked against its valid codes."""
+    if year in steps:
+        crosswalk = _apply_step(crosswalk, steps[year])
+    if valid is not None and year in valid:
+        produced = set(crosswalk["to_code"].to_list())
+        if produced - valid[year]:
+            raise UnmappedMunicipalityError(
+                produced - valid[year],
+                f"result from the changes up to {year} but are not valid on 1 January {year}",
+            )
+        if valid[year] - produced:
+            raise UnmappedMunicipalityError(
+                valid[year] - produced,
+                f"are valid on 1 January {year} but no change up to {year} leads to them",
+            )
+    return crosswalk.sort("from_code", "to_code")
 
 
 def _crosswalk(
@@ -366,34 +407,11 @@ def _crosswalk(
 ) -> pl.DataFrame:
     """``municipality_crosswalk`` from a checked change table and normalised valid codes (None: infer the start)."""
     years = range(from_year, to_year + 1)
-    if valid is None:
-        start = _codes_known_at(changes, from_year)
-    elif from_year in valid:
-        start = sorted(valid[from_year])
-    else:
-        raise ValueError(f"valid_codes has no municipalities for from_year {from_year}")
-
-    crosswalk = pl.DataFrame(
-        {"from_code": start, "to_code": start, "share": [1.0] * len(start), "approximate": [False] * len(start)},
-        schema=CROSSWALK_SCHEMA,
-    )
+    crosswalk = _start(changes, from_year, valid)
     steps = _yearly_steps(changes, years)
     for year in years[1:]:
-        if year in steps:
-            crosswalk = _apply_step(crosswalk, steps[year])
-        if valid is not None and year in valid:
-            produced = set(crosswalk["to_code"].to_list())
-            if produced - valid[year]:
-                raise UnmappedMunicipalityError(
-                    produced - valid[year],
-                    f"result from the changes up to {year} but are not valid on 1 January {year}",
-                )
-            if valid[year] - produced:
-                raise UnmappedMunicipalityError(
-                    valid[year] - produced,
-                    f"are valid on 1 January {year} but no change up to {year} leads to them",
-                )
-    return crosswalk.sort("from_code", "to_code")
+        crosswalk = _advance(crosswalk, year, steps, valid)
+    return crosswalk
 
 
 def _null_aware_sum(column: str) -> pl.Expr:
@@ -407,6 +425,7 @@ def harmonise_counts(
     code_col: str = "gm_code",
     value_col: str = "value",
     by: Sequence[str] = (),
+    crosswalk_by: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Convert a count series from the crosswalk's from_year boundaries to its to_year boundaries.
 
@@ -426,18 +445,24 @@ def harmonise_counts(
     Rates and shares must not be harmonised with this function: harmonise numerator and
     denominator as counts and divide afterwards (``harmonise_ratio`` does both).
 
+    ``crosswalk_by``: columns of both the series and the crosswalk that say which crosswalk rows
+    apply to which series rows, so that one call moves several batches, each with its own
+    crosswalk: e.g. ``year``, for yearly figures each on the boundaries of its own year and the
+    crosswalks from each year stacked with a ``year`` column. They are kept as ``by`` columns.
+
     Raises UnmappedMunicipalityError, listing the codes, when the series holds codes that are not
     in the crosswalk's from_codes.
     """
-    by = list(by)
+    keys = list(crosswalk_by)
+    by = [*keys, *(column for column in by if column not in keys)]
     missing = [column for column in (code_col, value_col, *by) if column not in series.columns]
     if missing:
         raise ValueError(f"series lacks column(s) {missing}; has {series.columns}")
     carries_flag = "approximate" in series.columns and "approximate" not in (code_col, value_col, *by)
 
     unmapped = (
-        series.select(pl.col(code_col).cast(pl.String)).unique()
-        .join(crosswalk.select(pl.col("from_code").alias(code_col)), on=code_col, how="anti", nulls_equal=False)
+        series.select(pl.col(code_col).cast(pl.String), *keys).unique()
+        .join(crosswalk.select(pl.col("from_code").alias(code_col), *keys), on=[code_col, *keys], how="anti", nulls_equal=False)
     )
     if unmapped.height:
         raise UnmappedMunicipalityError(
@@ -452,11 +477,12 @@ def harmonise_counts(
     ).join(
         crosswalk.select(
             pl.col("from_code").alias(code_col),
+            *keys,
             pl.col("to_code").alias("__to"),
             pl.col("share").alias("__share"),
             pl.col("approximate").alias("__approximate"),
         ),
-        on=code_col,
+        on=[code_col, *keys],
         how="inner",
     )
     return (

@@ -6,21 +6,34 @@ year for growth, and category for banded counts), for one geography year and one
 * ``view = 'harmonised'``: municipal figures of every year Y <= R moved to the boundaries of the
   reference year R and summed with R's region composition (``geography_year = R``);
 * ``view = 'as_published'``: each year on its own boundaries and region composition
-  (``geography_year = Y``); only years with a CBS region composition (2014 on).
+  (``geography_year = Y``); only years with a CBS region composition (2014 on). A growth lies on
+  the later year's boundaries and composition, the base year's figures moved onto them.
 
-Every row says how many municipalities the region has and how many reported (``reporting``),
-whether the figure is ``complete``, whether an ``approximate`` split share contributed, the
-``method`` and the ``sources`` (CBS table ids). A region figure that is not complete is never
-presented as the region total: ``complete`` is false.
+Every region figure follows one coverage rule (``transforms.coverage``, ``docs/indicators.md``):
+it is the figure of a fixed set of municipalities, those with a figure for every period of the
+year (of both years, for a growth). ``reporting`` counts them, ``complete`` says they are the
+whole region, ``note`` says why a value is null or not the region's. A combination of indicators
+has a value only where every part has one over the same municipalities. ``area_type`` is
+``region``, ``country``, ``municipality`` or ``unassigned`` (AM99 'Niet in te delen', no region).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import polars as pl
 
+from transforms.coverage import (
+    covered,
+    growth_note,
+    level_note,
+    municipal_years,
+    on_boundaries,
+    periods_per_year,
+    region_growth,
+    sum_units,
+)
 from transforms.geography import crosswalks as crosswalks_of, harmonise_counts
 from transforms.regions import UNASSIGNED_REGION, region_totals
 
@@ -42,6 +55,7 @@ INDICATOR_SCHEMA = {
     "approximate": pl.Boolean,
     "method": pl.String,
     "sources": pl.String,
+    "note": pl.String,
 }
 INDICATOR_KEY = ("indicator", "area_type", "area_code", "year", "base_year", "category", "view", "geography_year")
 
@@ -77,6 +91,37 @@ Crosswalks = Callable[[int, int], pl.DataFrame]
 """(from_year, to_year) -> the ``municipality_crosswalk`` between those boundaries (change table and valid codes bound)."""
 
 
+@dataclass(frozen=True)
+class MunicipalCount:
+    """A count CBS publishes per municipality that adds up to regions: an indicator with levels and growth.
+
+    ``series``: its name in the regional facts (``regional_series``) and, for the country rows,
+    in the national series; ``frequency`` of the municipal figures (``month``, ``quarter`` or
+    ``year``); ``what`` it counts, for the method text. The tables it comes from are the
+    caller's (``sources/cbs/catalog.py``: ``BENEFIT_SOURCES``, by series).
+    """
+
+    indicator: str
+    series: str
+    frequency: str
+    what: str
+    unit: str = "aantal"
+
+    def __post_init__(self) -> None:
+        periods_per_year(self.frequency)
+
+
+#: The municipal counts of the mart. Another one (an annual count of recipients, say) is one line
+#: here and its tables in the catalog's ``BENEFIT_SOURCES``.
+MUNICIPAL_COUNTS: tuple[MunicipalCount, ...] = (
+    MunicipalCount("ww_benefits", "ww", "month", "persons with a WW benefit"),
+    MunicipalCount("wwb_benefits", "wwb", "month", "WWB (bijstand) benefits"),
+)
+
+#: Sums of municipal counts, added per municipality so that every part covers the same municipalities.
+COUNT_SUMS: Mapping[str, tuple[str, ...]] = {"ww_wwb_benefits": ("ww_benefits", "wwb_benefits")}
+
+
 def _scale(unit: str) -> float:
     if unit not in THOUSANDS:
         raise ValueError(f"no conversion to counts for unit {unit!r}")
@@ -90,12 +135,17 @@ def _finish(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(list(INDICATOR_SCHEMA)).cast(INDICATOR_SCHEMA)
 
 
+def region_area_type(code: pl.Expr) -> pl.Expr:
+    """``region``, or ``unassigned`` for AM99 'Niet in te delen' (2019-2020): municipalities CBS assigned to no region."""
+    return pl.when(code == UNASSIGNED_REGION).then(pl.lit("unassigned")).otherwise(pl.lit("region"))
+
+
 def _region_rows(frame: pl.DataFrame, indicator: str, *, unit: str, method: str, sources: str | pl.Expr, **columns: pl.Expr) -> pl.DataFrame:
     """Label rows keyed by ``region_code``/``region_name`` as region rows of ``indicator``."""
     return _finish(
         frame.with_columns(
             pl.lit(indicator).alias("indicator"),
-            pl.lit("region").alias("area_type"),
+            region_area_type(pl.col("region_code")).alias("area_type"),
             pl.col("region_code").alias("area_code"),
             pl.col("region_name").alias("area_name"),
             pl.lit(unit).alias("unit"),
@@ -129,100 +179,92 @@ def pick_sources(regional: pl.DataFrame, series: str, precedence: Sequence[str],
     )
 
 
-class _MunicipalFigures(NamedTuple):
-    """The municipal figures of one benefit series, as ``_municipal_figures`` picks them."""
+@dataclass(frozen=True)
+class _Count:
+    """One municipal count or sum of counts, ready for every scenario."""
 
+    indicator: str
+    frequency: str
+    unit: str
+    summed: str
+    """What is summed, for the method text ('persons with a WW benefit', 'ww_benefits + wwb_benefits per municipality')."""
+    what: str
+    """What a municipality needs to be counted, for notes ('a figure', 'ww_benefits and wwb_benefits figures')."""
     sources: str
-    """The CBS tables used, comma-separated."""
-    by_year: dict[int, pl.DataFrame]
-    """Year -> one row per municipality per month of that year: gm_code, period_start, value."""
+    series: str | None
+    """Its series in the regional and national facts; None for a sum."""
+    yearly: pl.DataFrame | None
+    """``municipal_years`` of a count; None for a sum (formed from its parts' units)."""
+    parts: tuple[str, ...] = ()
 
 
-def _municipal_figures(
-    regional: pl.DataFrame, sources: Mapping[str, Sequence[str]], valid_codes: Mapping[int, frozenset[str]]
-) -> dict[str, _MunicipalFigures]:
-    """Series -> its municipal figures (``pick_sources``), picked and split by year once for all scenarios."""
-    figures = {}
-    for series, tables in sources.items():
-        picked = pick_sources(regional, series, tables)
-        by_year = picked.with_columns(pl.col("period_start").dt.year().alias("_year")).partition_by(
-            "_year", maintain_order=True, as_dict=True
+def _counts(
+    regional: pl.DataFrame,
+    sources: Mapping[str, Sequence[str]],
+    valid_codes: Mapping[int, frozenset[str]],
+    counts: Sequence[MunicipalCount],
+) -> dict[str, _Count]:
+    """Indicator -> its municipal yearly figures (every year of ``valid_codes``), for the counts whose series has sources."""
+    out: dict[str, _Count] = {}
+    for count in counts:
+        if count.series not in sources:
+            continue
+        picked = pick_sources(regional, count.series, sources[count.series], count.frequency)
+        used = sorted(picked.filter(pl.col("value").is_not_null())["source_table"].unique()) or list(sources[count.series])
+        panel = picked.select(pl.col("area_code").alias("gm_code"), "period_start", "value")
+        out[count.indicator] = _Count(
+            indicator=count.indicator,
+            frequency=count.frequency,
+            unit=count.unit,
+            summed=count.what,
+            what="a figure",
+            sources=",".join(used),
+            series=count.series,
+            yearly=municipal_years(panel, valid_codes, frequency=count.frequency, years=valid_codes),
         )
-        figures[series] = _MunicipalFigures(
-            sources=",".join(sorted(picked["source_table"].unique())),
-            by_year={
-                # CBS tables list every municipality for every period, with nulls outside its lifetime:
-                # a null for a code that did not exist that year is no missing figure.
-                year: _every_valid_code(
-                    rows.filter(
-                        pl.col("value").is_not_null() | pl.col("area_code").is_in(list(valid_codes.get(year, ())))
-                    ).select(pl.col("area_code").alias("gm_code"), "period_start", "value"),
-                    valid_codes.get(year, frozenset()),
-                )
-                for (year,), rows in sorted(by_year.items())
-            },
+    for name, parts in COUNT_SUMS.items():
+        if all(part in out for part in parts):
+            frequencies = {out[part].frequency for part in parts}
+            if len(frequencies) != 1:
+                raise ValueError(f"{name}: its parts {parts} have different frequencies {sorted(frequencies)}")
+            sources_of = sorted({table for part in parts for table in out[part].sources.split(",") if table})
+            out[name] = _Count(
+                indicator=name,
+                frequency=frequencies.pop(),
+                unit=out[parts[0]].unit,
+                summed=f"{' + '.join(parts)} per municipality",
+                what=f"{' and '.join(parts)} figures",
+                sources=",".join(sources_of),
+                series=None,
+                yearly=None,
+                parts=parts,
+            )
+    return out
+
+
+def _national_years(national: pl.DataFrame, series: str, frequency: str) -> pl.DataFrame:
+    """The country's yearly average of a national series: year, value (null unless every period of the year has a figure), complete, note."""
+    expected = periods_per_year(frequency)
+    rows = national.filter((pl.col("series") == series) & (pl.col("frequency") == frequency))
+    if rows.height == 0:
+        return pl.DataFrame(schema={"year": pl.Int32, "value": pl.Float64, "complete": pl.Boolean, "note": pl.String})
+    scale = _scale(rows["unit"][0])
+    return (
+        rows.group_by(pl.col("period_start").dt.year().cast(pl.Int32).alias("year"))
+        .agg(pl.col("value").is_not_null().sum().alias("_periods"), pl.col("value").mean())
+        .with_columns(
+            pl.when(pl.col("_periods") == expected).then(pl.col("value") * scale).alias("value"),
+            (pl.col("_periods") == expected).alias("complete"),
+            pl.when(pl.col("_periods") != expected)
+            .then(pl.format("the national series has a figure for {} of the {} periods of the year", "_periods", pl.lit(expected)))
+            .alias("note"),
         )
-    return figures
-
-
-def _every_valid_code(rows: pl.DataFrame, codes: frozenset[str]) -> pl.DataFrame:
-    """``rows`` (gm_code, period_start, value) with a null row for each of ``codes`` a period lacks.
-
-    A municipality that existed but has no row at all (a table cut short, a page never delivered) is
-    a missing figure like a null: it makes the municipality it merges into null when harmonised,
-    and its region incomplete, instead of silently counting as zero.
-    """
-    if not codes or rows.height == 0:
-        return rows
-    grid = pl.DataFrame({"gm_code": sorted(codes)}).join(rows.select("period_start").unique(), how="cross")
-    return grid.join(rows, on=["gm_code", "period_start"], how="full", coalesce=True).sort("gm_code", "period_start")
-
-
-def _monthly_region_totals(
-    by_year: Mapping[int, pl.DataFrame],
-    membership: pl.DataFrame,
-    crosswalks: Crosswalks,
-    *,
-    view: str,
-    reference_year: int,
-) -> pl.DataFrame:
-    """Region totals per month; columns of ``region_totals`` plus ``period_start`` and ``year``.
-
-    ``by_year`` as in ``_MunicipalFigures``. Harmonised, every year up to the reference year is
-    moved to the reference year's boundaries, and all those years are summed with its region
-    composition in one go; as published, each year is summed with its own composition.
-    """
-    if view == "harmonised":
-        moved = [
-            harmonise_counts(rows, crosswalks(year, reference_year), by=["period_start"])
-            for year, rows in by_year.items()
-            if year <= reference_year
-        ]
-        batches = [(reference_year, pl.concat(moved))] if moved else []
-    else:
-        batches = list(by_year.items())
-    frames = [
-        region_totals(rows, membership, view=view, geography_year=geography, by=["period_start"]).with_columns(
-            pl.col("period_start").dt.year().cast(pl.Int32).alias("year")
-        )
-        for geography, rows in batches
-        if membership.filter(pl.col("year") == geography).height
-    ]
-    return pl.concat(frames) if frames else pl.DataFrame()
-
-
-def yearly_average(monthly: pl.DataFrame) -> pl.DataFrame:
-    """Monthly region totals -> their average per year; complete only with 12 complete months."""
-    return monthly.group_by("region_code", "region_name", "year", "view", "geography_year").agg(
-        pl.col("value").mean().alias("value"),
-        pl.col("municipalities").max().alias("municipalities"),
-        pl.col("reporting").min().alias("reporting"),
-        (pl.col("complete").all() & (pl.len() == 12)).alias("complete"),
-        pl.col("approximate").any().alias("approximate"),
+        .drop("_periods")
+        .sort("year")
     )
 
 
-def benefit_averages(
+def count_indicators(
     regional: pl.DataFrame,
     national: pl.DataFrame,
     membership: pl.DataFrame,
@@ -233,124 +275,189 @@ def benefit_averages(
     national_sources: Mapping[str, str],
     reference_year: int,
     view: str,
+    counts: Sequence[MunicipalCount] = MUNICIPAL_COUNTS,
 ) -> pl.DataFrame:
-    """Monthly average per year of WW and WWB benefits per region and for the country.
+    """Levels and growth of the municipal counts (and their sums) per region and for the country, for one scenario.
 
-    ``sources`` maps ``ww``/``wwb`` to the municipal tables in precedence order; the country rows
-    come from the national series (``national_sources`` maps series to its table).
+    ``sources`` maps a count's series to its municipal tables in precedence order; the country
+    rows come from the national series (``national_sources`` maps series to its table).
+    ``valid_codes`` (year -> municipalities on 1 January) sets the years: harmonised, those up
+    to the reference year; as published, those with a region composition.
     """
-    return _benefit_averages(
-        _municipal_figures(regional, sources, valid_codes),
+    return _count_indicators(
+        _counts(regional, sources, valid_codes, counts),
         national,
         membership,
         crosswalks_of(changes, valid_codes),
+        years=sorted(valid_codes),
         national_sources=national_sources,
         reference_year=reference_year,
         view=view,
     )
 
 
-def _benefit_averages(
-    municipal: Mapping[str, _MunicipalFigures],
+def _count_indicators(
+    counts: Mapping[str, _Count],
     national: pl.DataFrame,
     membership: pl.DataFrame,
     crosswalks: Crosswalks,
     *,
+    years: Sequence[int],
     national_sources: Mapping[str, str],
     reference_year: int,
     view: str,
 ) -> pl.DataFrame:
-    """``benefit_averages`` from the municipal figures of each series (``_municipal_figures``)."""
-    out = []
-    for series, figures in municipal.items():
-        monthly = _monthly_region_totals(figures.by_year, membership, crosswalks, view=view, reference_year=reference_year)
-        if monthly.height:
-            out.append(
-                _region_rows(
-                    yearly_average(monthly),
-                    f"{series}_benefits",
-                    unit="aantal",
-                    method=f"monthly average per year of the sum of municipal figures ({view}, composition of the geography year)",
-                    sources=figures.sources,
-                )
-            )
-        country = national.filter((pl.col("series") == series) & (pl.col("frequency") == "month"))
-        if country.height:
-            years = country.with_columns(pl.col("period_start").dt.year().cast(pl.Int32).alias("year"))
-            yearly = years.group_by("year").agg(
-                (pl.col("value").mean() * _scale(country["unit"][0])).alias("value"),
-                ((pl.col("value").is_not_null().sum() == 12)).alias("complete"),
-            )
-            if view == "harmonised":
-                yearly = yearly.filter(pl.col("year") <= reference_year)
-            out.append(
-                yearly.with_columns(
-                    pl.lit(f"{series}_benefits").alias("indicator"),
-                    pl.lit("country").alias("area_type"),
-                    pl.lit("NL01").alias("area_code"),
-                    pl.lit("Nederland").alias("area_name"),
-                    pl.lit("aantal").alias("unit"),
-                    pl.lit(view).alias("view"),
-                    (pl.lit(reference_year) if view == "harmonised" else pl.col("year")).cast(pl.Int32).alias("geography_year"),
-                    pl.lit(False).alias("approximate"),
-                    pl.lit("monthly average per year of the national series").alias("method"),
-                    pl.lit(national_sources.get(series, "")).alias("sources"),
-                )
-            )
-    return pl.concat([_finish(f) for f in out]) if out else _finish(pl.DataFrame())
+    """``count_indicators`` from the prepared counts (``_counts``), for every year of ``years`` in scope.
 
-
-def combined(indicators: pl.DataFrame, parts: Sequence[str], name: str) -> pl.DataFrame:
-    """Sum of indicators per area and year (e.g. WW + WWB); complete only when every part is, null when no part has a value."""
-    keys = ["area_type", "area_code", "area_name", "year", "view", "geography_year"]
-    rows = indicators.filter(pl.col("indicator").is_in(list(parts)) & pl.col("base_year").is_null())
-    summed = (
-        rows.group_by(keys)
-        .agg(
-            pl.when(pl.col("value").is_not_null().any()).then(pl.col("value").sum()).alias("value"),
-            pl.col("municipalities").max().alias("municipalities"),
-            pl.col("reporting").min().alias("reporting"),
-            (pl.col("complete").all() & (pl.len() == len(parts))).alias("complete"),
-            pl.col("approximate").any().alias("approximate"),
-            pl.col("sources").unique().sort().str.join(",").alias("sources"),
-            pl.col("unit").first().alias("unit"),
-        )
-        .with_columns(pl.lit(name).alias("indicator"), pl.lit(" + ".join(parts)).alias("method"))
-    )
-    return _finish(summed)
-
-
-def growth(indicators: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
-    """Growth in % between every pair of years (base_year < year) of each area and view.
-
-    Harmonised: both years on the same geography. As published: each year on its own, so a
-    region whose composition changed in between compares different territories (the method
-    says so); the row carries the later year's geography.
+    Harmonised: one geography, the reference year: every year up to it is moved onto it. As
+    published: for each year with a region composition, that year's level on its own geography,
+    and its growth from every earlier such year with the earlier figures moved onto it.
     """
-    keys = ["indicator", "area_type", "area_code", "view"]
-    rows = indicators.filter(pl.col("indicator").is_in(list(names)) & pl.col("base_year").is_null())
-    base = rows.select(*keys, pl.col("year").alias("base_year"), pl.col("value").alias("_base"),
-                       pl.col("geography_year").alias("_base_geography"),
-                       pl.col("complete").alias("_base_complete"), pl.col("approximate").alias("_base_approx"))
-    pairs = rows.drop("base_year").join(base, on=keys).filter(
-        (pl.col("base_year") < pl.col("year"))
-        & ((pl.col("view") == "as_published") | (pl.col("geography_year") == pl.col("_base_geography")))
-    )
-    return _finish(
-        pairs.with_columns(
-            (pl.col("indicator") + "_growth").alias("indicator"),
-            (pl.when(pl.col("_base") != 0).then((pl.col("value") / pl.col("_base") - 1) * 100)).alias("value"),
-            pl.lit("%").alias("unit"),
-            (pl.col("complete") & pl.col("_base_complete")).alias("complete"),
-            (pl.col("approximate") | pl.col("_base_approx")).alias("approximate"),
-            (
-                pl.lit("growth of ")
-                + pl.col("indicator")
-                + pl.lit(" from base_year to year")
-                + pl.when(pl.col("view") == "as_published").then(pl.lit(", each year on its own boundaries")).otherwise(pl.lit(""))
-            ).alias("method"),
+    composed = sorted(int(year) for year in membership["year"].unique())
+    if view == "harmonised":
+        scope = [year for year in years if year <= reference_year]
+        geographies = {reference_year: (scope, scope)} if reference_year in composed else {}
+    else:
+        scope = [year for year in years if year in composed]
+        geographies = {year: ([year], [y for y in scope if y <= year]) for year in scope}
+    rows = []
+    for geography, (level_years, compared) in geographies.items():
+        members = membership.filter(pl.col("year") == geography).select("gm_code", "region_code", "region_name")
+        units: dict[str, pl.DataFrame] = {}
+        for name, count in counts.items():
+            units[name] = (
+                sum_units(units[part] for part in count.parts)
+                if count.parts
+                else on_boundaries(count.yearly, crosswalks, geography, compared)
+            )
+        pairs = [(base, year) for year in level_years for base in compared if base < year]
+        for name, count in counts.items():
+            levels = region_totals(
+                units[name].filter(pl.col("year").is_in(level_years)), membership, view=view, geography_year=geography, by=["year"]
+            )
+            rows.append(
+                levels.with_columns(
+                    pl.lit(name).alias("indicator"),
+                    pl.lit(count.unit).alias("unit"),
+                    pl.lit(_level_method(count, view)).alias("method"),
+                    level_note(count.frequency, count.what).alias("note"),
+                    pl.lit(count.sources).alias("sources"),
+                )
+            )
+            if pairs:
+                rows.append(
+                    region_growth(units[name], members, pairs).with_columns(
+                        pl.lit(f"{name}_growth").alias("indicator"),
+                        pl.lit("%").alias("unit"),
+                        pl.lit(_growth_method(count, view)).alias("method"),
+                        growth_note(count.frequency, count.what).alias("note"),
+                        pl.lit(count.sources).alias("sources"),
+                        pl.lit(view).alias("view"),
+                        pl.lit(geography, pl.Int32).alias("geography_year"),
+                    )
+                )
+    out = _country_rows(counts, national, national_sources, reference_year=reference_year, view=view)
+    if rows:
+        regions = pl.concat(rows, how="diagonal_relaxed")
+        out.append(
+            _finish(
+                regions.with_columns(
+                    region_area_type(pl.col("region_code")).alias("area_type"),
+                    pl.col("region_code").alias("area_code"),
+                    pl.col("region_name").alias("area_name"),
+                )
+            )
         )
+    return pl.concat(out) if out else _finish(pl.DataFrame())
+
+
+def _level_method(count: _Count, view: str) -> str:
+    average = {"month": "monthly average per year of ", "quarter": "quarterly average per year of ", "year": ""}[count.frequency]
+    where = (
+        "every year moved onto the municipalities and region composition of geography_year"
+        if view == "harmonised"
+        else "on the municipalities and region composition of the year itself"
     )
+    return f"{average}the sum of {count.summed} over the region's municipalities with {covered(count.frequency)}; {where}"
+
+
+def _growth_method(count: _Count, view: str) -> str:
+    where = (
+        "both years on the municipalities and region composition of geography_year"
+        if view == "harmonised"
+        else "both years on the municipalities and region composition of the later year (geography_year), the base year's figures moved onto them"
+    )
+    return (
+        f"growth in % from base_year to year of the total of {count.summed} over the region's municipalities with "
+        f"{covered(count.frequency, 'both years')} (the same municipalities in both years); {where}"
+    )
+
+
+def _country_rows(
+    counts: Mapping[str, _Count], national: pl.DataFrame, national_sources: Mapping[str, str], *, reference_year: int, view: str
+) -> list[pl.DataFrame]:
+    """Country levels and growth of each count from the national series (a sum: of its parts' national figures)."""
+    yearly: dict[str, pl.DataFrame] = {}
+    tables: dict[str, str] = {}
+    for name, count in counts.items():
+        if not count.parts:
+            rows = _national_years(national, count.series, count.frequency)
+            if rows.height:
+                yearly[name], tables[name] = rows, national_sources.get(count.series, "")
+        elif all(part in yearly for part in count.parts):
+            joined = pl.concat([yearly[part].select("year", pl.col("value").alias(part)) for part in count.parts], how="align")
+            known = pl.all_horizontal(pl.col(part).is_not_null() for part in count.parts)
+            yearly[name] = joined.select(
+                "year",
+                pl.when(known).then(pl.sum_horizontal(count.parts)).alias("value"),
+                known.alias("complete"),
+                pl.when(~known).then(pl.lit(f"no national figure of {' and '.join(count.parts)} for every period of the year")).alias("note"),
+            )
+            tables[name] = ",".join(sorted({table for part in count.parts for table in tables[part].split(",") if table}))
+    out = []
+    for name, rows in yearly.items():
+        if view == "harmonised":
+            rows = rows.filter(pl.col("year") <= reference_year)
+        common = {
+            "area_type": pl.lit("country"),
+            "area_code": pl.lit("NL01"),
+            "area_name": pl.lit("Nederland"),
+            "view": pl.lit(view),
+            "geography_year": (pl.lit(reference_year) if view == "harmonised" else pl.col("year")).cast(pl.Int32),
+            "approximate": pl.lit(False),
+            "sources": pl.lit(tables[name]),
+        }
+        what = "the national series" if not counts[name].parts else " + ".join(counts[name].parts)
+        out.append(
+            _finish(
+                rows.with_columns(
+                    pl.lit(name).alias("indicator"),
+                    pl.lit(counts[name].unit).alias("unit"),
+                    pl.lit(f"yearly average of {what} of the country").alias("method"),
+                    **common,
+                )
+            )
+        )
+        base = rows.select(pl.col("year").alias("base_year"), pl.col("value").alias("_base"), pl.col("complete").alias("_base_complete"))
+        pairs = rows.join(base, how="cross").filter(pl.col("base_year") < pl.col("year"))
+        out.append(
+            _finish(
+                pairs.with_columns(
+                    pl.lit(f"{name}_growth").alias("indicator"),
+                    pl.when(pl.col("_base") != 0).then((pl.col("value") / pl.col("_base") - 1) * 100).alias("value"),
+                    pl.lit("%").alias("unit"),
+                    (pl.col("complete") & pl.col("_base_complete")).alias("complete"),
+                    pl.lit(f"growth in % from base_year to year of the yearly averages of {what} of the country").alias("method"),
+                    pl.when(pl.col("value").is_null() | pl.col("_base").is_null())
+                    .then(pl.lit("no national figure for every period of both years"))
+                    .when(pl.col("_base") == 0)
+                    .then(pl.lit("the base year's figure is 0"))
+                    .alias("note"),
+                    **common,
+                )
+            )
+        )
+    return out
 
 
 def labour_force(
@@ -413,9 +520,10 @@ def labour_force(
                 counts, left_on="area_code", right_on="region_code", how="left"
             ).with_columns(
                 pl.col("region_name").alias("area_name"),
-                pl.col("municipalities").alias("reporting"),
+                pl.when(pl.col("value").is_not_null()).then(pl.col("municipalities")).otherwise(0).alias("reporting"),
                 pl.col("value").is_not_null().alias("complete"),
                 pl.lit("CBS region figure of the edition").alias("method"),
+                pl.when(pl.col("value").is_null()).then(pl.lit("the edition has no figure for the region")).alias("note"),
             )
         elif members.height:
             municipal = edition.filter(pl.col("area_type") == "municipality").select(
@@ -426,6 +534,7 @@ def labour_force(
                 pl.col("region_code").alias("area_code"),
                 pl.col("region_name").alias("area_name"),
                 pl.lit(f"sum of the edition's municipal figures (each rounded to thousands){moved_note}").alias("method"),
+                level_note("year"),
             )
         else:
             region_rows = pl.DataFrame()
@@ -433,8 +542,9 @@ def labour_force(
             pl.lit("Nederland").alias("area_name"),
             pl.col("value").is_not_null().alias("complete"),
             pl.lit("CBS national figure of the edition").alias("method"),
+            pl.when(pl.col("value").is_null()).then(pl.lit("the edition has no national figure")).alias("note"),
         )
-        parts = [country] + ([region_rows.with_columns(pl.lit("region").alias("area_type"))] if region_rows.height else [])
+        parts = [country] + ([region_rows.with_columns(region_area_type(pl.col("area_code")).alias("area_type"))] if region_rows.height else [])
         out += [
             part.with_columns(
                 pl.lit("labour_force").alias("indicator"),
@@ -475,12 +585,10 @@ def spread(indicators: pl.DataFrame) -> pl.DataFrame:
     where it divides the indicator (null for ``LABEL_CATEGORIES``). ``regions`` counts the regions
     with a figure, ``complete_regions`` those whose figure is complete; the minimum, mean and
     maximum are over the complete ones only (null when there is none), since an incomplete
-    figure is no region total. ``UNASSIGNED_REGION`` is no region and is left out.
+    figure is no region total. Only ``area_type = 'region'``: AM99 'Niet in te delen' (``unassigned``) is left out.
     """
     keys = ["indicator", "year", "base_year", "category", "view", "geography_year"]
-    regions = indicators.filter(
-        (pl.col("area_type") == "region") & pl.col("value").is_not_null() & (pl.col("area_code") != UNASSIGNED_REGION)
-    ).with_columns(
+    regions = indicators.filter((pl.col("area_type") == "region") & pl.col("value").is_not_null()).with_columns(
         pl.when(pl.col("indicator").is_in(list(LABEL_CATEGORIES))).then(None).otherwise(pl.col("category")).alias("category")
     )
     if regions.height == 0:
@@ -523,6 +631,11 @@ def benefits_per_cbs_vacancy(indicators: pl.DataFrame, national: pl.DataFrame, *
             (pl.col("complete") & pl.col("_vacancies").is_not_null()).alias("complete"),
             pl.lit("(WW + WWB benefits, monthly average) / CBS open vacancies (annual average)").alias("method"),
             (pl.col("sources") + "," + pl.lit(source)).alias("sources"),
+            pl.when(pl.col("value").is_null())
+            .then(pl.lit("no value: ww_wwb_benefits of the country is unknown"))
+            .when(pl.col("_vacancies").is_null())
+            .then(pl.lit("no value: CBS publishes no open vacancies for the year"))
+            .alias("note"),
         )
     )
 
@@ -549,25 +662,23 @@ def indicator_tables(
     in_reference = regional.filter(
         (pl.col("area_type") != "municipality") | pl.col("period_start").dt.year().is_in(list(valid_codes))
     )
-    municipal = _municipal_figures(in_reference, benefit_sources, valid_codes)
-    # Each (year, reference year) crosswalk is built once, for every series and scenario that needs it.
+    counts = _counts(in_reference, benefit_sources, valid_codes, MUNICIPAL_COUNTS)
+    # Each (year, geography year) crosswalk is built once, for every count and scenario that needs it.
     crosswalks = crosswalks_of(changes, valid_codes)
     parts = []
     for reference_year, view in sorted(set(scenarios)):
-        benefits = _benefit_averages(
-            municipal,
+        base = _count_indicators(
+            counts,
             national,
             membership,
             crosswalks,
+            years=sorted(valid_codes),
             national_sources=national_sources,
             reference_year=reference_year,
             view=view,
         )
-        total = combined(benefits, ["ww_benefits", "wwb_benefits"], "ww_wwb_benefits")
-        base = pl.concat([benefits, total])
         parts += [
             base,
-            growth(base, ["ww_benefits", "wwb_benefits", "ww_wwb_benefits"]),
             benefits_per_cbs_vacancy(base, national, source=national_sources.get("open_vacancies", "")),
             labour_force(in_reference, membership, reference_year=reference_year, view=view, crosswalks=crosswalks),
             municipalities_per_region(membership, reference_year=reference_year, view=view, source=membership_sources),
@@ -637,33 +748,56 @@ def _uwv_vacancy_indicators(
         geography_year=pl.col("year"),
         reporting=pl.col("municipalities"),
         approximate=pl.lit(False),
+        note=pl.when(~pl.col("complete")).then(pl.lit("one of the January and December reference dates only")),
     )
-    region_benefits = benefits.filter(pl.col("area_type") == "region").select(
-        "area_code", "year", "indicator", pl.col("value").alias("_benefits"), pl.col("complete").alias("_complete")
+    region_benefits = benefits.filter(pl.col("area_type").is_in(["region", "unassigned"])).select(
+        "area_code",
+        "year",
+        "indicator",
+        pl.col("value").alias("_benefits"),
+        pl.col("complete").alias("_complete"),
+        pl.col("reporting").alias("_reporting"),
     )
 
-    def ratio(numerator: str, name: str, method: str, unit: str) -> pl.DataFrame:
-        joined = regions.join(region_benefits.filter(pl.col("indicator") == numerator).drop("indicator"), on=["area_code", "year"])
+    def ratio(numerator: str, name: str, method: str, value: pl.Expr) -> pl.DataFrame:
+        """A ratio of the region's UWV vacancies and a benefit count: only where the count covers the whole region too."""
+        joined = regions.join(
+            region_benefits.filter(pl.col("indicator") == numerator).drop("indicator"), on=["area_code", "year"], how="left"
+        )
+        same = pl.col("_complete").fill_null(False)
         return joined.with_columns(
             pl.lit(name).alias("indicator"),
-            pl.lit(unit).alias("unit"),
+            pl.lit("ratio").alias("unit"),
             pl.lit(method).alias("method"),
-            (pl.col("complete") & pl.col("_complete")).alias("complete"),
+            pl.when(same & pl.col("value").is_not_null()).then(value).alias("value"),
+            (pl.col("complete") & same).alias("complete"),
+            pl.min_horizontal("reporting", pl.col("_reporting").fill_null(0)).alias("reporting"),
             (pl.col("sources") + ",benefits").alias("sources"),
+            pl.when(pl.col("_benefits").is_null())
+            .then(pl.lit(f"no value: {numerator} of the region is unknown"))
+            .when(~same)
+            .then(
+                pl.format(
+                    "no value: {} covers {} of {} municipalities, the UWV vacancies the whole region",
+                    pl.lit(numerator),
+                    "_reporting",
+                    "municipalities",
+                )
+            )
+            .otherwise(pl.col("note"))
+            .alias("note"),
         )
 
-    per_vacancy = ratio("ww_wwb_benefits", "benefits_per_vacancy", "(WW + WWB benefits, monthly average) / UWV vacancies", "ratio")
-    per_vacancy = per_vacancy.with_columns((pl.col("_benefits") / pl.col("value")).alias("value"))
+    per_vacancy = ratio(
+        "ww_wwb_benefits", "benefits_per_vacancy", "(WW + WWB benefits, monthly average) / UWV vacancies", pl.col("_benefits") / pl.col("value")
+    )
     tension = ratio(
         "ww_benefits",
         "tension_ratio",
         "UWV vacancies / WW recipients (all durations; UWV's spanningsindicator counts WW shorter than 6 months, "
         "so the band is indicative)",
-        "ratio",
-    )
-    tension = tension.with_columns((pl.col("value") / pl.col("_benefits")).alias("value")).with_columns(
-        _band(pl.col("value")).alias("category")
-    )
+        pl.col("value") / pl.col("_benefits"),
+    ).with_columns(_band(pl.col("value")).alias("category"))
     return pl.concat([regions, _finish(per_vacancy), _finish(tension)])
 
 
@@ -689,29 +823,34 @@ def _portal_indicators(portal: pl.DataFrame | None, membership: pl.DataFrame, ye
         pl.col("year").is_in(rows["year"].unique().to_list())
     )
     regions = joined.group_by("year", "region_code", "region_name").agg(
-        (pl.col("connected").fill_null(False).sum() / pl.len() * 100).alias("value"),
+        (pl.col("connected").sum() / pl.col("connected").is_not_null().sum() * 100).alias("value"),
         pl.len().cast(pl.Int32).alias("municipalities"),
         pl.col("connected").is_not_null().sum().cast(pl.Int32).alias("reporting"),
     )
     regions = _region_rows(
-        regions,
+        regions.with_columns(pl.when(pl.col("reporting") > 0).then(pl.col("value")).alias("value")),
         "portal_share",
         unit="%",
-        method="share of the region's municipalities connected to the UWV portal (latest reference date of the year)",
+        method="share of the region's municipalities in the file connected to the UWV portal (latest reference date of the year)",
         sources=UWV_SOURCE,
         view=pl.lit(view),
         geography_year=pl.col("year"),
         complete=pl.col("reporting") == pl.col("municipalities"),
         approximate=pl.lit(False),
         category=_portal_band(pl.col("value")),
+        note=pl.when(pl.col("reporting") == 0)
+        .then(pl.lit("no municipality of the region is in the file"))
+        .when(pl.col("reporting") < pl.col("municipalities"))
+        .then(pl.format("share among the {} of {} municipalities in the file, not the region's", "reporting", "municipalities")),
     )
-    bands = pl.DataFrame({"category": list(PORTAL_BANDS)}).join(regions.select("year").unique(), how="cross")
+    counted_regions = regions.filter(pl.col("area_type") == "region")
+    bands = pl.DataFrame({"category": list(PORTAL_BANDS)}).join(counted_regions.select("year").unique(), how="cross")
     counted = bands.join(
-        regions.group_by("year", "category").agg(pl.len().cast(pl.Float64).alias("value"), pl.col("complete").all()),
+        counted_regions.group_by("year", "category").agg(pl.len().cast(pl.Float64).alias("value"), pl.col("complete").all()),
         on=["year", "category"],
         how="left",
     ).join(
-        regions.group_by("year").agg(pl.col("complete").all().alias("_every_region_complete")), on="year"  # per year
+        counted_regions.group_by("year").agg(pl.col("complete").all().alias("_every_region_complete")), on="year"  # per year
     ).with_columns(
         pl.col("value").fill_null(0.0),
         pl.col("complete").fill_null(True) & pl.col("_every_region_complete"),
@@ -723,15 +862,18 @@ def _portal_indicators(portal: pl.DataFrame | None, membership: pl.DataFrame, ye
         pl.lit(view).alias("view"),
         pl.col("year").alias("geography_year"),
         pl.lit(False).alias("approximate"),
-        pl.lit("number of regions per band of portal_share (the 2015 evaluation's table 1)").alias("method"),
+        pl.lit("number of regions per band of portal_share (the 2015 evaluation's table 1); AM99 is no region").alias("method"),
         pl.lit(UWV_SOURCE).alias("sources"),
+        pl.when(~pl.col("_every_region_complete")).then(pl.lit("some region's portal_share is not over all its municipalities")).alias("note"),
     )
     return pl.concat([regions, _finish(counted)])
 
 
 def _portal_band(share: pl.Expr) -> pl.Expr:
     return (
-        pl.when(share <= 0)
+        pl.when(share.is_null())
+        .then(None)
+        .when(share <= 0)
         .then(pl.lit("0%"))
         .when(share <= 25)
         .then(pl.lit("1-25%"))
@@ -805,6 +947,9 @@ def _registration_indicators(
                 view=pl.lit(view),
                 geography_year=pl.col("year"),
                 approximate=pl.lit(False),
+                note=pl.when(pl.col("reporting") != pl.col("municipalities")).then(
+                    pl.format("over the {} of {} municipalities in the file, not the whole region", "reporting", "municipalities")
+                ),
             )
         )
     return pl.concat([_finish(municipal), *region_parts])

@@ -169,7 +169,7 @@ def region_totals(
     ``value`` (sum of the municipalities that have a figure; null when none has), ``municipalities`` (in the region
     that year), ``reporting`` (with a non-null figure), ``complete`` (every municipality
     reported: only then is ``value`` the region total), ``approximate`` (an approximate share
-    contributed, when the series carries that flag), ``view`` and ``geography_year``.
+    contributed to a figure that was summed, when the series carries that flag), ``view`` and ``geography_year``.
     Every region of that year appears, also when no municipality reported. A code that is not a
     municipality of ``geography_year`` raises UnmappedMunicipalityError.
     """
@@ -183,7 +183,9 @@ def region_totals(
         raise UnmappedMunicipalityError(
             unknown, f"are not municipalities of {geography_year} (harmonise the series to {geography_year} first)"
         )
-    approximate = pl.col("approximate").any() if "approximate" in series.columns else pl.lit(False)
+    approximate = (
+        pl.col("approximate").filter(pl.col(value_col).is_not_null()).any() if "approximate" in series.columns else pl.lit(False)
+    )
     keys = list(by)
     grid = members.join(series.select(keys).unique(), how="cross") if keys else members
     joined = grid.join(series.rename({code_col: "gm_code"}), on=["gm_code", *keys], how="left")

@@ -33,8 +33,23 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from transforms.geography import normalise_gm_code_expr
-from transforms.periods import years_text
+from transforms.uwv_checks import (
+    NationalBounds,
+    check_magnitudes,
+    check_municipalities,
+    check_names,
+    normalise_region_code,
+    resolve_regions,
+)
+from transforms.uwv_values import (
+    as_text,
+    choose_number_convention,
+    count_readings,
+    parse_date,
+    parse_gm_code,
+    parse_region_form,
+    parse_yes_no,
+)
 
 VACANCIES = "uwv_vacancies"
 WWB_REGISTRATIONS = "uwv_wwb_registrations"
@@ -143,23 +158,15 @@ KIND_EXTRAS: dict[str, tuple[str, ...]] = {
     WWB_REGISTRATIONS: ("municipality_name",),
     PORTAL_CONNECTIONS: ("municipality_name",),
 }
-"""Name columns a file may carry besides its codes. They are not loaded; a region name column
-stands in for the region code column when a vacancies file has no code column."""
-
-YES_VALUES = ("ja", "j", "yes", "y", "1", "true", "waar", "x")
-NO_VALUES = ("nee", "n", "no", "0", "false", "onwaar")
+"""Name columns a file may carry besides its codes. They are not loaded, but checked against the
+names CBS gives the codes (``transforms.uwv_checks.check_names``); a region name column stands in
+for the region code column when a vacancies file has no code column."""
 
 _UNIT_SUFFIX = re.compile(
     r"\s*\(\s*(?:aantal|number|count|n|ja\s*/\s*nee|j\s*/\s*n|yes\s*/\s*no|datum|date|"
     r"dd-mm-jjjj|dd-mm-yyyy|jjjj-mm-dd|yyyy-mm-dd)\s*\)\s*$",
     re.IGNORECASE,
 )
-_MAX_DIGITS = 18
-_ISO_DATE = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
-_DMY_DASH = r"^(\d{1,2})-(\d{1,2})-(\d{4})(?: 00:00(?::00)?)?$"
-_DMY_SLASH = r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: 00:00(?::00)?)?$"
-_SPACES = "[ \u00a0\u202f]"
-_REGION_CODE = r"^(?:AM)?\s*-?\s*0*(\d{1,2})$"
 
 
 def header_key(header: object) -> str:
@@ -221,8 +228,8 @@ def accepted_headers(columns: Iterable[str] | None = None) -> str:
 class HeaderMatch:
     """What the header row of a file says: its dataset, the column each position holds, problems.
 
-    ``columns`` maps each position in the header to a column name (or None for a column that is
-    ignored: a name column, or an empty header over empty cells). ``dataset`` is None when the
+    ``columns`` maps each position in the header to a column name or name column (None for a
+    column that is ignored: an empty header over empty cells, or one already reported). ``dataset`` is None when the
     kind cannot be told; ``problems`` holds (column header, message) pairs.
     """
 
@@ -291,7 +298,7 @@ def match_headers(headers: Sequence[object]) -> HeaderMatch:
     for name in missing:
         problems.append((None, f"missing column {name} in a {dataset} file (headers found: [{found}]); "
                                f"accepted headers: {accepted_headers([name])}"))
-    columns = [c if c in KIND_COLUMNS[dataset] else None for c in columns]
+    columns = [c if c in allowed and first_position.get(c) == i else None for i, c in enumerate(columns, start=1)]
     return HeaderMatch(dataset, tuple(columns), tuple(problems))
 
 
@@ -301,14 +308,18 @@ class UwvTable:
 
     ``frame`` has the schema ``SCHEMAS[dataset]``, one row per data row of the file (values that
     could not be parsed are null), sorted by key; it is empty when the headers already fail.
-    ``problems`` has ``PROBLEM_SCHEMA``, file-level problems first, then by row. ``headers``
-    maps each loaded column to its header as found in the file.
+    ``problems`` has ``PROBLEM_SCHEMA``, file-level problems first, then by row; ``warnings``
+    likewise, for what is worth a look but does not reject the file. ``headers`` maps each read
+    column to its header as found in the file. ``numbers`` says how the file writes numbers
+    (``transforms.uwv_values.NumberConvention.describe``), for its report.
     """
 
     dataset: str | None
     frame: pl.DataFrame
     problems: pl.DataFrame
     headers: dict[str, str] = field(default_factory=dict)
+    warnings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBLEM_SCHEMA))
+    numbers: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -323,6 +334,8 @@ def uwv_table(
     valid_municipalities: Mapping[int, Collection[str]],
     regions: Mapping[int, Mapping[str, str]],
     row_numbers: Sequence[int] | pl.Series | None = None,
+    municipality_names: Mapping[int, Mapping[str, Collection[str]]] | None = None,
+    national_bounds: NationalBounds | None = None,
 ) -> UwvTable:
     """Recognise, parse and check one UWV file.
 
@@ -333,6 +346,11 @@ def uwv_table(
     2, 3, ...). ``today`` bounds reference dates. ``valid_municipalities``: year -> codes valid
     on 1 January of that year, in any form ``normalise_gm_code`` accepts. ``regions``:
     year -> {region code 'AMxx': name as CBS spells it} for that year.
+
+    ``municipality_names``: year -> {code '0363': the names CBS gives it that year}; a name
+    column is checked against them (and a region name column against ``regions``:
+    ``transforms.uwv_checks.check_names``). ``national_bounds``: the national totals no row may
+    exceed (``transforms.uwv_checks.national_bounds``). Either may be None: not checked.
     """
     if cells.width != len(headers):
         raise ValueError(f"cells has {cells.width} columns but there are {len(headers)} headers")
@@ -344,7 +362,7 @@ def uwv_table(
     positions = {name: i for i, name in enumerate(match.columns) if name is not None}
     for i, (text, name) in enumerate(zip(texts, match.columns)):
         if not text and name is None:
-            filled = cells.select(_as_text(cells.columns[i], cells.dtypes[i]).alias("v")).filter(pl.col("v") != "")
+            filled = cells.select(as_text(cells.columns[i], cells.dtypes[i]).alias("v")).filter(pl.col("v") != "")
             if filled.height:
                 problems.append(_file_problems(
                     [f"column {i + 1} has no header but holds values (e.g. {filled['v'][0]!r})"], [None]
@@ -365,57 +383,75 @@ def uwv_table(
     if rows.len() != cells.height:
         raise ValueError(f"{rows.len()} row numbers for {cells.height} rows")
     work = cells.select(
-        [_as_text(cells.columns[i], cells.dtypes[i]).alias(f"text_{name}") for name, i in positions.items()]
+        [as_text(cells.columns[i], cells.dtypes[i]).alias(f"text_{name}") for name, i in positions.items()]
         + [pl.col(cells.columns[i]).alias(f"cell_{name}") for name, i in positions.items()]
     ).with_columns(rows)
     dtypes = {name: cells.dtypes[i] for name, i in positions.items()}
 
-    parsed = [_parse_date("reference_date", dtypes["reference_date"])]
-    for name in KIND_MEASURES[dataset]:
-        if name == "connected":
-            parsed.append(_parse_yes_no(name, dtypes[name]))
-        elif name == "connected_since":
-            parsed.append(_parse_date(name, dtypes[name], required=False))
-        else:
-            parsed.append(_parse_count(name, dtypes[name]))
-    if dataset == VACANCIES:
-        parsed.append(_parse_region_form())
-    else:
-        parsed.append(_parse_gm_code())
+    counts = [name for name in KIND_MEASURES[dataset] if SCHEMAS[dataset][name] == pl.Int64()]
+    work = work.with_columns([expr for name in counts for expr in count_readings(name, dtypes[name])])
+    work, numbers = choose_number_convention(work, counts, header_of)
+    parsed = [parse_date("reference_date", dtypes["reference_date"])]
+    if dataset == PORTAL_CONNECTIONS:
+        parsed += [parse_yes_no("connected", dtypes["connected"]), parse_date("connected_since", dtypes["connected_since"], required=False)]
+    parsed.append(parse_region_form() if dataset == VACANCIES else parse_gm_code())
     work = work.with_columns([expr for pair in parsed for expr in pair]).with_columns(
         year=pl.col("reference_date").dt.year().cast(pl.Int64),
         # codes are judged only on a usable date; a future date is reported on its own
         date_usable=pl.col("reference_date").is_not_null() & (pl.col("reference_date") <= today),
     )
     if dataset == VACANCIES:
-        work = _resolve_regions(work, regions)
-        code = "region_code"
+        work = resolve_regions(work, regions)
+        code, name_column, names, noun = "region_code", "region_name", _region_names(regions), "labour-market region"
     else:
-        work = _check_municipalities(work, valid_municipalities)
-        code = "gm_code"
+        work = check_municipalities(work, valid_municipalities)
+        code, name_column, names, noun = "gm_code", "municipality_name", municipality_names, "municipality"
 
     parse_errors = ["reference_date", *KIND_MEASURES[dataset], code]
     for name in parse_errors:
         problems.append(_column_problems(work, f"error_{name}", header_of[name], f"text_{name}"))
     problems.append(_column_problems(work, "error_code_validity", header_of[code], f"text_{code}"))
     problems += _row_checks(work, dataset, header_of, today)
+    warnings: list[pl.DataFrame] = []
+    if name_column in header_of and names:
+        wrong, doubtful = check_names(work, code=code, name_column=name_column, names=names, noun=noun)
+        for found, into in ((wrong, problems), (doubtful, warnings)):
+            into.append(found.select("row", column=pl.lit(header_of[name_column]), value="name", message="message"))
+    for name in counts:
+        if national_bounds and name in national_bounds:
+            wrong, doubtful = check_magnitudes(work, name, header_of[name], national_bounds[name], noun)
+            problems.append(wrong)
+            warnings.append(doubtful)
 
     frame = work.select(
         [pl.col(name).cast(dtype) for name, dtype in SCHEMAS[dataset].items()]
     ).sort(list(KEYS[dataset]), nulls_last=True, maintain_order=True)
-    return _result(dataset, frame, problems, header_of)
+    return _result(dataset, frame, problems, header_of, warnings, numbers.describe() if counts else None)
+
+
+def _region_names(regions: Mapping[int, Mapping[str, str]]) -> dict[int, dict[str, list[str]]]:
+    return {int(year): {normalise_region_code(c): [str(n)] for c, n in names.items()} for year, names in regions.items()}
 
 
 def _result(
-    dataset: str | None, frame: pl.DataFrame | None, problems: list[pl.DataFrame], headers: dict[str, str]
+    dataset: str | None,
+    frame: pl.DataFrame | None,
+    problems: list[pl.DataFrame],
+    headers: dict[str, str],
+    warnings: Sequence[pl.DataFrame] = (),
+    numbers: str | None = None,
 ) -> UwvTable:
     if frame is None:
         frame = pl.DataFrame(schema=SCHEMAS[dataset]) if dataset else pl.DataFrame()
-    found = pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems], how="vertical")
-    found = found.with_row_index("order").sort(
-        pl.col("row").is_not_null(), "row", "order"
-    ).drop("order")
-    return UwvTable(dataset, frame, found, headers)
+    return UwvTable(dataset, frame, _in_file_order(problems), headers, _in_file_order(warnings), numbers)
+
+
+def _in_file_order(found: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Problems (or warnings) as one frame: those of the whole file first, then by row."""
+    if not found:
+        return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    frame = pl.concat([p.cast(PROBLEM_SCHEMA) for p in found], how="vertical")
+    return frame.with_row_index("order").sort(pl.col("row").is_not_null(), "row", "order").drop("order")
 
 
 def _file_problems(messages: Sequence[str], columns: Sequence[str | None]) -> pl.DataFrame:
@@ -430,310 +466,6 @@ def _column_problems(work: pl.DataFrame, error: str, header: str, text: str) -> 
     return work.filter(pl.col(error).is_not_null()).select(
         "row", column=pl.lit(header), value=pl.col(text), message=pl.col(error)
     )
-
-
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A cell as text: strings as they are, spreadsheet numbers and dates in a parseable form."""
-    col = pl.col(name)
-    if dtype == pl.String:
-        text = col
-    elif dtype == pl.Boolean:
-        text = pl.when(col).then(pl.lit("true")).when(col.not_()).then(pl.lit("false"))
-    elif dtype.is_integer():
-        text = col.cast(pl.String)
-    elif dtype.is_float():
-        whole = col.is_finite() & (col == col.floor()) & (col.abs() < 9e18)
-        text = (
-            pl.when(whole)
-            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
-            .otherwise(col.cast(pl.String).str.replace(".", ",", literal=True))
-        )
-    elif dtype == pl.Date:
-        text = col.dt.to_string("%Y-%m-%d")
-    elif isinstance(dtype, pl.Datetime):
-        text = col.dt.to_string("%Y-%m-%d %H:%M:%S").str.strip_suffix(" 00:00:00")
-    else:
-        text = col.cast(pl.String)
-    return text.fill_null("").str.strip_chars()
-
-
-def _is_empty(name: str) -> pl.Expr:
-    return pl.col(f"text_{name}") == ""
-
-
-def _parse_count(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """A whole number >= 0 of anything; decimal comma, '.', space or no-break-space thousands.
-
-    A '.' followed by exactly three digits is a thousands separator (Dutch), so '1.234' is 1234;
-    any other '.' is a decimal point ('12.5'). Negative numbers parse (and are reported later).
-    """
-    text = pl.col(f"text_{name}")
-    if dtype.is_integer():
-        value = pl.col(f"cell_{name}").cast(pl.Int64, strict=False)
-        error = pl.when(_is_empty(name)).then(pl.lit("empty: a count is required"))
-        return value.alias(name), error.alias(f"error_{name}")
-    negative = text.str.contains(r"^[-\u2212]")
-    body = text.str.replace(r"^[+\-\u2212]\s*", "")
-    comma_form = (
-        body.str.contains(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
-        | body.str.contains(rf"^\d{{1,3}}(?:{_SPACES}\d{{3}})+(?:,\d+)?$")
-        | body.str.contains(r"^\d+(?:,\d+)?$")
-    )
-    dot_form = body.str.contains(r"^\d+\.\d+$")
-    integer = (
-        pl.when(comma_form)
-        .then(body.str.replace(r",\d+$", "").str.replace_all(rf"[.]|{_SPACES}", ""))
-        .when(dot_form)
-        .then(body.str.extract(r"^(\d+)\.", 1))
-    ).str.replace(r"^0+(\d)", "${1}")
-    fraction = pl.when(comma_form).then(body.str.extract(r",(\d+)$", 1)).when(dot_form).then(
-        body.str.extract(r"\.(\d+)$", 1)
-    )
-    whole = fraction.is_null() | fraction.str.contains(r"^0+$")
-    too_large = integer.str.len_chars() > _MAX_DIGITS
-    magnitude = pl.when(whole & too_large.not_()).then(integer.cast(pl.Int64, strict=False))
-    value = pl.when(negative).then(-magnitude).otherwise(magnitude)
-    error = (
-        pl.when(_is_empty(name))
-        .then(pl.lit("empty: a count is required"))
-        .when(comma_form.not_() & dot_form.not_())
-        .then(pl.lit("not a number: expected a whole number such as 1234, 1.234 or 1 234"))
-        .when(whole.not_())
-        .then(pl.lit("not a whole number: counts are whole numbers"))
-        .when(too_large)
-        .then(pl.lit(f"too large: more than {_MAX_DIGITS} digits"))
-    )
-    return value.alias(name), error.alias(f"error_{name}")
-
-
-def _parse_date(name: str, dtype: pl.DataType, required: bool = True) -> tuple[pl.Expr, pl.Expr]:
-    """A date: a spreadsheet date, or text as 2015-12-31, 31-12-2015 or 31/12/2015 (day first)."""
-    text = pl.col(f"text_{name}")
-    empty = pl.lit("empty: a date is required") if required else pl.lit(None, pl.String)
-    if dtype == pl.Date:
-        value = pl.col(f"cell_{name}")
-        return value.alias(name), pl.when(value.is_null()).then(empty).alias(f"error_{name}")
-    if isinstance(dtype, pl.Datetime):
-        cell = pl.col(f"cell_{name}")
-        timed = cell != cell.dt.truncate("1d")
-        error = (
-            pl.when(cell.is_null())
-            .then(empty)
-            .when(timed)
-            .then(pl.lit("a date with a time of day other than 00:00: a date may have at most a time of 00:00"))
-        )
-        return pl.when(timed.not_()).then(cell.dt.date()).alias(name), error.alias(f"error_{name}")
-
-    def iso(year: int, month: int, day: int, pattern: str) -> pl.Expr:
-        return pl.concat_str(
-            text.str.extract(pattern, year),
-            pl.lit("-"),
-            text.str.extract(pattern, month).str.zfill(2),
-            pl.lit("-"),
-            text.str.extract(pattern, day).str.zfill(2),
-        )
-
-    normalised = (
-        pl.when(text.str.contains(_ISO_DATE))
-        .then(iso(1, 2, 3, _ISO_DATE))
-        .when(text.str.contains(_DMY_DASH))
-        .then(iso(3, 2, 1, _DMY_DASH))
-        .when(text.str.contains(_DMY_SLASH))
-        .then(iso(3, 2, 1, _DMY_SLASH))
-    )
-    value = normalised.str.to_date("%Y-%m-%d", strict=False)
-    error = (
-        pl.when(_is_empty(name))
-        .then(empty)
-        .when(normalised.is_null())
-        .then(pl.lit("not a date: expected e.g. 2015-12-31, 31-12-2015 or 31/12/2015"))
-        .when(value.is_null())
-        .then(pl.lit("not a valid calendar date"))
-    )
-    return value.alias(name), error.alias(f"error_{name}")
-
-
-def _parse_yes_no(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """ja/nee, yes/no, j/n, 1/0, true/false, x; in a column that marks with 'x', blank is no."""
-    if dtype == pl.Boolean:
-        value = pl.col(f"cell_{name}")
-        error = pl.when(value.is_null()).then(pl.lit("empty: expected ja or nee"))
-        return value.alias(name), error.alias(f"error_{name}")
-    text = pl.col(f"text_{name}").str.to_lowercase()
-    marks = (text == "x").any()
-    value = (
-        pl.when(text.is_in(YES_VALUES))
-        .then(True)
-        .when(text.is_in(NO_VALUES) | ((text == "") & marks))
-        .then(False)
-    )
-    error = (
-        pl.when((text == "") & marks.not_())
-        .then(pl.lit("empty: expected ja or nee"))
-        .when(value.is_null())
-        .then(pl.lit("not a yes/no value: expected ja/nee, yes/no, 1/0, true/false or x"))
-    )
-    return value.alias(name), error.alias(f"error_{name}")
-
-
-def _parse_gm_code() -> tuple[pl.Expr, pl.Expr]:
-    text = pl.col("text_gm_code")
-    value = normalise_gm_code_expr(text)
-    error = (
-        pl.when(text == "")
-        .then(pl.lit("empty: every row needs a municipality code"))
-        .when(value.str.contains(r"^\d{4}$").not_())
-        .then(pl.lit("not a municipality code: expected e.g. GM0363, 0363 or 363"))
-    )
-    return value.alias("gm_code"), error.alias("error_gm_code")
-
-
-def _parse_region_form() -> tuple[pl.Expr, pl.Expr]:
-    """A region written as a code ('AM01', 'AM1', '1'); names are resolved per year later."""
-    text = pl.col("text_region_code")
-    digits = text.str.to_uppercase().str.extract(_REGION_CODE, 1)
-    code = pl.when(digits.is_not_null()).then(pl.concat_str(pl.lit("AM"), digits.str.zfill(2)))
-    error = pl.when(text == "").then(pl.lit("empty: every row needs a labour-market region"))
-    return code.alias("region_code_form"), error.alias("error_region_code")
-
-
-def _name_key(expr: pl.Expr) -> pl.Expr:
-    return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-
-
-def _python_name_key(name: str) -> str:
-    return " ".join(name.lower().split())
-
-
-def _validity(valid: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
-    """(code, first_year, last_year) per code, and the years with a list."""
-    spans = valid.group_by("code").agg(
-        first_year=pl.col("year").min(), last_year=pl.col("year").max()
-    )
-    return spans, sorted(set(valid["year"].to_list()))
-
-
-def _validity_message(code: pl.Expr, noun: str, years: list[int], no_list: str) -> pl.Expr:
-    """Why ``code`` is not valid in ``year`` (null when it is); needs year, is_valid, first/last_year.
-
-    ``no_list``: the message for a year without a list of codes, with ``{}`` for the year.
-    """
-    year = pl.col("year")
-    date = pl.col("reference_date").dt.to_string("%Y-%m-%d")
-    span = years_text(years)
-    return (
-        pl.when(pl.col("is_valid") | code.is_null() | year.is_null())
-        .then(None)
-        .when(year.is_in(years).not_())
-        .then(pl.format(no_list, year))
-        .when(pl.col("first_year").is_null())
-        .then(pl.format(f"unknown {noun} code {{}}: not a {noun} in any year {span}", code))
-        .when(year > pl.col("last_year"))
-        .then(pl.format(
-            f"{noun} code {{}} no longer existed on {{}}: last valid on 1 January {{}} (merged or renamed since)",
-            code, date, pl.col("last_year"),
-        ))
-        .when(year < pl.col("first_year"))
-        .then(pl.format(
-            f"{noun} code {{}} did not exist yet on {{}}: first valid on 1 January {{}}",
-            code, date, pl.col("first_year"),
-        ))
-        .otherwise(pl.format(f"{noun} code {{}} was not valid on 1 January {{}}", code, year))
-    )
-
-
-def _check_municipalities(work: pl.DataFrame, valid_municipalities: Mapping[int, Collection[str]]) -> pl.DataFrame:
-    valid = _code_year_frame(
-        (year, code) for year, codes in valid_municipalities.items() for code in codes
-    ).with_columns(code=normalise_gm_code_expr("code"))
-    spans, years = _validity(valid)
-    checked = (
-        work.join(valid.with_columns(is_valid=pl.lit(True)), left_on=["gm_code", "year"],
-                  right_on=["code", "year"], how="left", maintain_order="left")
-        .join(spans, left_on="gm_code", right_on="code", how="left", maintain_order="left")
-        .with_columns(pl.col("is_valid").fill_null(False))
-    )
-    usable = pl.col("error_gm_code").is_null() & pl.col("date_usable")
-    return checked.with_columns(
-        error_code_validity=pl.when(usable).then(_validity_message(
-            pl.col("gm_code"), "municipality", years,
-            f"no list of valid municipality codes for {{}} (the lists cover {years_text(years)}); check the date",
-        ))
-    )
-
-
-def _code_year_frame(pairs: Iterable[tuple[int, str]]) -> pl.DataFrame:
-    years, codes = [], []
-    for year, code in pairs:
-        years.append(int(year))
-        codes.append(str(code))
-    return pl.DataFrame({"year": years, "code": codes}, schema={"year": pl.Int64, "code": pl.String}).unique()
-
-
-def _resolve_regions(work: pl.DataFrame, regions: Mapping[int, Mapping[str, str]]) -> pl.DataFrame:
-    """Region codes from the code form or, failing that, from the region's name in that year."""
-    table = pl.DataFrame(
-        [
-            (int(year), normalise_region_code(code), _python_name_key(str(name)))
-            for year, names in regions.items()
-            for code, name in names.items()
-        ],
-        schema={"year": pl.Int64, "code": pl.String, "name_key": pl.String},
-        orient="row",
-    )
-    spans, years = _validity(table.select("year", "code"))
-    names = table.select("year", "name_key", code_by_name="code").unique(["year", "name_key"])
-    known_names = table.group_by("name_key").agg(name_years=pl.col("year").unique().sort())
-    resolved = (
-        work.with_columns(name_key=_name_key(pl.col("text_region_code")))
-        .join(names, on=["year", "name_key"], how="left", maintain_order="left")
-        .join(known_names, on="name_key", how="left", maintain_order="left")
-        .with_columns(
-            region_code=pl.coalesce("region_code_form", "code_by_name", pl.col("text_region_code"))
-        )
-        .join(table.select("year", "code", is_valid=pl.lit(True)).unique(),
-              left_on=["region_code", "year"], right_on=["code", "year"], how="left", maintain_order="left")
-        .join(spans, left_on="region_code", right_on="code", how="left", maintain_order="left")
-        .with_columns(pl.col("is_valid").fill_null(False))
-    )
-    text = pl.col("text_region_code")
-    by_name = pl.col("region_code_form").is_null()
-    no_regions = (
-        "no 'Gebieden in Nederland' edition for {} is landed, so the labour-market regions of that year are not "
-        f"known (editions landed: {years_text(years)}); land it with `werkregio refresh --table regions` (the "
-        "editions are listed in sources/cbs/catalog.py)"
-    )
-    name_message = (
-        pl.when(pl.col("year").is_null() | pl.col("code_by_name").is_not_null())
-        .then(None)
-        .when(pl.col("year").is_in(years).not_())
-        .then(pl.format(no_regions, pl.col("year")))
-        .when(pl.col("name_years").is_not_null())
-        .then(pl.format(
-            "labour-market region {} is not a region in {} (it is one in {})",
-            text, pl.col("year"), pl.col("name_years").cast(pl.List(pl.String)).list.join(", "),
-        ))
-        .otherwise(pl.format(
-            "unknown labour-market region '{}': not a region code (AM01, AM1 or 1) or the name of a region",
-            text,
-        ))
-    )
-    usable = pl.col("error_region_code").is_null() & pl.col("date_usable")
-    return resolved.with_columns(
-        error_code_validity=pl.when(usable).then(
-            pl.when(by_name).then(name_message).otherwise(
-                _validity_message(pl.col("region_code"), "labour-market region", years, no_regions)
-            )
-        )
-    )
-
-
-def normalise_region_code(code: str | int) -> str:
-    """'AM01' for 'AM01', 'am1', 'AM 1', '01', '1' or 1; ValueError for anything else."""
-    match = re.match(_REGION_CODE, str(code).strip().upper())
-    if match is None:
-        raise ValueError(f"not a labour-market region code in the list of regions: {code!r} (expected e.g. 'AM01')")
-    return f"AM{int(match.group(1)):02d}"
 
 
 def _row_checks(work: pl.DataFrame, dataset: str, header_of: dict[str, str], today: dt.date) -> list[pl.DataFrame]:

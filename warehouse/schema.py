@@ -80,7 +80,12 @@ BUILD_INFO = Table(
             False,
         ),
         Column("built_at", "TIMESTAMPTZ", "when the build finished, UTC", False),
-        Column("cbs_url", "VARCHAR", "CBS StatLine service the data came from", False),
+        Column(
+            "cbs_url",
+            "VARCHAR",
+            "CBS StatLine service the data came from (after a recalculation: the one of the build whose facts it used)",
+            False,
+        ),
         Column("werkregio_version", "VARCHAR", "version of the werkregio package", False),
         Column(
             "schema_version",
@@ -298,7 +303,13 @@ INDICATORS = Table(
     "where complete is true. See docs/indicators.md.",
     (
         Column("indicator", "VARCHAR", "indicator name (docs/indicators.md), e.g. ww_benefits, wwb_benefits_growth", False),
-        Column("area_type", "VARCHAR", "region | country | municipality", False),
+        Column(
+            "area_type",
+            "VARCHAR",
+            "region | country | municipality | unassigned (AM99 'Niet in te delen', 2019-2020: no region, "
+            "not in v_region_indicators)",
+            False,
+        ),
         Column("area_code", "VARCHAR", "AMxx, NL01 or a 4-digit municipality code", False),
         Column("area_name", "VARCHAR", "name of the area in the geography year"),
         Column("year", "INTEGER", "year the figure describes (for growth: the later year)", False),
@@ -309,11 +320,16 @@ INDICATORS = Table(
         Column("view", "VARCHAR", "harmonised (all years on the boundaries of geography_year) | as_published", False),
         Column("geography_year", "INTEGER", "year whose municipalities and region composition the figure is on", False),
         Column("municipalities", "INTEGER", "municipalities in the region in the geography year"),
-        Column("reporting", "INTEGER", "municipalities that contributed a figure (minimum over the months)"),
-        Column("complete", "BOOLEAN", "every municipality (and month) reported: only then is value the region total", False),
+        Column(
+            "reporting",
+            "INTEGER",
+            "municipalities the value is over: those with a figure for every month of the year (of both years, for a growth)",
+        ),
+        Column("complete", "BOOLEAN", "reporting is the whole region: only then is value the region total (or growth)", False),
         Column("approximate", "BOOLEAN", "an approximate split share (docs/geography.md) contributed", False),
         Column("method", "VARCHAR", "how the figure was computed", False),
         Column("sources", "VARCHAR", "source table ids (CBS) or UWV register files", False),
+        Column("note", "VARCHAR", "why value is null or not the region's figure; NULL when complete (docs/indicators.md)"),
     ),
     ("indicator", "area_type", "area_code", "year", "base_year", "category", "view", "geography_year"),
 )
@@ -610,7 +626,10 @@ CHANGELOG: tuple[tuple[str, str], ...] = (
         "`schema_version` in `build_info`; new views `v_build_info`, `v_load_history` (table `load_history`: the "
         "runs behind the file), `v_source_tables` and `v_analyses` (the evaluation's analyses, table `analyses`); `statcode` (GM0363, AM01, NL01) after `area_code` in "
         "`v_regional_series`, `v_region_indicators` and `v_municipality_indicators`; `gm_statcode` in "
-        "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`).",
+        "`v_region_membership`; `area_name` in `v_regional_series` (and `regional_series`); `note` in "
+        "`v_region_indicators` and `v_municipality_indicators` (why a value is null or partial). Values: every indicator x "
+        "region x year in scope has a row (null where unknown), by one like-for-like coverage rule; AM99 ('Niet in te "
+        "delen') has `area_type` 'unassigned' and is not in `v_region_indicators`; harmonised years start in 2007.",
     ),
 )
 

@@ -10,6 +10,7 @@ byte-for-byte as it was.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -27,6 +28,32 @@ from warehouse.schema import TABLES, VIEWS, Table, View
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be built or read; the message names the file and table."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another process has the warehouse file open read-write (the ``duckdb`` command does so by
+    default): it cannot be read now, which is not the same as holding nothing. The message names
+    the process, as DuckDB does."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+))?")
+
+
+def _locked(path: Path, err: duckdb.Error) -> WarehouseLocked | None:
+    """:class:`WarehouseLocked` naming the holder, when ``err`` is DuckDB refusing ``path`` for another process's lock."""
+    text = str(err)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    found = _LOCK_HOLDER.search(text)
+    holder = (
+        f"process {found['pid']} ({found['program']}{', user ' + found['user'] if found['user'] else ''})"
+        if found else "another process"
+    )
+    return WarehouseLocked(
+        f"the warehouse {path} is open read-write in {holder}: it cannot be read while that session is open, and "
+        "nothing was changed. Close that session (the file belongs to the pipeline; open it read-only, "
+        f"e.g. `duckdb -readonly {path}`) and run again. DuckDB: {text}"
+    )
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,8 @@ def publish(
         )
     if keep and not path.is_file():
         raise WarehouseError(f"{path}: no published warehouse to keep {sorted(keep)} from: run `werkregio refresh` first")
+    if keep:
+        _not_held_read_write(path)  # its copy is the start of the new file: never copied while a session writes to it
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.building-*"):
         # left by a build that was killed; publishers never overlap (the pipeline lock), so it is dead.
@@ -99,6 +128,7 @@ def publish(
             con.close()
         _check(building, counts)
         _fsync(building)
+        _not_held_read_write(path)
         # A write-ahead log beside the published file was left by a read-write session on it that
         # did not close (a crash): it belongs to the file replaced here, and DuckDB would replay it
         # into the new one ("WAL does not match database file"). Removed before the swap, so a
@@ -191,6 +221,24 @@ def _check(building: Path, counts: Mapping[str, int]) -> None:
                 raise WarehouseError(f"{building}: table {name} has {actual} rows after loading {expected}")
 
 
+def _not_held_read_write(path: Path) -> None:
+    """Raise :class:`WarehouseLocked` when a process has the published ``path`` open read-write.
+
+    Such a session can write a write-ahead log beside the file at any time, which DuckDB would
+    replay into the new file (making it unreadable until the session ends), and it expects its own
+    writes to stay. A file that cannot be opened for another reason (damaged) is replaced.
+    """
+    if not path.is_file():
+        return
+    try:
+        with read_only(path):
+            pass
+    except WarehouseLocked:
+        raise
+    except WarehouseError:
+        pass
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -212,7 +260,7 @@ def read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             con.execute(f"ATTACH {literal} AS warehouse (READ_ONLY)")
         except duckdb.Error as err:
-            raise WarehouseError(
+            raise _locked(path, err) or WarehouseError(
                 f"cannot open the warehouse {path}: {err} (a damaged file is rebuilt by `werkregio refresh`)"
             ) from err
         con.execute("USE warehouse")

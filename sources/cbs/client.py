@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 import requests
+import urllib3
 
 log = logging.getLogger("werkregio.cbs")
 
@@ -59,6 +60,7 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, *(code for code in range(500, 600) 
 MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 READ_CHUNK_BYTES = 1 << 20  # a data page (10,000 rows) is about 2 MB of JSON
+REQUEST_DEADLINE_FACTOR = 4  # a page is read whole within this many times timeout (which bounds each read only)
 
 
 class CbsError(Exception):
@@ -164,10 +166,12 @@ def user_agent(contact: str | None = None) -> str:
 class CbsHttp:
     """The request policy both CBS clients share.
 
-    ``timeout`` applies to connecting and to each read; ``retries`` is the number of extra
-    attempts per request; backoff is exponential (``backoff * 2**attempt``, capped, with
-    jitter) or what a 429/503 ``Retry-After`` asks for. ``concurrency`` bounds the requests in
-    flight from this client across all threads. Each thread keeps one keep-alive session whose
+    ``timeout`` applies to connecting and to each read (a data page: ``REQUEST_DEADLINE_FACTOR *
+    timeout`` in all); ``retries`` is the number of extra attempts per request; backoff is
+    exponential (``backoff * 2**attempt``, capped, with jitter) or what a 429/503 ``Retry-After``
+    asks for. ``concurrency`` bounds the requests in flight from this client across all threads;
+    ``table_timeout`` a table's download, from :meth:`start_table` to its last page, retries
+    included. Each thread keeps one keep-alive session whose
     requests carry ``User-Agent: agent`` (default :func:`user_agent`); no library-wide setting
     is touched. ``sleep`` waits between retries (default: a wait that :meth:`cancel` ends).
     """
@@ -179,10 +183,12 @@ class CbsHttp:
         retries: int = 5,
         backoff: float = 1.0,
         concurrency: int = 4,
+        table_timeout: float = 1800.0,
         agent: str | None = None,
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
         self.timeout = timeout
+        self.table_timeout = table_timeout
         self.retries = retries
         self.backoff = backoff
         self.concurrency = concurrency
@@ -192,6 +198,15 @@ class CbsHttp:
         self._sleep = sleep if sleep is not None else self._cancelled.wait
         self._slots = threading.BoundedSemaphore(concurrency)
         self._local = threading.local()
+        self._deadlines: dict[str, float] = {}  # table id -> time.monotonic() by which its download must be done
+
+    def start_table(self, table_id: str) -> None:
+        """Start the clock of ``table_id``'s download: no request of it starts after ``table_timeout``."""
+        self._deadlines[table_id] = time.monotonic() + self.table_timeout
+
+    def end_table(self, table_id: str) -> None:
+        """Stop the clock of ``table_id``'s download (it ended, or failed)."""
+        self._deadlines.pop(table_id, None)
 
     def _with_retries(
         self, table_id: str, url: str, fetch: Callable[[], T], abandon: Callable[[], bool] | None = None
@@ -199,10 +214,13 @@ class CbsHttp:
         """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
 
         ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
-        request is not sent and :class:`_Abandoned` is raised. Once the client is cancelled, no
-        attempt is made: :class:`CbsCancelled`.
+        request is not sent and :class:`_Abandoned` is raised. No attempt starts after the table's time is
+        up, nor once the client is cancelled (:class:`CbsCancelled`).
         """
         for attempt in range(self.retries + 1):
+            if time.monotonic() > self._deadlines.get(table_id, math.inf):
+                raise CbsUnavailable(f"{table_id}: the download did not finish within {self.table_timeout:g} s (WERKREGIO_TABLE_"
+                                     f"TIMEOUT); gave up before requesting {url}; nothing was landed")
             try:
                 with self._slots:
                     self._raise_if_cancelled(table_id, url)
@@ -211,16 +229,16 @@ class CbsHttp:
                     self.stats.add(requests=1)
                     try:
                         return fetch()
-                    except requests.Timeout as err:
+                    except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as err:
                         raise _Transient(f"timed out after {self.timeout:g} s ({type(err).__name__})") from err
-                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as err:
                         raise _Transient(f"connection failed ({type(err).__name__}: {err})") from err
             except _Transient as err:
                 if attempt == self.retries:
                     raise CbsUnavailable(
                         f"{table_id}: {url} failed after {self.retries + 1} attempts; last error: {err}"
                     ) from err
-                delay = self._delay(attempt, err.retry_after)
+                delay = min(self._delay(attempt, err.retry_after), max(0.0, self._deadlines.get(table_id, math.inf) - time.monotonic()))
                 self.stats.add(retries=1)
                 log.warning(
                     "%s: %s (attempt %d of %d); retrying in %.1f s", table_id, err, attempt + 1, self.retries + 1, delay
@@ -239,14 +257,6 @@ class CbsHttp:
         if self._cancelled.is_set():
             raise CbsCancelled(f"{table_id}: {url} not requested: the download was cancelled")
 
-    def _body(self, table_id: str, url: str, response: requests.Response) -> bytes:
-        """The response body, read in chunks of :data:`READ_CHUNK_BYTES`; stops when the client is cancelled."""
-        chunks = []
-        for chunk in response.iter_content(READ_CHUNK_BYTES):
-            self._raise_if_cancelled(table_id, url)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def check_reachable(self) -> None:
         """One request to the service's base URL, not retried: :class:`CbsUnreachable` when its host name
         does not resolve, the connection is refused or not made within the timeout (or TLS fails).
@@ -258,6 +268,30 @@ class CbsHttp:
             return  # connected: the host is there, only slow
         except requests.ConnectionError as err:
             raise CbsUnreachable(f"cannot reach CBS at {self.source_url}: {_connection_problem(err, self.timeout, self.source_url)}") from err
+
+    def _get_json(self, table_id: str, url: str) -> Any:
+        """One attempt at a JSON document (call it holding a slot, through :meth:`_with_retries`).
+
+        The body is read in pieces of what one read of the socket brings, at most a mebibyte (not
+        ``Response.content``'s 10 KiB: each read has to win the GIL back from threads parsing other
+        pages), and cut off once the request has taken ``REQUEST_DEADLINE_FACTOR * timeout`` or the
+        table's time is up (a body sent a byte at a time never trips the per-read timeout), or
+        at the next piece once the client is cancelled. It is
+        parsed from bytes, as JSON is UTF-8, without guessing a charset (:func:`parse_json`).
+        """
+        started = time.monotonic()
+        limit = min(started + REQUEST_DEADLINE_FACTOR * self.timeout, self._deadlines.get(table_id, math.inf))
+        with self._session().get(url, timeout=self.timeout, stream=True) as response:
+            _raise_for_status(table_id, url, response)
+            pieces, size = [], 0
+            while piece := response.raw.read1(READ_CHUNK_BYTES, decode_content=True):
+                self._raise_if_cancelled(table_id, url)
+                pieces.append(piece)
+                size += len(piece)
+                if time.monotonic() > limit:
+                    raise _Transient(f"the response took more than {time.monotonic() - started:.0f} s and was still coming ({size:,} "
+                                     f"bytes so far; a response must be in within {REQUEST_DEADLINE_FACTOR} x WERKREGIO_TIMEOUT)")
+            return parse_json(table_id, url, b"".join(pieces))
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -293,10 +327,13 @@ class LiveCbs(CbsHttp):
         retries: int = 5,
         backoff: float = 1.0,
         concurrency: int = 4,
+        table_timeout: float = 1800.0,
         agent: str | None = None,
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
-        super().__init__(timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, agent=agent, sleep=sleep)
+        super().__init__(
+            timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, table_timeout=table_timeout, agent=agent, sleep=sleep
+        )
         parts = urlsplit(base_url.rstrip("/"))
         self.source_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         # table id -> its first data page, fetched by table_meta for the next data_pages
@@ -322,6 +359,7 @@ class LiveCbs(CbsHttp):
         first page is kept for the next :meth:`data_pages` of this table; its failure, if any, is
         raised there.
         """
+        self.start_table(table_id)
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-meta")
         try:
             info = pool.submit(self.table_info, table_id)
@@ -345,6 +383,7 @@ class LiveCbs(CbsHttp):
             )
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.end_table(table_id)
             raise
         pool.shutdown(wait=True)  # the first page included
         self._first_pages[table_id] = first_page
@@ -357,29 +396,40 @@ class LiveCbs(CbsHttp):
         for this table; otherwise it is requested now. CBS pages at 10,000 rows with an absolute
         ``odata.nextLink`` carrying ``$skip``. When the link has that form, later pages are
         requested in parallel by rewriting ``$skip`` (:meth:`_parallel_pages`); otherwise the
-        links are followed one by one. Each page is retried on its own, so a failure late in a
-        large table does not restart it.
+        links are followed one by one, and a link to a page already read fails the table. Each
+        page is retried on its own, so a failure late in a large table does not restart it.
         """
-        prefetched = self._first_pages.pop(table_id, None)
-        if prefetched is not None:
-            page, next_link = prefetched.result()
-        else:
-            page, next_link = self._page(table_id, self._first_page_url(table_id))
-        yield page
-        if next_link is None:
-            return
-        template = _skip_template(next_link)
-        if template is None or len(page) == 0:
-            while next_link is not None:
-                page, next_link = self._page(table_id, next_link)
-                yield page
-            return
-        make_url, page_size = template
-        if page_size != len(page):
-            raise CbsBadResponse(
-                f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
-            )
-        yield from self._parallel_pages(table_id, make_url, page_size)
+        if table_id not in self._deadlines:
+            self.start_table(table_id)
+        try:
+            prefetched = self._first_pages.pop(table_id, None)
+            url = self._first_page_url(table_id)
+            if prefetched is not None:
+                page, next_link = prefetched.result()
+            else:
+                page, next_link = self._page(table_id, url)
+            yield page
+            if next_link is None:
+                return
+            template = _skip_template(next_link)
+            if template is None or len(page) == 0:
+                read = {url}
+                while next_link is not None:
+                    if next_link in read:
+                        raise CbsBadResponse(f"{table_id}: odata.nextLink of {url} leads back to {next_link}, a page already read: "
+                                             "the paging does not advance; nothing was landed")
+                    read.add(url := next_link)
+                    page, next_link = self._page(table_id, url)
+                    yield page
+                return
+            make_url, page_size = template
+            if page_size != len(page):
+                raise CbsBadResponse(
+                    f"{table_id}: first page has {len(page)} rows but odata.nextLink skips {page_size}: {next_link}"
+                )
+            yield from self._parallel_pages(table_id, make_url, page_size)
+        finally:
+            self.end_table(table_id)
 
     def _parallel_pages(
         self, table_id: str, make_url: Callable[[int], str], page_size: int
@@ -409,6 +459,11 @@ class LiveCbs(CbsHttp):
                     raise CbsBadResponse(
                         f"{table_id}: the page at {url} has {len(rows)} rows, not {page_size}, yet odata.nextLink "
                         "follows it: rows would be missing from the table; nothing was landed"
+                    )
+                elif _skip_of(link) != skip + page_size:
+                    raise CbsBadResponse(
+                        f"{table_id}: odata.nextLink of {url} leads to {link}, not to the next page ($skip="
+                        f"{skip + page_size}): the paging does not advance; nothing was landed"
                     )
                 return rows, link
 
@@ -444,15 +499,8 @@ class LiveCbs(CbsHttp):
         return self._with_retries(table_id, url, lambda: self._get_page(table_id, url))
 
     def _get_page(self, table_id: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
-        """One attempt at a data page, made holding a slot (parse included).
-
-        The body is read in chunks of a mebibyte rather than ``Response.content``'s 10 KiB (each
-        read has to win the GIL back from threads parsing other pages) and parsed from bytes, as
-        JSON is UTF-8, without guessing a charset.
-        """
-        with self._session().get(url, timeout=self.timeout, stream=True) as response:
-            _raise_for_status(table_id, url, response)
-            body = _decode(table_id, url, self._body(table_id, url, response))
+        """One attempt at a data page, made holding a slot (parse included): :meth:`_get_json`."""
+        body = _checked(table_id, url, self._get_json(table_id, url))
         rows = body["value"]
         self.stats.add(rows=len(rows))
         return rows, body.get("odata.nextLink")
@@ -475,9 +523,7 @@ class LiveCbs(CbsHttp):
                 if url in read:
                     raise CbsBadResponse(f"{table_id}: {url} links back to a page of {name or 'the listing'} already read")
                 read.add(url)
-                with self._session().get(url, timeout=self.timeout) as response:
-                    _raise_for_status(table_id, url, response)
-                    body = _decode(table_id, url, response.content)
+                body = _checked(table_id, url, self._get_json(table_id, url))
                 records += body["value"]
                 url = body.get("odata.nextLink")
             return records
@@ -602,18 +648,23 @@ class _Horizon:
         return skip > self._skip
 
 
+def _skip_of(link: str) -> int | None:
+    """The ``$skip`` of a link, when it has exactly one that is a number."""
+    skips = [v for k, v in parse_qsl(urlsplit(link).query, keep_blank_values=True) if k == "$skip"]
+    return int(skips[0]) if len(skips) == 1 and skips[0].isdigit() else None
+
+
 def _skip_template(link: str) -> tuple[Callable[[int], str], int] | None:
-    parts = urlsplit(link)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    skips = [v for k, v in query if k == "$skip"]
-    if len(skips) != 1 or not skips[0].isdigit():
+    skip = _skip_of(link)
+    if skip is None:
         return None
-    rest = [(k, v) for k, v in query if k != "$skip"]
+    parts = urlsplit(link)
+    rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "$skip"]
 
     def make_url(skip: int) -> str:
         return urlunsplit(parts._replace(query=urlencode([*rest, ("$skip", str(skip))], safe="$',()")))
 
-    return make_url, int(skips[0])
+    return make_url, skip
 
 
 class RecordedCbs:

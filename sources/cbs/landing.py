@@ -9,8 +9,12 @@ Layout under ``$WERKREGIO_HOME/raw``::
         TableInfos.json           the TableInfos record, verbatim
         manifest.json             table_id, modified, fetched_at, rows, sha256, source_url, files
 
+    failed-checks.json            landings (by folder name) that failed their critical checks
+
 A landing is written to a temporary folder and renamed into place, so a folder either is
-complete or does not exist, and is never changed afterwards. The newest landing of a table (by
+complete or does not exist, and is never changed afterwards. A landing that failed its
+critical checks (``mark_failed``) is not taken for CBS's current version of the table: the
+next refresh downloads the table again, and a healthy download becomes the newest landing. The newest landing of a table (by
 ``fetched_at``) is the one the build reads. Its name is content-addressed (data, dimension
 tables, DataProperties, TableInfos: ``Landing.content_sha256``; landings made before the
 metadata counted are named by the data's sha256, and found by their manifest's ``files`` all
@@ -39,6 +43,7 @@ from sources.parquet import read_named
 
 MANIFEST = "manifest.json"
 DATA_FILE = "TypedDataSet.parquet"
+FAILED_CHECKS = "failed-checks.json"
 
 _POLARS_TYPES = {
     "Long": pl.Int64,
@@ -162,6 +167,48 @@ def _damaged_manifest(path: Path, what: str) -> CbsBadResponse:
     )
 
 
+def failed_checks(landing: Landing) -> dict[str, Any] | None:
+    """What :func:`mark_failed` recorded for ``landing`` (``run``, ``at``, ``checks``), or None."""
+    return _failed_records(landing.folder.parent).get(landing.folder.name)
+
+
+def mark_failed(landing: Landing, run: str, checks: list[str], now: datetime) -> None:
+    """Record that ``landing`` failed its critical ``checks`` in ``run``: it no longer counts as CBS's version."""
+    records = _failed_records(landing.folder.parent)
+    records[landing.folder.name] = {"run": run, "at": now.isoformat(timespec="seconds"), "checks": checks[:10]}
+    _write_failed_records(landing.folder.parent, records)
+
+
+def clear_failed(landing: Landing) -> None:
+    """Forget a failure recorded for ``landing`` (its checks passed since, e.g. with a corrected suite)."""
+    records = _failed_records(landing.folder.parent)
+    if records.pop(landing.folder.name, None) is not None:
+        _write_failed_records(landing.folder.parent, records)
+
+
+def _failed_records(table_dir: Path) -> dict[str, Any]:
+    path = table_dir / FAILED_CHECKS
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as err:  # not JSON: changed by hand, or cut off
+        raise CbsBadResponse(f"{path} is not readable JSON ({err}); remove it: the next refresh checks every landing again") from err
+    return records if isinstance(records, dict) else {}
+
+
+def _write_failed_records(table_dir: Path, records: dict[str, Any]) -> None:
+    path = table_dir / FAILED_CHECKS
+    if not records:
+        path.unlink(missing_ok=True)
+        return
+    partial = table_dir / f".{FAILED_CHECKS}.{uuid.uuid4().hex}"
+    _write_json(partial, records)
+    with partial.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
 def latest_landing(raw_dir: Path, table_id: str) -> Landing | None:
     found = landings(raw_dir, table_id)
     return found[-1] if found else None
@@ -185,14 +232,21 @@ def land_table(
     """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
     (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
 
-    The check costs one ``TableInfos`` request. ``force`` downloads anyway; content identical
-    to the newest landing's (data and metadata) then keeps that landing. If ``Modified``
+    The check costs one ``TableInfos`` request. ``force`` downloads anyway, and so does a newest
+    landing that failed its critical checks (:func:`mark_failed`); content identical to the
+    newest landing's (data and metadata) then keeps that landing. If ``Modified``
     changes while the data are downloaded the download is repeated once, and fails after that,
     so a landing never mixes two versions. ``progress`` is told what happens (a line each);
     ``pages(table_id, rows)`` is called after every data page with the rows downloaded so far.
     """
     known = latest_landing(raw_dir, table_id)
-    if known is not None and not force:
+    failed = failed_checks(known) if known is not None else None
+    if failed is not None:
+        progress(
+            f"{table_id}: the newest landing {known.folder.name} failed its critical checks in run {failed['run']}; "
+            "downloading the table again"
+        )
+    elif known is not None and not force:
         info = source.table_info(table_id)
         if _same_version(info, known):
             progress(f"{table_id}: unchanged ({_version_text(info)}), nothing downloaded")
@@ -223,14 +277,32 @@ def _version_text(info: dict[str, Any]) -> str:
     return f"Modified {info['Modified']}{metadata}"
 
 
+def most_rows(meta: TableMeta) -> int | None:
+    """The most rows ``TypedDataSet`` can hold: one per combination of its dimensions' categories
+    (None when a dimension table is missing). A table is a cube; CBS leaves empty cells out, never
+    sends a combination twice."""
+    total = 1
+    for key in dimension_keys(meta.properties):
+        if key not in meta.dimensions:
+            return None
+        total *= len(meta.dimensions[key])
+    return total
+
+
 def _fetch_data(source: CbsSource, meta: TableMeta, pages: Callable[[str, int], None]) -> pl.DataFrame:
     schema = data_schema(meta)
     expected = set(schema)
     frames = []
     rows = 0
+    cap = most_rows(meta)
     for page in source.data_pages(meta.table_id):
         if not page:
             continue
+        if cap is not None and rows + len(page) > cap:
+            raise CbsBadResponse(
+                f"{meta.table_id}: {source.table_url(meta.table_id)}TypedDataSet sent more than {cap:,} rows, the most its "
+                f"dimensions allow (one per combination of their categories): the paging repeats pages; nothing was landed"
+            )
         columns = set(page[0])
         if columns != expected:
             raise CbsBadResponse(

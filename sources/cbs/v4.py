@@ -45,8 +45,6 @@ from sources.cbs.client import (
     CbsHttp,
     CbsNotFound,
     TableMeta,
-    _raise_for_status,
-    parse_json,
 )
 
 CATALOG = "CBS"
@@ -368,12 +366,15 @@ class V4Cbs(CbsHttp):
         retries: int = 5,
         backoff: float = 1.0,
         concurrency: int = 4,
+        table_timeout: float = 1800.0,
         agent: str | None = None,
         tables: Iterable[catalog.SourceTable] = catalog.TABLES,
         spellings: Collection[str] = (),
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
-        super().__init__(timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, agent=agent, sleep=sleep)
+        super().__init__(
+            timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, table_timeout=table_timeout, agent=agent, sleep=sleep
+        )
         self.source_url = base_url.rstrip("/")
         self._entries = {entry.table_id: entry for entry in tables}
         self._spellings = frozenset(spellings) | {key for entry in self._entries.values() for key in entry.series.values()}
@@ -401,8 +402,14 @@ class V4Cbs(CbsHttp):
     def table_meta(self, table_id: str) -> TableMeta:
         """Properties first; then the service document, ``Dimensions`` and ``MeasureCodes`` at once, and each
         ``<Dimension>Codes`` (and ``MeasureGroups``) as soon as the service document and ``Dimensions`` are in.
-        Nothing is requested before ``Properties``, so nothing of the landing predates its ``Modified``."""
-        info = self.table_info(table_id)
+        Nothing is requested before ``Properties``, so nothing of the landing predates its ``Modified``. The
+        table's download time (``table_timeout``) runs from here to its last page."""
+        self.start_table(table_id)
+        try:
+            info = self.table_info(table_id)
+        except BaseException:
+            self.end_table(table_id)
+            raise
         url = self.table_url(table_id)
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cbs-v4-meta")
         try:
@@ -429,6 +436,9 @@ class V4Cbs(CbsHttp):
                 required=entry.series if entry else NOTHING,
                 spellings=self._spellings,
             )
+        except BaseException:
+            self.end_table(table_id)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         self._layouts[table_id] = layout
@@ -445,6 +455,14 @@ class V4Cbs(CbsHttp):
         if layout is None:
             self.table_meta(table_id)
             layout = self._layouts[table_id]
+        if table_id not in self._deadlines:
+            self.start_table(table_id)
+        try:
+            yield from self._pivoted_pages(table_id, layout)
+        finally:
+            self.end_table(table_id)
+
+    def _pivoted_pages(self, table_id: str, layout: Layout) -> Iterator[list[dict[str, Any]]]:
         pivot = Pivot(layout)
         url: str | None = f"{self.table_url(table_id)}/{OBSERVATIONS}"
         followed: set[str] = set()
@@ -482,11 +500,6 @@ class V4Cbs(CbsHttp):
     def _get(self, table_id: str, url: str) -> Any:
         """One JSON document, with retries; a 404 names v4's case-sensitive ids."""
         try:
-            return self._with_retries(table_id, url, lambda: self._fetch(table_id, url))
+            return self._with_retries(table_id, url, lambda: self._get_json(table_id, url))
         except CbsNotFound as err:
             raise CbsNotFound(f"{err} (v4 table ids are case-sensitive: 80590ned, not 80590NED)") from err
-
-    def _fetch(self, table_id: str, url: str) -> Any:
-        with self._session().get(url, timeout=self.timeout, stream=True) as response:
-            _raise_for_status(table_id, url, response)
-            return parse_json(table_id, url, self._body(table_id, url, response))

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 from openpyxl import load_workbook
 from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.worksheet.formula import ArrayFormula
 
 from transforms import uwv
 
@@ -46,6 +47,13 @@ _MOJIBAKE = re.compile(
 _STRAY_CR = re.compile("\r(?!\n)")
 _DELIMITERS = (";", ",", "\t")
 _OTHER_DELIMITERS = ("|", ":", "^", "~", "#", " ")
+
+
+Problem = tuple[int | None, str | None, str | None, str]
+"""(row as numbered in the file, column header, value, message): ``transforms.uwv.PROBLEM_SCHEMA``."""
+
+MAX_BLANKS_TRACKED = 100_000
+"""Blank cells of an XLSX remembered to tell a formula without a saved value from an empty cell."""
 
 
 class Rejected(Exception):
@@ -165,6 +173,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         if data.startswith(bom):
             raise Rejected(f"wrong encoding: the file is {name} text; save it as UTF-8 (or Windows-1252)")
     if data.startswith(_ZIP_MAGIC):
+        if kind := _opendocument(data):
+            raise Rejected(f"the file is an {kind} named as CSV; save it as CSV or as .xlsx")
         raise Rejected("the file is a ZIP archive (an XLSX workbook?) but is named as CSV; "
                         "rename it to .xlsx or save it as CSV")
     if data.startswith(_OLE_MAGIC):
@@ -276,7 +286,18 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
         archive = zipfile.ZipFile(io.BytesIO(data))
         unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        if kind := _opendocument(data):
+            raise Rejected(f"the file is an {kind} named .xlsx; save it as .xlsx (Excel) or CSV") from err
         raise Rejected(f"truncated or damaged XLSX file: the ZIP archive cannot be read ({err})") from err
+    names = archive.namelist()
+    if kind := _opendocument(data):
+        raise Rejected(f"the file is an {kind} named .xlsx; save it as .xlsx (Excel) or CSV")
+    if "[Content_Types].xml" not in names or not any(name.startswith("xl/") for name in names):
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise Rejected(
+            f"not an XLSX workbook: a ZIP archive of something else (it holds {shown or 'nothing'}); save the table "
+            "as .xlsx (Excel) or CSV"
+        )
     limit = MAX_UNPACKED_FACTOR * max(len(data), 1 << 20)
     if unpacked > limit:
         raise Rejected(f"the XLSX unpacks to {unpacked:,} bytes, more than {limit:,}; it is not read")
@@ -310,7 +331,7 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
                 + "); one file holds one table"
             )
         sheet, header_row = found[0]
-        problems: list[tuple[int | None, str | None, str | None, str]] = []
+        problems: list[Problem] = []
         for ref in _merged_ranges(archive, sheet.title):
             min_col, min_row, max_col, max_row = _range_boundaries(ref)
             if max_row >= header_row:
@@ -325,6 +346,7 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
         headers = ["" if cell is None else str(cell).strip() for cell in header_cells]
         width = len(headers)
         values: list[list[Any]] = [[] for _ in range(width)]
+        blanks: set[tuple[int, int]] = set()
         chunks: list[pl.DataFrame] = []
         row_numbers: list[int] = []
         for number, row in enumerate(rows, start=header_row + 1):
@@ -340,14 +362,18 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
             if len(row_numbers) >= max_rows:
                 raise Rejected(f"more than {max_rows:,} data rows; at most {max_rows:,} are accepted")
             row = row[:width] + [None] * (width - len(row))
-            for column, cell in zip(values, row):
+            for index, (column, cell) in enumerate(zip(values, row)):
                 column.append(None if _blank(cell) else cell)
+                if cell is None and headers[index] and len(blanks) < MAX_BLANKS_TRACKED:
+                    blanks.add((number, index))
             row_numbers.append(number)
             if len(values[0]) >= CHUNK_ROWS:
                 chunks.append(_typed_frame(values))
                 values = [[] for _ in range(width)]
         if width and values[0]:
             chunks.append(_typed_frame(values))
+        if blanks:
+            problems += _formulas_without_values(data, sheet.title, header_row, headers, blanks)
     except Rejected:
         raise
     except IndexError as err:  # openpyxl looks shared strings up by the cell's index, unchecked
@@ -361,6 +387,44 @@ def read_xlsx(data: bytes, max_rows: int) -> RawFile:
         workbook.close()
     cells = _concat_typed(chunks, width)
     return RawFile(headers, cells, row_numbers, problems, {"sheet": sheet.title, "header_row": header_row})
+
+
+def _opendocument(data: bytes) -> str | None:
+    """What OpenDocument file ``data`` is ('OpenDocument spreadsheet (.ods)', ...), or None.
+
+    An OpenDocument file is a ZIP archive whose first entry, stored uncompressed, is ``mimetype``.
+    """
+    if data[30:38] != b"mimetype":
+        return None
+    kind = re.match(rb"[^\0]{0,40}application/vnd\.oasis\.opendocument\.([a-z-]+)", data[38:160])
+    if kind is None:
+        return None
+    name = kind.group(1).decode("ascii")
+    suffix = {"spreadsheet": ".ods", "text": ".odt", "presentation": ".odp"}.get(name, "")
+    return f"OpenDocument {name}{f' ({suffix})' if suffix else ''}"
+
+
+def _formulas_without_values(data: bytes, title: str, header_row: int, headers: Sequence[str], blanks: set[tuple[int, int]]) -> list[Problem]:
+    """The blank cells (``blanks``: row, column index) that hold a formula whose result was never saved.
+
+    A workbook written by a program that computes no formulas (a script, some exports) keeps the
+    formula without its value: read for values, the cell is empty. Said so, instead of 'empty'.
+    """
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        found = []
+        rows = workbook[title].iter_rows(min_row=header_row + 1, max_col=len(headers), values_only=True)
+        for number, row in enumerate(rows, start=header_row + 1):
+            for index, cell in enumerate(row):
+                formula = cell.text if isinstance(cell, ArrayFormula) else cell
+                if (number, index) in blanks and isinstance(formula, str) and formula.startswith("="):
+                    found.append((number, headers[index], formula,
+                                  "the cell holds a formula whose result was never saved in the file, so there is no "
+                                  "value to read: open the file in Excel or LibreOffice and save it again (or paste the "
+                                  "values), so that the results are stored"))
+        return found
+    finally:
+        workbook.close()
 
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -441,13 +505,19 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 
 def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as the text the parser reads (numbers with a decimal comma)."""
+    """A spreadsheet cell as the text the parser reads.
+
+    A number with a fraction is never a valid cell, and its text must not read as a whole number
+    in either convention of writing numbers (``transforms.uwv_values``): 1.234 is written
+    ``1.2340``, since ``1.234`` or ``1,234`` would read as 1234 in one of them.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 9e18:
             return str(int(value))
-        return repr(value).replace(".", ",")
+        text = repr(value)
+        return text + "0" if re.fullmatch(r"-?\d+\.\d{3}", text) else text
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, (dt.date, dt.time)):

@@ -2,19 +2,19 @@
 
 UWV delivers files, not an API: vacancies per labour-market region, WWB recipients registered
 as job seeker per municipality, and municipalities' access to the UWV portal. Each file in the
-inbox is checked for a safe name and type, read (CSV or XLSX, bounded in size), parsed and
-checked (``transforms.uwv.uwv_table``), validated (``expectations.uwv``), and then either
+inbox that has been quiet long enough (unchanged for ``quiet_seconds``) is checked for a safe
+name and type, read (CSV or XLSX, bounded in size: ``sources.uwv.files``), parsed and checked
+(``transforms.uwv.uwv_table``), validated (``expectations.uwv``), and then either
 
-- **accepted**: moved to ``archive/uwv/<sha256[:2]>/<sha256>/<name>`` with the normalised
-  table as ``normalised.parquet`` and ``report.json`` beside it;
+- **accepted**: moved into its archive entry with its normalised table and report
+  (``sources.uwv.archive``);
 - **a duplicate**: content already archived (same sha256, any name, and the entry still holds that
   file); nothing is loaded, the copy in the inbox is removed (its bytes are in the archive already);
-- **rejected**: moved to ``quarantine/uwv/<timestamp>_<name>`` with ``<timestamp>_<name>.report.json``
-  and ``.report.txt`` beside it; nothing of it is archived or loaded.
+- **rejected**: moved to the quarantine with its reports (``sources.uwv.quarantine``); nothing of
+  it is archived or loaded.
 
-Moves are ``os.replace`` within ``$WERKREGIO_HOME`` (one filesystem), so a file is always in
-exactly one of inbox, archive or quarantine, also after a crash. ``archived_frames`` rebuilds
-the three tables from the archive. The file contract is docs/uwv-files.md.
+A file is always in the inbox, the archive or the quarantine, also after a crash (moves across
+filesystems: ``sources.uwv.folders``). The file contract is docs/uwv-files.md.
 
 Plain functions, no Prefect: the refresh flow wraps ``intake_inbox`` in a task.
 """
@@ -25,13 +25,8 @@ import datetime as dt
 import errno
 import fcntl
 import hashlib
-import json
 import os
-import re
-import shutil
 import stat
-import unicodedata
-import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,10 +36,13 @@ from typing import Any, Literal
 import polars as pl
 
 from expectations.runner import ValidationReport
-from sources.parquet import read_named
+from sources.uwv.archive import REPORT, add_entry, archived_record, first_accepted_at, recover_staging, start_accepted_log
 from sources.uwv.files import Rejected, read_csv, read_xlsx
+from sources.uwv.folders import UwvFolders, fsync_dir, inbox_names, name_problem, printable, symlink_problem, unchanged
+from sources.uwv.quarantine import quarantine
 from transforms import uwv
 from transforms.geography import normalise_gm_code
+from transforms.uwv_checks import NationalBounds
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 """Largest file accepted (16 MiB). A real UWV file is far smaller (all municipalities for every
@@ -55,24 +53,16 @@ whole, which bounds memory at a small multiple of this limit."""
 DEFAULT_MAX_ROWS = 250_000
 """Most data rows accepted: an XLSX of 16 MiB can unpack to far more rows than a CSV of 16 MiB."""
 
+DEFAULT_QUIET_SECONDS = 60.0
+"""How long a file in the inbox must have been left unchanged before it is taken in: a copy that
+pauses (a share, scp) must not be read half-written (``WERKREGIO_UWV_QUIET_SECONDS``)."""
 
-REPORT_PROBLEMS = 1_000
-TEXT_PROBLEMS = 50
 MESSAGE_PROBLEMS = 3
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx",)
-IGNORED_PREFIXES = (".", "~$")
-IGNORED_SUFFIXES = ("~", ".tmp", ".part", ".partial", ".crdownload")
-NORMALISED = "normalised.parquet"
-REPORT = "report.json"
-ACCEPTED_LOG = "accepted.jsonl"
-"""In the archive: one line (sha256, accepted_at) per content ever accepted. It outlives an entry's
-folder, so a file taken in again (the recovery of a damaged entry) keeps its first accepted_at."""
 
-Status = Literal["accepted", "duplicate", "rejected"]
-
-
+Status = Literal["accepted", "duplicate", "rejected", "waiting"]
 
 _NOT_ABOUT_THE_FILE = (OSError, MemoryError, ImportError)
 """Errors of the machine or the installation while a file is checked: they would strike every file
@@ -81,20 +71,6 @@ alike, so they stop the intake (the file stays in the inbox) instead of quaranti
 
 class IntakeBusy(RuntimeError):
     """Another intake holds the lock on the same archive."""
-
-
-@dataclass(frozen=True)
-class UwvFolders:
-    """Where UWV files are dropped, archived and quarantined; all under one home directory."""
-
-    inbox: Path
-    archive: Path
-    quarantine: Path
-
-    @classmethod
-    def at(cls, home: Path) -> UwvFolders:
-        home = Path(home)
-        return cls(home / "inbox" / "uwv", home / "archive" / "uwv", home / "quarantine" / "uwv")
 
 
 @dataclass(frozen=True)
@@ -132,9 +108,10 @@ class IntakeResult:
     """What happened to one file of the inbox.
 
     ``frame`` is the normalised table (schema ``transforms.uwv.SCHEMAS[dataset]``) of an accepted
-    file, None otherwise: a rejected file loads nothing, a duplicate nothing new. ``path`` is
-    where the file is now (None for a duplicate, which is removed from the inbox), ``report`` its
-    report.json. ``message`` is one line for logs.
+    file, None otherwise: a rejected file loads nothing, a duplicate nothing new, a file still
+    ``waiting`` to be quiet is not read yet. ``path`` is where the file is now (None for a
+    duplicate, which is removed from the inbox), ``report`` its report.json. ``message`` is one
+    line for logs.
     """
 
     file: str
@@ -155,21 +132,41 @@ class IntakeResult:
         return [] if self.validation is None else self.validation.to_rows()
 
 
+@dataclass(frozen=True)
+class CbsKnowledge:
+    """What CBS says, against which a file is checked (``transforms.uwv.uwv_table``).
+
+    ``valid_municipalities``: year -> municipality codes valid on 1 January of that year.
+    ``regions``: year -> {region code: region name as CBS spells it}. ``municipality_names``:
+    year -> {code: CBS's names of it} (None: names not checked). ``national_bounds``: the national
+    totals no row may exceed (None: not checked).
+    """
+
+    valid_municipalities: Mapping[int, Collection[str]]
+    regions: Mapping[int, Mapping[str, str]]
+    municipality_names: Mapping[int, Mapping[str, Collection[str]]] | None = None
+    national_bounds: NationalBounds | None = None
+
+
 def intake_inbox(
     home: Path,
     *,
     valid_municipalities: Mapping[int, Collection[str]],
     regions: Mapping[int, Mapping[str, str]],
     today: dt.date,
+    municipality_names: Mapping[int, Mapping[str, Collection[str]]] | None = None,
+    national_bounds: NationalBounds | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_rows: int = DEFAULT_MAX_ROWS,
+    quiet_seconds: float = DEFAULT_QUIET_SECONDS,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> list[IntakeResult]:
     """Take in every file in ``home/inbox/uwv``; one result per file, oldest file first.
 
-    ``valid_municipalities``: year -> municipality codes valid on 1 January of that year.
-    ``regions``: year -> {region code: region name as CBS spells it}. ``today``: the last
-    acceptable reference date. Files whose names start with '.' or '~$' or end in '~', '.tmp',
+    What CBS says (codes, names, national totals): :class:`CbsKnowledge`. ``today``: the last
+    acceptable reference date. A file changed less than ``quiet_seconds`` before ``clock()`` (its
+    modification or status-change time) is ``waiting``: it may still be being copied, and is
+    taken in by a later intake. Files whose names start with '.' or '~$' or end in '~', '.tmp',
     '.part', '.partial' or '.crdownload' are still being written and are left alone, and so is a
     file that changes while it is checked (it is taken in by the next intake). A file whose check
     fails with an unexpected error is quarantined with that error in its report.
@@ -177,81 +174,41 @@ def intake_inbox(
     Raises IntakeBusy when another intake on the same home is running, and errors of the machine
     (``_NOT_ABOUT_THE_FILE``, errors moving files), which leave the file where it was.
     """
+    cbs = CbsKnowledge(valid_municipalities, regions, municipality_names, national_bounds)
     folders = UwvFolders.at(home)
     for folder in (folders.inbox, folders.archive, folders.quarantine):
         folder.mkdir(parents=True, exist_ok=True)
     with _intake_lock(folders):
-        _recover_staging(folders)
-        _start_accepted_log(folders)
-        results = []
-        for name in _inbox_names(folders.inbox):
-            result = _intake_file(
-                folders,
-                name,
-                valid_municipalities=valid_municipalities,
-                regions=regions,
-                today=today,
-                max_bytes=max_bytes,
-                max_rows=max_rows,
-                clock=clock,
+        recover_staging(folders)
+        start_accepted_log(folders)
+        ready, settling = inbox_names(folders.inbox, quiet_seconds, clock().timestamp())
+        results = [
+            IntakeResult(
+                file=printable(name),
+                status="waiting",
+                message=f"{name!r} changed {age:.0f} s ago: taken in once it has been left unchanged for "
+                f"{quiet_seconds:g} s (WERKREGIO_UWV_QUIET_SECONDS), so that a copy still under way is not read",
+                path=folders.inbox / name,
             )
+            for name, age in settling
+        ]
+        for name in ready:
+            result = _intake_file(folders, name, cbs=cbs, today=today, max_bytes=max_bytes, max_rows=max_rows, clock=clock)
             if result is not None:
                 results.append(result)
         return results
 
 
-def waiting_files(home: Path) -> list[str]:
+def waiting_files(home: Path, quiet_seconds: float = DEFAULT_QUIET_SECONDS) -> list[str]:
     """Names of the files an intake on ``home`` would take in now (none while the inbox is missing)."""
     inbox = UwvFolders.at(home).inbox
-    return _inbox_names(inbox) if inbox.is_dir() else []
+    return inbox_names(inbox, quiet_seconds, dt.datetime.now(dt.UTC).timestamp())[0] if inbox.is_dir() else []
 
 
-def archive_state(home: Path) -> list[str]:
-    """One line per accepted file in the archive (folder and sha256), sorted: what ``archived_frames`` reads."""
-    archive = UwvFolders.at(home).archive
-    return sorted(
-        f"{path.parent.relative_to(archive)} {json.loads(path.read_text(encoding='utf-8'))['sha256']}"
-        for path in archive.glob(f"??/*/{REPORT}")
-    )
-
-
-def archived_frames(archive_dir: Path) -> dict[str, pl.DataFrame]:
-    """The three UWV tables rebuilt from every accepted file in ``archive_dir`` (archive/uwv).
-
-    Merged on each table's key (``transforms.uwv.KEYS``): when several accepted files hold the
-    same key, the file accepted last (by its first ``accepted_at``) wins, so a corrected file
-    replaces earlier figures for the dates and codes it covers and leaves the others. Each table
-    has its fixed schema and is sorted by key; a table without files is empty.
-    """
-    entries = []
-    for report_path in Path(archive_dir).glob(f"??/*/{REPORT}"):
-        record = json.loads(report_path.read_text(encoding="utf-8"))
-        entries.append((record["accepted_at"], record["sha256"], record["dataset"], report_path.parent))
-    frames: dict[str, list[pl.DataFrame]] = {dataset: [] for dataset in uwv.DATASETS}
-    for _, _, dataset, folder in sorted(entries):
-        frames[dataset].append(_read_normalised(folder).cast(uwv.SCHEMAS[dataset]))
-    tables = {}
-    for dataset, parts in frames.items():
-        keys = list(uwv.KEYS[dataset])
-        if parts:
-            table = pl.concat(parts).unique(subset=keys, keep="last", maintain_order=True)
-        else:
-            table = pl.DataFrame(schema=uwv.SCHEMAS[dataset])
-        tables[dataset] = table.sort(keys)
-    return tables
-
-
-class ArchiveUnreadable(RuntimeError):
-    """An archive entry's normalised table is missing or damaged; the message names it by its full path."""
-
-
-def _read_normalised(folder: Path) -> pl.DataFrame:
-    advice = (
-        f"an archive entry is only ever renamed into place complete, so it was changed afterwards: move the accepted "
-        f"file kept in {folder} back into the inbox, remove that folder, and refresh again to take the file in anew "
-        "(it keeps the accepted_at it first had, so later corrections still win)"
-    )
-    return read_named(folder / NORMALISED, ArchiveUnreadable, "the UWV archive file", advice)
+def settling_files(home: Path, quiet_seconds: float = DEFAULT_QUIET_SECONDS) -> list[tuple[str, float]]:
+    """(name, seconds since it last changed) of the files an intake on ``home`` would leave ``waiting`` now."""
+    inbox = UwvFolders.at(home).inbox
+    return inbox_names(inbox, quiet_seconds, dt.datetime.now(dt.UTC).timestamp())[1] if inbox.is_dir() else []
 
 
 def load_valid_municipalities(path: Path) -> dict[int, set[str]]:
@@ -274,6 +231,8 @@ def check_file(
     valid_municipalities: Mapping[int, Collection[str]],
     regions: Mapping[int, Mapping[str, str]],
     today: dt.date,
+    municipality_names: Mapping[int, Mapping[str, Collection[str]]] | None = None,
+    national_bounds: NationalBounds | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     batch: str | None = None,
 ) -> FileCheck:
@@ -294,12 +253,16 @@ def check_file(
         valid_municipalities=valid_municipalities,
         regions=regions,
         row_numbers=raw.row_numbers,
+        municipality_names=municipality_names,
+        national_bounds=national_bounds,
     )
     problems = pl.concat([_problem_frame(raw.problems), table.problems]).with_row_index("order").sort(
         pl.col("row").is_not_null(), "row", "order"
     ).drop("order")
     details["dataset"] = table.dataset
     details["rows"] = table.frame.height
+    if table.numbers is not None:
+        details["numbers"] = table.numbers
     validation = None
     if table.dataset is not None and table.frame.height:
         from expectations.uwv import validate_uwv  # GX: imported only when a file is taken in
@@ -319,8 +282,7 @@ def _intake_file(
     folders: UwvFolders,
     name: str,
     *,
-    valid_municipalities: Mapping[int, Collection[str]],
-    regions: Mapping[int, Mapping[str, str]],
+    cbs: CbsKnowledge,
     today: dt.date,
     max_bytes: int,
     max_rows: int,
@@ -334,15 +296,28 @@ def _intake_file(
     now = clock()
     details: dict[str, Any] = {"size_bytes": info.st_size}
 
-    def reject(message: str, **extra: Any) -> IntakeResult:
-        check = extra.pop("check", None)
-        return _quarantine(folders, name, path, message, now, {**details, **extra}, check)
+    def reject(message: str, check: FileCheck | None = None) -> IntakeResult:
+        problems = check.problems if check is not None else _problem_frame([(None, None, None, message)])
+        message = message if check is not None else f"rejected {name!r}: {message}"
+        validation = None if check is None else check.validation
+        dataset = None if check is None else check.dataset
+        moved = quarantine(
+            folders, name, path, message=message, now=now, details=details, dataset=dataset, problems=problems, validation=validation
+        )
+        if moved.path is None:
+            message += f"; it cannot be moved to the quarantine on another filesystem and stays in the inbox: remove it from {folders.inbox}"
+        else:
+            fsync_dir(folders.inbox)
+        return IntakeResult(
+            file=printable(name), status="rejected", message=message, dataset=dataset, sha256=details.get("sha256"),
+            problems=problems, validation=validation, path=moved.path or path, report=moved.report, details=details,
+        )
 
-    name_problem = _name_problem(name)
-    if name_problem is not None:
-        return reject(name_problem)
+    unsafe = name_problem(name)
+    if unsafe is not None:
+        return reject(unsafe)
     if stat.S_ISLNK(info.st_mode):
-        return reject(_symlink_problem(folders.inbox, path))
+        return reject(symlink_problem(folders.inbox, path))
     if stat.S_ISDIR(info.st_mode):
         return reject("is a directory, not a file: drop files into the inbox, not folders")
     if not stat.S_ISREG(info.st_mode):
@@ -350,6 +325,8 @@ def _intake_file(
     suffix = Path(name).suffix.lower()
     if suffix == ".xls":
         return reject("old Excel .xls workbooks are not accepted: save the file as .xlsx or CSV")
+    if suffix == ".ods":
+        return reject("OpenDocument spreadsheets (.ods) are not accepted: save the file as .xlsx (Excel) or CSV")
     if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:
         return reject(
             f"unsupported file type {suffix or '(no extension)'!r}: UWV files are CSV "
@@ -364,19 +341,19 @@ def _intake_file(
     details["sha256"] = sha256
     entry = folders.archive / sha256[:2] / sha256
     if os.path.lexists(entry):
-        record = _archived_record(entry, sha256, info.st_size)
+        record = archived_record(entry, sha256, info.st_size)
         if record is None:
             return reject(
                 f"its archive entry {entry} does not hold the accepted file with this content (sha256 "
                 f"{sha256[:12]}): the entry was changed afterwards, or its recovery is half done. This copy is "
                 "kept: remove that folder, then move this file from the quarantine back into the inbox"
             )
-        if not _unchanged(path, info):
+        if not unchanged(path, info):
             return None
         os.unlink(path)
-        _fsync_dir(folders.inbox)
+        fsync_dir(folders.inbox)
         return IntakeResult(
-            file=_printable(name),
+            file=printable(name),
             status="duplicate",
             message=(
                 f"duplicate: {name!r} has the same content (sha256 {sha256[:12]}) as {record['file']!r}, "
@@ -393,8 +370,10 @@ def _intake_file(
         check = check_file(
             data,
             name,
-            valid_municipalities=valid_municipalities,
-            regions=regions,
+            valid_municipalities=cbs.valid_municipalities,
+            regions=cbs.regions,
+            municipality_names=cbs.municipality_names,
+            national_bounds=cbs.national_bounds,
             today=today,
             max_rows=max_rows,
             batch=f"{name}@{sha256[:12]}",
@@ -408,30 +387,14 @@ def _intake_file(
         )
     del data
     details.update(check.details)
-    if not _unchanged(path, info):
+    if not unchanged(path, info):
         return None  # being rewritten: what was checked is not what would be moved
     if not check.passed:
-        return reject(_rejection_message(name, check), check=check)
-    return _archive(folders, name, path, sha256, check, now, today, details)
+        return reject(_rejection_message(name, check), check)
+    return _accept(folders, name, path, sha256, check, now, today, details)
 
 
-def _archived_record(entry: Path, sha256: str, size: int) -> dict[str, Any] | None:
-    """The report of archive ``entry`` if the entry holds its accepted file, of ``size`` bytes and
-    content ``sha256``; None when the report or that file is missing, unreadable or different."""
-    try:
-        record = json.loads((entry / REPORT).read_text(encoding="utf-8"))
-        kept = entry / record["file"]
-        info = os.lstat(kept)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return None
-        with open(kept, "rb") as stream:
-            digest = hashlib.file_digest(stream, "sha256").hexdigest()
-    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError, TypeError):
-        return None
-    return record if digest == sha256 else None
-
-
-def _archive(
+def _accept(
     folders: UwvFolders,
     name: str,
     path: Path,
@@ -440,24 +403,18 @@ def _archive(
     now: dt.datetime,
     today: dt.date,
     details: dict[str, Any],
-) -> IntakeResult:
-    """Move an accepted file into its archive entry, with its normalised table and report.
-
-    The entry is assembled in a staging folder and renamed into place; a crash leaves either the
-    file in the inbox or in a staging folder, which the next intake moves back to the inbox.
-    """
+) -> IntakeResult | None:
+    """Archive an accepted file (``sources.uwv.archive.add_entry``); None if it changed while it was moved."""
     assert check.table is not None and check.validation is not None
     table = check.table
-    frame = table.frame
-    entry = folders.archive / sha256[:2] / sha256
-    warnings = [r.message for r in check.validation.warnings]
+    warnings = uwv.problem_lines(table.warnings, limit=table.warnings.height) + [r.message for r in check.validation.warnings]
     message = _accepted_message(name, table, details, len(warnings))
     record = {
-        "file": _printable(name),
+        "file": printable(name),
         "status": "accepted",
         "dataset": table.dataset,
         "sha256": sha256,
-        "accepted_at": _first_accepted_at(folders, sha256, now.isoformat(timespec="microseconds")),
+        "accepted_at": first_accepted_at(folders, sha256, now.isoformat(timespec="microseconds")),
         "today": today.isoformat(),
         "message": message,
         "details": details,
@@ -467,174 +424,21 @@ def _archive(
         "problems": [],
         "problem_count": 0,
     }
-    staging = folders.archive / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
-    frame.write_parquet(staging / NORMALISED)
-    _write_json(staging / REPORT, record)
-    _fsync_file(staging / NORMALISED)
-    os.replace(path, staging / name)
-    _fsync_dir(staging)
-    entry.parent.mkdir(exist_ok=True)
-    os.replace(staging, entry)
-    _fsync_dir(entry.parent)
-    _fsync_dir(folders.inbox)
+    entry = add_entry(folders, name, path, sha256, table.frame, record)
+    if entry is None:
+        return None
     return IntakeResult(
-        file=_printable(name),
+        file=printable(name),
         status="accepted",
         message=message,
         dataset=table.dataset,
         sha256=sha256,
-        frame=frame,
+        frame=table.frame,
         problems=check.problems,
         validation=check.validation,
         path=entry / name,
         report=entry / REPORT,
         details=details,
-    )
-
-
-def _first_accepted_at(folders: UwvFolders, sha256: str, now: str) -> str:
-    """When content ``sha256`` was first accepted, from the log of acceptances; else ``now``, logged.
-
-    ``archived_frames`` orders files by accepted_at, so a file taken in again after its damaged
-    entry was removed keeps its place before the corrections accepted after it.
-    """
-    log = folders.archive / ACCEPTED_LOG
-    text = log.read_text(encoding="utf-8") if log.is_file() else ""
-    for line in text.splitlines():
-        try:
-            logged = json.loads(line)
-        except ValueError:
-            continue  # a line cut off by a crash
-        if isinstance(logged, dict) and logged.get("sha256") == sha256:
-            return str(logged["accepted_at"])
-    line = json.dumps({"sha256": sha256, "accepted_at": now}) + "\n"
-    with open(log, "a", encoding="utf-8") as stream:
-        stream.write(line if not text or text.endswith("\n") else "\n" + line)  # after a cut-off line, a line of its own
-        stream.flush()
-        os.fsync(stream.fileno())
-    return now
-
-
-def _start_accepted_log(folders: UwvFolders) -> None:
-    """Start the log of acceptances from the archive's entries when there is none (an archive
-    made before the log)."""
-    log = folders.archive / ACCEPTED_LOG
-    if log.exists():
-        return
-    logged = sorted(
-        (record["accepted_at"], record["sha256"])
-        for record in (json.loads(path.read_text(encoding="utf-8")) for path in folders.archive.glob(f"??/*/{REPORT}"))
-    )
-    _write_text(log, "".join(json.dumps({"sha256": sha, "accepted_at": at}) + "\n" for at, sha in logged))
-
-
-def _quarantine(
-    folders: UwvFolders,
-    name: str,
-    path: Path,
-    message: str,
-    now: dt.datetime,
-    details: dict[str, Any],
-    check: FileCheck | None,
-) -> IntakeResult:
-    """Move a rejected file (or link, or folder) to the quarantine with its reports beside it."""
-    problems = check.problems if check is not None else _problem_frame([(None, None, None, message)])
-    validation = None if check is None else check.validation
-    dataset = None if check is None else check.dataset
-    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = folders.quarantine / f"{stamp}_{_safe_name(name)}"
-    while os.path.lexists(target) or target.with_name(target.name + ".report.json").exists():
-        target = target.with_name(f"{stamp}_{uuid.uuid4().hex[:6]}_{_safe_name(name)}")
-    one_line = message if check is not None else f"rejected {name!r}: {message}"
-    record = {
-        "file": _printable(name),
-        "status": "rejected",
-        "dataset": dataset,
-        "sha256": details.get("sha256"),
-        "rejected_at": now.isoformat(timespec="microseconds"),
-        "message": one_line,
-        "details": details,
-        "problems": problems.head(REPORT_PROBLEMS).to_dicts(),
-        "problem_count": problems.height,
-        "validation": [] if validation is None else validation.to_rows(),
-    }
-    report_json = target.with_name(target.name + ".report.json")
-    report_txt = target.with_name(target.name + ".report.txt")
-    _write_json(report_json, record)
-    _write_text(report_txt, _report_text(name, target, one_line, problems, validation, details, now))
-    os.replace(path, target)
-    _fsync_dir(folders.quarantine)
-    _fsync_dir(folders.inbox)
-    return IntakeResult(
-        file=_printable(name),
-        status="rejected",
-        message=one_line,
-        dataset=dataset,
-        sha256=details.get("sha256"),
-        frame=None,
-        problems=problems,
-        validation=validation,
-        path=target,
-        report=report_json,
-        details=details,
-    )
-
-
-def _inbox_names(inbox: Path) -> list[str]:
-    """Names in the inbox that are not still being written, oldest first (then by name)."""
-    names = []
-    for entry in os.scandir(inbox):
-        name = entry.name
-        if _name_problem(name) is None and (
-            name.startswith(IGNORED_PREFIXES) or name.endswith(IGNORED_SUFFIXES)
-        ):
-            continue
-        try:
-            mtime = entry.stat(follow_symlinks=False).st_mtime_ns
-        except FileNotFoundError:
-            continue
-        names.append((mtime, name))
-    return [name for _, name in sorted(names)]
-
-
-def _unchanged(path: Path, info: os.stat_result) -> bool:
-    """Whether ``path`` is still the file ``info`` describes (same inode, size and mtime)."""
-    try:
-        now = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-        info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
-    )
-
-
-def _name_problem(name: str) -> str | None:
-    reasons = []
-    if "/" in name or "\\" in name:
-        reasons.append("a path separator")
-    if ".." in name:
-        reasons.append("'..'")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
-        reasons.append("control or invisible characters (or bytes that are not UTF-8)")
-    if not name.strip():
-        reasons.append("no visible characters")
-    if not reasons:
-        return None
-    return (
-        f"unsafe file name {name!r}: it contains {' and '.join(reasons)}; names may not contain "
-        "'/', '\\', '..' or control characters, so that no file can point outside the inbox"
-    )
-
-
-def _symlink_problem(inbox: Path, path: Path) -> str:
-    target = os.readlink(path)
-    resolved = Path(os.path.realpath(path))
-    inside = resolved.is_relative_to(Path(os.path.realpath(inbox)))
-    where = "inside the inbox" if inside else "outside the inbox"
-    return (
-        f"symbolic link to {target!r} ({where}): links are never followed; copy the file itself "
-        "into the inbox"
     )
 
 
@@ -706,84 +510,6 @@ def _accepted_message(name: str, table: uwv.UwvTable, details: dict[str, Any], w
     )
 
 
-def _report_text(
-    name: str,
-    target: Path,
-    message: str,
-    problems: pl.DataFrame,
-    validation: ValidationReport | None,
-    details: dict[str, Any],
-    now: dt.datetime,
-) -> str:
-    lines = [
-        f"UWV file rejected: {name!r}",
-        f"Received:  {now.isoformat(timespec='seconds')}",
-        f"Now at:    {target}",
-        f"Why:       {message}",
-        "",
-    ]
-    facts = {k: v for k, v in details.items() if v is not None}
-    if facts:
-        lines.append("File: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
-        lines.append("")
-    if problems.height:
-        shown = f", first {TEXT_PROBLEMS} shown" if problems.height > TEXT_PROBLEMS else ""
-        lines.append(f"Problems ({problems.height}{shown}):")
-        lines += [f"  - {line}" for line in uwv.problem_lines(problems, TEXT_PROBLEMS)]
-        lines.append("")
-    if validation is not None:
-        failed = [r for r in validation.records if not r.success]
-        if failed:
-            lines.append(f"Failed expectations ({len(failed)}):")
-            lines += [f"  - [{r.severity}] {r.dataset}: {r.message}" for r in failed]
-            lines.append("")
-    lines.append("Nothing from this file was loaded. Fix it and drop it into inbox/uwv again; the "
-                 "file contract is docs/uwv-files.md.")
-    return "\n".join(lines) + "\n"
-
-
-def _printable(name: str) -> str:
-    """``name`` with bytes that are not UTF-8 (kept by Python as surrogates) shown as U+FFFD."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _safe_name(name: str) -> str:
-    """``name`` reduced to characters that are safe in a file name, for the quarantine."""
-    cleaned = re.sub(r"[^\w.\- ]", "_", name.encode("utf-8", "replace").decode("utf-8")).replace("..", "__")
-    cleaned = cleaned.lstrip(". ") or "unnamed"
-    return cleaned[:150]
-
-
-def _write_json(path: Path, record: Mapping[str, Any]) -> None:
-    _write_text(path, json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file beside it, fsync, rename."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def _intake_lock(folders: UwvFolders) -> Iterator[None]:
     """Hold an exclusive lock on the archive for one intake; released by the OS if we die."""
@@ -798,17 +524,3 @@ def _intake_lock(folders: UwvFolders) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-def _recover_staging(folders: UwvFolders) -> None:
-    """Undo archive entries a crash left half-built: the dropped file goes back to the inbox."""
-    for staging in folders.archive.glob(".staging-*"):
-        for item in staging.iterdir():
-            if item.name in (NORMALISED, REPORT) or item.name.startswith("."):
-                continue
-            back = folders.inbox / item.name
-            if not os.path.lexists(back):
-                os.replace(item, back)
-            else:
-                os.replace(item, folders.quarantine / f"recovered-{uuid.uuid4().hex[:8]}_{_safe_name(item.name)}")
-        shutil.rmtree(staging)

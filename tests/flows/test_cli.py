@@ -356,6 +356,21 @@ def test_export_into_a_path_that_is_a_file_fails_in_one_line(published_home, tmp
     assert err == f"werkregio: cannot export into {output}: it is a file, not a folder\n"
 
 
+@pytest.mark.parametrize("command", [["export", ""], ["export", "  "], ["export", "--tables", ""], ["report", "--out", ""]])
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(published_home, tmp_path, monkeypatch, capsys, command):
+    """Issue 22: `werkregio export ''` wrote into the current folder."""
+    current = tmp_path / "current"
+    current.mkdir()
+    monkeypatch.chdir(current)
+
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+
+    assert exited.value.code == 2
+    assert "an empty path: name a file or folder (use . for the current folder)" in capsys.readouterr().err
+    assert list(current.iterdir()) == []
+
+
 @pytest.mark.parametrize("publishes", [False, True])
 def test_a_failed_run_says_whether_the_published_warehouse_changed(published_home, fake_flows, capsys, publishes):
     """A run can fail after it published (e.g. writing the run log failed): the command must not say 'not changed'."""

@@ -120,6 +120,59 @@ def corrupted_national(statline_root: Path, folder: Path) -> Path:
     return folder
 
 
+def republished_national(statline_root: Path, folder: Path, glitch: bool) -> Path:
+    """A mirror folder with the national table republished (Modified 2026-01-01); with ``glitch``, as a paging
+    hiccup serves it: rows 50-99 replaced by rows 0-49 again (as many rows, periods repeated)."""
+    shutil.copytree(statline_root / NATIONAL.table_id, folder / NATIONAL.table_id)
+    if glitch:
+        data = json.loads((folder / NATIONAL.table_id / "TypedDataSet.json").read_text())
+        data["value"][50:100] = [dict(row) for row in data["value"][0:50]]
+        (folder / NATIONAL.table_id / "TypedDataSet.json").write_text(json.dumps(data))
+    info = json.loads((folder / NATIONAL.table_id / "TableInfos.json").read_text())
+    info["value"][0]["Modified"] = "2026-01-01T02:00:00"
+    (folder / NATIONAL.table_id / "TableInfos.json").write_text(json.dumps(info))
+    return folder
+
+
+def test_a_landing_that_failed_its_checks_is_downloaded_again_and_a_healthy_cbs_recovers_by_itself(home, mirror, statline_root, tmp_path):
+    """Issue 22: a glitched first download of a new CBS version stayed 'the newest landing'; every later plain refresh
+    said 'unchanged', built from it and failed again, until someone ran --force."""
+    from flows.build import ValidationStopped
+    from flows.status import render, rerun_plan, status_report
+    from sources.cbs.landing import failed_checks
+
+    run_refresh(tables=[NATIONAL.table_id])
+    settings = Settings.from_env()
+    glitched = republished_national(statline_root, tmp_path / "glitched", glitch=True)
+    healthy = republished_national(statline_root, tmp_path / "healthy", glitch=False)
+
+    with StatLineMirror(glitched, page_size=50) as cbs, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", cbs.base_url)
+        with pytest.raises(ValidationStopped):
+            run_refresh(tables=[NATIONAL.table_id])
+        bad = latest_landing(settings.raw_dir, NATIONAL.table_id)
+        assert bad.modified == "2026-01-01T02:00:00" and failed_checks(bad) is not None
+        assert rerun_plan(settings)["download_again"] == [f"{NATIONAL.table_id} (its newest landing failed its critical checks)"]
+        assert f"downloads again 1 whose newest landing failed its critical checks ({NATIONAL.table_id})" in render(status_report(settings))
+
+        cbs.reset_log()  # CBS still serves the glitch: downloaded again, the same, and refused again
+        with pytest.raises(ValidationStopped):
+            run_refresh(tables=[NATIONAL.table_id])
+        assert cbs.data_rows_served(NATIONAL.table_id) == 352
+        assert latest_landing(settings.raw_dir, NATIONAL.table_id) == bad
+
+    with StatLineMirror(healthy, page_size=50) as cbs, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WERKREGIO_CBS_URL", cbs.base_url)
+        result = run_refresh(tables=[NATIONAL.table_id])  # a plain refresh, same Modified as the failed landing
+
+    (table,) = result["tables"]
+    assert table["action"] == "downloaded" and table["modified"] == "2026-01-01T02:00:00"
+    good = latest_landing(settings.raw_dir, NATIONAL.table_id)
+    assert good != bad and failed_checks(good) is None
+    assert query(settings.warehouse_path, "SELECT run_id FROM build_info").item() == result["run_id"]
+    assert rerun_plan(settings)["download_again"] == []
+
+
 def stopped_by_the_negative_count(error: BaseException, warehouse: Path, before: str) -> runlog.Run:
     """Check that ``error`` names the -4.0 of :func:`corrupted_national`, nothing was published and the run log has it; the logged run."""
     message = str(error)
@@ -341,6 +394,63 @@ def test_a_recalculation_after_a_failed_refresh_keeps_the_published_source_table
 
     assert_frame_equal(query(warehouse, "SELECT * FROM source_tables ORDER BY table_id"), sources)
     assert query(warehouse, "SELECT run_id, flow FROM build_info").row(0) == (record["run_id"], "indicators")
+
+
+GEBIEDEN = {year: next(e.table_id for e in catalog.family(catalog.REGIONS) if e.geography_year == year) for year in (2015, 2016)}
+
+
+def harmonised_years(warehouse: Path) -> set[int]:
+    return set(query(warehouse, "SELECT DISTINCT geography_year FROM indicators WHERE view = 'harmonised'")["geography_year"])
+
+
+def test_a_published_file_held_read_write_by_another_process_is_never_taken_for_nothing_published(home, mirror):
+    """Issue 22: a `duckdb` session on the published file made the next refresh rebuild from scratch, dropping the
+    reference years added with `werkregio indicators`, and `werkregio indicators` say 'no published facts'."""
+    from flows.indicators import recalculate_indicators
+    from tests.holders import held_read_write
+    from warehouse.store import WarehouseLocked
+
+    run_refresh(tables=[NATIONAL.table_id, *GEBIEDEN.values()])
+    recalculate_indicators(reference_year=2015, view="harmonised")
+    warehouse = Settings.from_env().warehouse_path
+    assert harmonised_years(warehouse) == {2015, 2016}
+    before = sha(warehouse)
+
+    with held_read_write(warehouse) as pid:
+        with pytest.raises(WarehouseLocked) as refreshing:
+            run_refresh(tables=[NATIONAL.table_id], offline=True)
+        with pytest.raises(WarehouseLocked) as recalculating:
+            recalculate_indicators(reference_year=2015, view="harmonised")
+
+    for raised in (refreshing, recalculating):
+        assert f"the warehouse {warehouse} is open read-write in process {pid} (" in str(raised.value)
+        assert "no published facts" not in str(raised.value)
+    assert sha(warehouse) == before
+    assert runlog.runs(Settings.from_env().run_log_path)[-1].status == "failed"
+
+    run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)  # the session closed: as if it had never been
+    assert harmonised_years(warehouse) == {2015, 2016}
+
+
+def test_a_build_that_would_publish_less_than_the_published_file_fails_unless_forced(home, mirror):
+    from flows.build import WouldPublishLess
+    from flows.indicators import recalculate_indicators
+
+    run_refresh(tables=[NATIONAL.table_id, *GEBIEDEN.values()])
+    recalculate_indicators(reference_year=2015, view="harmonised")
+    warehouse = Settings.from_env().warehouse_path
+    before = sha(warehouse)
+    shutil.rmtree(Settings.from_env().raw_dir / GEBIEDEN[2015])  # its landings removed: no 2015 composition any more
+
+    with pytest.raises(WouldPublishLess) as raised:
+        run_refresh(tables=[NATIONAL.table_id], offline=True)
+
+    message = str(raised.value)
+    assert f"this build lacks what the published warehouse {warehouse} holds: the harmonised indicators of reference year(s) 2015" in message
+    assert f"CBS table(s) {GEBIEDEN[2015]} (no longer landed)" in message and "`werkregio refresh --force` publishes it anyway" in message
+    assert sha(warehouse) == before
+    run_refresh(tables=[NATIONAL.table_id], offline=True, force=True)
+    assert harmonised_years(warehouse) == {2016}
 
 
 def published_tables(warehouse: Path) -> dict[str, pl.DataFrame]:

@@ -111,3 +111,29 @@ def test_uwv_files_reach_the_warehouse_and_the_indicators_and_bad_ones_are_quara
     assert query(warehouse, "SELECT * FROM uwv_vacancies ORDER BY ALL").equals(before)
     runs = runlog.runs(Settings.from_env().run_log_path)
     assert any(item["status"] == "rejected" for run in runs for item in run.uwv_files)
+
+
+def test_a_refresh_checks_uwv_names_and_counts_against_what_cbs_says(home, mirror, statline_root):
+    """Issue 22: the names CBS gives the municipalities that year and CBS's national total reach the intake."""
+    members = members_2016(statline_root)
+    inbox = home / "inbox" / "uwv"
+    inbox.mkdir(parents=True)
+    day = dt.date(2016, 6, 1)
+    named = uwv_files.wwb_registrations([day], ["0363", "0599"])
+    named[0]["gm_name"] = "Rotterdam"  # 0363 is Amsterdam
+    uwv_files.write_csv(inbox / "bijstand_namen.csv", WWB_REGISTRATIONS, named)
+    huge = uwv_files.wwb_registrations([day], ["0363"])
+    huge[0].update(gm_name="Amsterdam", wwb_recipients=5_000_000, registered_job_seekers=0)
+    uwv_files.write_csv(inbox / "bijstand_groot.csv", WWB_REGISTRATIONS, huge)
+    good = uwv_files.wwb_registrations([day], sorted(members)[:5])
+    uwv_files.write_csv(inbox / "bijstand_goed.csv", WWB_REGISTRATIONS, good)
+
+    result = run_refresh(tables=[catalog.national_benefits().table_id, GEBIEDEN_2016])
+
+    outcome = {item["file"]: (item["status"], item["message"]) for item in result["uwv_files"]}
+    assert outcome["bijstand_goed.csv"][0] == "accepted"
+    status, message = outcome["bijstand_namen.csv"]
+    assert status == "rejected" and "'Rotterdam' is the name of municipality 0599 in 2016 according to CBS, not of 0363" in message
+    status, message = outcome["bijstand_groot.csv"]
+    assert status == "rejected" and "5000000 is more than the whole country had (CBS 37789ksz 'wwb', 2016" in message
+    assert query(Settings.from_env().warehouse_path, "SELECT count(*) AS n FROM uwv_wwb_registrations")["n"][0] == len(good)

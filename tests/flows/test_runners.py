@@ -19,7 +19,12 @@ from warehouse.store import query_tables
 
 # the national table, two region compositions and one municipal table: every kind of fact and indicator
 TABLES = ["37789ksz", "82496NED", "82949NED", "83450NED"]
-RUN_SPECIFIC = {"build_info": None, "validation_results": ["run_id"], "source_tables": ["raw_path"]}
+RUN_SPECIFIC = {
+    "build_info": None,
+    "validation_results": ["run_id"],
+    "source_tables": ["raw_path"],
+    "load_history": None,  # the run itself: its id, times, parameters (online or offline)
+}
 
 
 @pytest.mark.parametrize(

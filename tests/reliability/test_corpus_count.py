@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from sources.uwv.intake import UwvFolders
+from sources.uwv.folders import UwvFolders
 from tests import uwv_files as files
 from tests.sources.uwv.test_intake import CORPUS, intake, rows
 from tests.reliability.conftest import GEBIEDEN_2016, NATIONAL, QUICK_RETRIES, environment, run_refresh, warehouse_of

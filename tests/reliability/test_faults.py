@@ -125,6 +125,32 @@ CASES = [
              fragments=("content type 'text/html", "not JSON", "TableInfos")),
         id="HTML maintenance page for metadata: fails at once",
     ),
+    # --- responses that never end (issue 22): trickling bodies, links that do not advance, pages without end
+    pytest.param(Case([data(NATIONAL, 100, kind="trickle", seconds=0.5, times=1)], hits=1),
+                 id="a body trickling in a byte at a time: cut off after 4 x the timeout, retried, succeeds"),
+    pytest.param(
+        Case([data(NATIONAL, 100, kind="trickle", seconds=0.5, times=None)], succeeds=False, table=NATIONAL, hits=2,
+             fragments=("$skip=100", "failed after 2 attempts", "the response took more than 8 s and was still coming"),
+             env={"WERKREGIO_RETRIES": "1"}),
+        id="a body that always trickles: fails naming the table and page",
+    ),
+    pytest.param(
+        Case([data(GEBIEDEN_2016, 100, kind="trickle", seconds=0.5, times=None)], succeeds=False, table=GEBIEDEN_2016,
+             fragments=("the download did not finish within 5 s (WERKREGIO_TABLE_TIMEOUT)", "TypedDataSet"),
+             env={"WERKREGIO_TABLE_TIMEOUT": "5"}),
+        id="a table that outlasts its deadline: fails naming the table",
+    ),
+    pytest.param(
+        Case([data(NATIONAL, 150, kind="link", link=f"/ODataFeed/OData/{NATIONAL}/TypedDataSet?$format=json&$skip=50", times=None)],
+             succeeds=False, table=NATIONAL, fragments=("odata.nextLink of", "$skip=150", "not to the next page ($skip=200)",
+                                                        "the paging does not advance")),
+        id="a next link back to a page already read: fails naming the table and page",
+    ),
+    pytest.param(
+        Case([data(GEBIEDEN_2016, None, kind="endless", times=None)], succeeds=False, table=GEBIEDEN_2016,
+             fragments=("TypedDataSet sent more than 390 rows, the most its dimensions allow",)),
+        id="pages that never end: fails at the most rows the table can hold",
+    ),
     # --- Modified changes while the table is downloaded
     pytest.param(Case(modified_after=6), id="Modified changes mid-download: fetched again, succeeds with the new version"),
     pytest.param(

@@ -186,8 +186,22 @@ def test_the_project_reference_tables_agree_with_each_other():
     changes = pl.read_csv(REFERENCE_DIR / "municipal_changes.csv", schema=MUNICIPAL_CHANGES_SCHEMA)
     municipalities = pl.read_csv(REFERENCE_DIR / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
     tables = geography_tables(changes, municipalities, pl.DataFrame(schema=MEMBERSHIP_SCHEMA))
-    counts = {year: municipalities_in_year(tables["municipalities"], year).height for year in (2009, 2014, 2019, 2023, 2026)}
-    assert counts == {2009: 441, 2014: 403, 2019: 355, 2023: 342, 2026: 342}
+    counts = {year: municipalities_in_year(tables["municipalities"], year).height for year in (2007, 2008, 2009, 2014, 2019, 2023, 2026)}
+    assert counts == {2007: 443, 2008: 443, 2009: 441, 2014: 403, 2019: 355, 2023: 342, 2026: 342}
+
+
+def test_the_reference_before_2009_is_the_2009_list_before_the_changes_of_1_january_2009():
+    """2007 and 2008 (443 municipalities, no reorganisation in 2008): every row says where it comes from."""
+    changes = pl.read_csv(REFERENCE_DIR / "municipal_changes.csv", schema=MUNICIPAL_CHANGES_SCHEMA)
+    municipalities = pl.read_csv(REFERENCE_DIR / "municipalities.csv", schema=MUNICIPALITIES_SCHEMA)
+    in_2009 = changes.filter(pl.col("boundary_year") == 2009)
+    ended = set(in_2009.filter(pl.col("old_code") != pl.col("new_code"))["old_code"])
+    valid = {year: set(municipalities_in_year(municipalities, year)["gm_code"]) for year in (2007, 2008, 2009)}
+    assert ended == {"0065", "0372", "0483", "0645"}
+    assert valid[2007] == valid[2008] == (valid[2009] - {"1884", "1891"}) | ended
+    assert not changes.filter(pl.col("boundary_year") == 2008).height
+    early = municipalities.filter(pl.col("valid_from_year") < 2009)
+    assert early.height == 443 and early["source"].str.contains("1 January 2007").all()
 
 
 def test_a_change_missing_from_the_change_table_is_caught():

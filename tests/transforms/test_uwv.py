@@ -2,7 +2,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -16,10 +16,10 @@ from transforms.uwv import (
     find_header_row,
     header_field,
     match_headers,
-    normalise_region_code,
     problem_lines,
     uwv_table,
 )
+from transforms.uwv_checks import national_bounds, normalise_region_code
 
 TODAY = dt.date(2020, 6, 30)
 VALID = {
@@ -284,7 +284,7 @@ def test_a_column_marked_with_x_reads_blank_as_no():
         ("veel", "not a number"),
         ("12,5", "not a whole number"),
         ("12.5", "not a whole number"),
-        ("1,234", "not a whole number"),
+        ("1,2345", "not a whole number"),
         ("1.23.4", "not a number"),
         ("1 23", "not a number"),
         ("-12", "negative count -12"),
@@ -475,21 +475,212 @@ def test_normalise_region_code_rejects_other_codes():
         normalise_region_code("GM0363")
 
 
-@given(
-    value=st.integers(min_value=0, max_value=10**15),
-    style=st.sampled_from(["nl", "space", "nbsp", "plain", "decimal"]),
-)
-def test_every_thousands_style_parses_back_to_the_count(value, style):
+def written(value: int, style: str) -> str:
+    """``value`` as a file in ``style`` writes it: Dutch (nl, decimal), English (en, en-decimal) or neutral."""
     digits = f"{value:,}"
-    text = {
+    return {
         "nl": digits.replace(",", "."),
+        "decimal": digits.replace(",", ".") + ",00",
+        "en": digits,
+        "en-decimal": digits + ".00",
         "space": digits.replace(",", " "),
         "nbsp": digits.replace(",", "\u00a0"),
         "plain": str(value),
-        "decimal": digits.replace(",", ".") + ",00",
     }[style]
+
+
+SHOWS = {"nl": "1.500", "decimal": "1.500", "en": "1,500", "en-decimal": "1,500", "space": "1500", "nbsp": "1500", "plain": "1500"}
+"""A count in each style that reads whole in that style's convention only (or in both, for the neutral ones)."""
+
+
+@settings(deadline=None)  # a file is parsed per example; no timing is asserted (load from other tests varies)
+@given(value=st.integers(min_value=0, max_value=10**15), style=st.sampled_from(sorted(SHOWS)))
+def test_every_style_parses_back_to_the_count_in_a_file_that_shows_its_convention(value, style):
+    result = wwb(codes=("0363", "0014"), dates=("31-12-2015",) * 2, recipients=(written(value, style), SHOWS[style]), registered=("0", "0"))
+
+    assert result.ok, messages(result)
+    assert result.frame.filter(pl.col("gm_code") == "0363")["wwb_recipients"].to_list() == [value]
+
+
+@settings(deadline=None)
+@given(value=st.integers(min_value=0, max_value=10**15), style=st.sampled_from(sorted(SHOWS)))
+def test_a_count_is_never_read_as_another_number_when_nothing_shows_the_convention(value, style):
+    """Alone in a file, a count is read as the number its writer meant, or rejected naming the cell:
+    never the smaller reading (12,000 as 12) or the larger (12.000 meant as twelve, read as 12000)."""
+    text = written(value, style)
 
     result = wwb(recipients=(text,), registered=("0",))
 
+    if result.ok:
+        assert result.frame["wwb_recipients"].to_list() == [value]
+    else:
+        (problem,) = result.problems.to_dicts()
+        assert (problem["row"], problem["column"], problem["value"]) == (2, "Aantal bijstandsontvangers", text)
+        assert problem["message"].startswith("ambiguous number") and f"is {value} if" in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("recipients", "expected", "convention"),
+    [
+        (("12,000", "1,500"), [12_000, 1_500], "English: ',' between thousands"),
+        (("12,000", "950.0"), [12_000, 950], "English"),
+        (("12.000", "1.500"), [12_000, 1_500], "Dutch: '.' between thousands"),
+        (("12.000", "950,0"), [12_000, 950], "Dutch"),
+        (("12,000", "1.234.567"), [12, 1_234_567], "Dutch"),  # written Dutch: 12,000 is twelve with a decimal comma
+        (("12.000", "1,234,567"), [12, 1_234_567], "English"),
+        (("12000", "1500"), [12_000, 1_500], "no count shows a convention"),
+    ],
+)
+def test_a_file_that_shows_its_convention_reads_every_count_in_it(recipients, expected, convention):
+    result = wwb(codes=("0363", "0014"), dates=("31-12-2015",) * 2, recipients=recipients, registered=("0", "0"))
+
     assert result.ok, messages(result)
-    assert result.frame["wwb_recipients"].to_list() == [value]
+    by_code = dict(result.frame.select("gm_code", "wwb_recipients").iter_rows())
+    assert [by_code["0363"], by_code["0014"]] == expected
+    assert convention in result.numbers
+
+
+def test_an_english_count_with_a_comma_and_three_digits_alone_is_rejected_naming_the_cell_not_read_as_a_thousandth():
+    """Issue 22: an English file's "12,000" was read as 12 (a decimal comma) and published."""
+    result = table(
+        ["Municipality code", "Reference date", "WWB recipients", "Registered job seekers"],
+        [["GM0363"], ["2015-12-31"], ["12,000"], ["500"]],
+    )
+
+    assert not result.ok
+    (problem,) = [p for p in result.problems.to_dicts() if p["message"].startswith("ambiguous")]
+    assert (problem["row"], problem["column"], problem["value"]) == (2, "WWB recipients", "12,000")
+    assert "'12,000' is 12000 if ',' separates thousands but 12 if it is a decimal mark" in problem["message"]
+    assert result.frame["wwb_recipients"].to_list() == [None]
+
+
+def test_a_file_mixing_both_conventions_is_rejected_naming_a_cell_of_each():
+    result = wwb(
+        codes=("0363", "0014", "0018"), dates=("31-12-2015",) * 3,
+        recipients=("41.500", "10.250", "1,600"), registered=("0", "0", "0"),
+    )
+
+    assert not result.ok
+    (problem,) = result.problems.to_dicts()
+    assert (problem["row"], problem["value"]) == (4, "1,600")
+    assert "written in the English: ',' between thousands" in problem["message"]
+    assert "row 2 ('Aantal bijstandsontvangers') '41.500' is written in the Dutch" in problem["message"]
+
+
+def test_spreadsheet_numbers_show_no_convention_and_a_fraction_is_not_whole():
+    cells = pl.DataFrame({"code": ["0363", "0014"], "date": ["31-12-2015"] * 2, "wwb": [1.234, 12_000.0], "registered": [0, 0]})
+
+    result = uwv_table(WWB_HEADERS, cells, today=TODAY, valid_municipalities=VALID, regions=REGIONS)
+
+    (problem,) = result.problems.to_dicts()
+    assert problem["value"] == "1.234" and "not a whole number" in problem["message"]
+    assert result.frame.filter(pl.col("gm_code") == "0014")["wwb_recipients"].to_list() == [12_000]
+
+
+NAMES = {2015: {"0014": ["Groningen"], "0018": ["Hoogezand-Sappemeer"], "0363": ["Amsterdam"],
+                "0373": ["Bergen (NH.)"], "0893": ["Bergen (L.)"], "0518": ["'s-Gravenhage"]}}  # fmt: skip
+NAMED_HEADERS = ["Gemeentecode", "Gemeentenaam", "Peildatum", "Aantal bijstandsontvangers", "Ingeschreven als werkzoekende"]
+VALID_NAMED = {2015: {"0014", "0018", "0363", "0373", "0893", "0518"}}
+
+
+def named(codes, names, recipients=None, **kwargs):
+    recipients = recipients or ["100"] * len(codes)
+    columns = [list(codes), list(names), ["31-12-2015"] * len(codes), list(recipients), ["0"] * len(codes)]
+    cells = pl.DataFrame({f"c{i}": values for i, values in enumerate(columns)})
+    return uwv_table(NAMED_HEADERS, cells, today=TODAY, valid_municipalities=VALID_NAMED, regions=REGIONS, **kwargs)
+
+
+def test_a_name_that_is_another_municipalitys_that_year_rejects_the_row():
+    """Issue 22: GM0363 named 'Rotterdam' passed without a word."""
+    result = named(["GM0363", "0014"], ["Groningen", "Groningen"], municipality_names=NAMES)
+
+    (problem,) = result.problems.to_dicts()
+    assert (problem["row"], problem["column"], problem["value"]) == (2, "Gemeentenaam", "Groningen")
+    assert "'Groningen' is the name of municipality 0014 in 2015 according to CBS, not of 0363 ('Amsterdam')" in problem["message"]
+
+
+@pytest.mark.parametrize("name", ["Amsterdam", " amsterdam ", "AMSTERDAM"])
+def test_names_are_compared_without_case_spaces_and_accents(name):
+    result = named(["0363"], [name], municipality_names=NAMES)
+
+    assert result.ok and result.warnings.height == 0, messages(result)
+
+
+def test_a_name_without_its_province_fits_and_the_other_provinces_does_not():
+    fits = named(["0373", "0893"], ["Bergen", "bergen (l.)"], municipality_names=NAMES)
+    wrong = named(["0373"], ["Bergen (L.)"], municipality_names=NAMES)
+
+    assert fits.ok and fits.warnings.height == 0, messages(fits)
+    (problem,) = wrong.problems.to_dicts()
+    assert "'Bergen (L.)' is the name of municipality 0893" in problem["message"]
+
+
+def test_a_name_of_no_municipality_is_a_warning_not_a_rejection():
+    result = named(["0518"], ["Den Haag"], municipality_names=NAMES)
+
+    assert result.ok, messages(result)
+    (warning,) = result.warnings.to_dicts()
+    assert (warning["row"], warning["value"]) == (2, "Den Haag")
+    assert "not CBS's name of municipality 0518 in 2015 (''s-Gravenhage')" in warning["message"]
+
+
+def test_without_names_the_name_column_is_not_checked():
+    result = named(["0363"], ["Rotterdam"])
+
+    assert result.ok and result.warnings.height == 0
+
+
+def test_a_region_name_beside_the_code_must_fit_it():
+    headers = ["Arbeidsmarktregio", "Regionaam", "Peildatum", "Aantal openstaande vacatures"]
+    cells = pl.DataFrame({"a": ["AM01", "AM18"], "b": ["Groot Amsterdam", "groot amsterdam"], "c": ["31-12-2015"] * 2, "d": ["100", "200"]})
+
+    result = uwv_table(headers, cells, today=TODAY, valid_municipalities=VALID, regions=REGIONS)
+
+    (problem,) = result.problems.to_dicts()
+    assert (problem["row"], problem["column"]) == (2, "Regionaam")
+    assert "'Groot Amsterdam' is the name of labour-market region AM18 in 2015 according to CBS, not of AM01 ('Groningen')" in problem["message"]
+
+
+BOUNDS = {"wwb_recipients": {2015: (420_000, "CBS 37789ksz 'wwb', 2015JJ00 420,000"), 2016: (440_000, "CBS 37789ksz 'wwb', 2016JJ00 440,000")}}
+
+
+def test_a_count_above_the_national_total_of_its_year_is_rejected():
+    """Issue 22: 5,000,000 WWB recipients in one municipality passed without a word."""
+    result = table(WWB_HEADERS, [["0363", "0014"], ["31-12-2015"] * 2, ["5.000.000", "1.500"], ["0", "0"]], national_bounds=BOUNDS)
+
+    (problem,) = result.problems.to_dicts()
+    assert (problem["row"], problem["value"]) == (2, "5.000.000")
+    assert "5000000 is more than the whole country had (CBS 37789ksz 'wwb', 2015JJ00 420,000)" in problem["message"]
+
+
+def test_a_year_without_a_national_total_is_bounded_by_the_largest_of_any_year():
+    result = table(WWB_HEADERS, [["0363"], ["31-12-2019"], ["450000"], ["0"]], national_bounds=BOUNDS)
+
+    (problem,) = result.problems.to_dicts()
+    assert "(CBS 37789ksz 'wwb', 2016JJ00 440,000, the largest of any year)" in problem["message"]
+
+
+def test_rows_of_one_date_adding_up_to_more_than_the_country_are_a_warning():
+    result = table(WWB_HEADERS, [["0363", "0014"], ["31-12-2015"] * 2, ["300000", "200000"], ["0", "0"]], national_bounds=BOUNDS)
+
+    assert result.ok, messages(result)
+    (warning,) = result.warnings.to_dicts()
+    assert warning["row"] is None and warning["value"] == "500000"
+    assert "the 2 rows dated 2015-12-31 add up to 500000, more than the whole country" in warning["message"]
+
+
+def test_national_bounds_come_from_the_national_series_in_persons():
+    national = pl.DataFrame(
+        {
+            "series": ["wwb", "wwb", "wwb", "ww"],
+            "frequency": ["month", "month", "year", "month"],
+            "period_start": [dt.date(2015, 1, 1), dt.date(2015, 12, 1), dt.date(2015, 1, 1), dt.date(2015, 1, 1)],
+            "period_key": ["2015MM01", "2015MM12", "2015JJ00", "2015MM01"],
+            "value": [400.5, 430.0, 415.0, 999.0],
+            "unit": ["x 1 000"] * 4,
+            "provisional": [False] * 4,
+            "source_table": ["37789ksz"] * 4,
+        }
+    )
+
+    assert national_bounds(national) == {"wwb_recipients": {2015: (430_000, "CBS 37789ksz 'wwb', 2015MM12 430,000")}}

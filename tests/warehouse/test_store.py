@@ -19,8 +19,10 @@ from polars.testing import assert_frame_equal
 from transforms.metadata import build_info, source_tables, validation_results
 from transforms.series import SERIES_SCHEMA
 from warehouse import schema
+from tests.holders import held_read_write
 from warehouse.store import (
     WarehouseError,
+    WarehouseLocked,
     _ArrowStream,
     export_parquet,
     publish,
@@ -235,6 +237,35 @@ def test_a_damaged_file_fails_naming_the_file_and_duckdbs_error(warehouse):
         assert str(raised.value).startswith(f"cannot open the warehouse {warehouse}: IO Error: Could not read enough bytes")
         assert "werkregio refresh" in str(raised.value)
     assert published_build(warehouse) is None
+
+
+def test_a_file_another_process_holds_read_write_is_locked_not_missing_and_names_the_process(warehouse):
+    """Issue 22: such a file was taken for 'nothing published' and rebuilt without what it held."""
+    with held_read_write(warehouse) as pid:
+        for read in (
+            lambda: query(warehouse, "SELECT 1"),
+            lambda: query_tables(warehouse, ["build_info"]),
+            lambda: table_counts(warehouse),
+        ):
+            with pytest.raises(WarehouseLocked) as raised:
+                read()
+            message = str(raised.value)
+            assert message.startswith(f"the warehouse {warehouse} is open read-write in process {pid} (")
+            assert "nothing was changed. Close that session" in message and "-readonly" in message
+
+
+@pytest.mark.parametrize("keep", [(), ("national_series",)], ids=["new build", "keeping tables"])
+def test_publish_refuses_while_another_process_holds_the_published_file_read_write(warehouse, keep):
+    before = sha256(warehouse)
+    frames = {name: frame for name, frame in build("run-2", ww_january=1.0).items() if name not in keep}
+
+    with held_read_write(warehouse) as pid:
+        with pytest.raises(WarehouseLocked, match=f"open read-write in process {pid}"):
+            publish(warehouse, frames, keep=keep)
+
+    assert sha256(warehouse) == before
+    assert [p.name for p in warehouse.parent.iterdir()] == [warehouse.name]  # no building file left
+    assert published_build(warehouse)[0] == "run-1"
 
 
 def without_table(frames, name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import email.utils
+import io
 import json
 import threading
 import time
@@ -430,12 +431,20 @@ class _Page:
         self.status_code, self.headers = 200, {"Content-Type": "application/json"}
         self.content = json.dumps(body).encode()
         self.text = self.content.decode()
+        self.raw = _Raw(self.content)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+class _Raw(io.BytesIO):
+    """``Response.raw`` as the client reads it (``read1`` with ``decode_content``)."""
+
+    def read1(self, size: int = -1, decode_content: bool = False) -> bytes:
+        return super().read1(size)
 
 
 class _Pages:
@@ -470,3 +479,78 @@ def test_metadata_whose_next_link_leads_back_fails_naming_the_table_and_url(monk
     with pytest.raises(CbsBadResponse, match=f"{TABLE}: .*Perioden.* links back to a page of Perioden already read"):
         cbs._metadata(TABLE, "Perioden")
     assert len(session.requests) == 1
+def test_a_body_that_trickles_in_is_cut_off_once_the_request_has_taken_too_long_and_retried(mirror):
+    """Issue 22: a body sent one byte per second never timed out, because the timeout applies per read."""
+    fault = mirror.add_fault("trickle", seconds=0.05, table=TABLE, endpoint="TypedDataSet", skip=10, times=1)
+    cbs = client(mirror, timeout=0.5)  # each read returns within 0.05 s; a page may take 4 x 0.5 s in all
+
+    assert [r["ID"] for r in all_rows(cbs)] == list(range(ROWS))
+    assert fault.hits == 1 and cbs.stats.retries == 1
+
+
+def test_a_body_that_always_trickles_fails_naming_the_table_and_page(mirror):
+    mirror.add_fault("trickle", seconds=0.05, table=TABLE, endpoint="TypedDataSet", skip=10, times=None)
+
+    with pytest.raises(CbsUnavailable) as caught:
+        all_rows(client(mirror, timeout=0.5, retries=1))
+
+    message = str(caught.value)
+    assert message.startswith(f"{TABLE}: {mirror.base_url}/ODataFeed/OData/{TABLE}/TypedDataSet?") and "$skip=10" in message
+    assert "failed after 2 attempts; last error: the response took more than 2 s and was still coming" in message
+
+
+def test_a_next_link_back_to_a_page_already_read_fails_the_table(mirror):
+    """Issue 22: an odata.nextLink leading back was followed without end (37,263 requests in 10 minutes)."""
+    mirror.add_fault("link", link=f"/ODataFeed/OData/{TABLE}/TypedDataSet?$format=json&$skip=5", table=TABLE,
+                     endpoint="TypedDataSet", skip=10, times=None)
+
+    with pytest.raises(CbsBadResponse) as caught:
+        all_rows(client(mirror))
+
+    message = str(caught.value)
+    assert message.startswith(f"{TABLE}: odata.nextLink of {mirror.base_url}/ODataFeed/OData/{TABLE}/TypedDataSet?")
+    assert "$skip=5, not to the next page ($skip=15): the paging does not advance" in message
+    assert mirror.count(TABLE, "TypedDataSet") < 12  # the pages in flight, not an endless loop
+
+
+def test_a_next_link_without_skip_that_leads_back_fails_the_table(mirror):
+    again = f"/ODataFeed/OData/{TABLE}/TypedDataSet?$format=json&page=2"
+    mirror.add_fault("link", link=again, table=TABLE, endpoint="TypedDataSet", skip=0, times=None)  # page=2 is $skip 0 too
+
+    with pytest.raises(CbsBadResponse) as caught:
+        all_rows(client(mirror))
+
+    assert str(caught.value) == (
+        f"{TABLE}: odata.nextLink of {mirror.base_url}{again} leads back to {mirror.base_url}{again}, a page already read: "
+        "the paging does not advance; nothing was landed"
+    )
+    assert mirror.count(TABLE, "TypedDataSet") == 2
+
+
+def test_pages_that_never_end_fail_at_the_most_rows_the_table_can_hold(mirror, tmp_path):
+    from sources.cbs.landing import land_table, latest_landing
+
+    mirror.add_fault("endless", table=TABLE, endpoint="TypedDataSet", times=None)
+
+    with pytest.raises(CbsBadResponse) as caught:
+        land_table(client(mirror), TABLE, tmp_path / "raw")
+
+    assert str(caught.value) == (
+        f"{TABLE}: {mirror.base_url}/ODataFeed/odata/{TABLE}/TypedDataSet sent more than 23 rows, the most its dimensions "
+        "allow (one per combination of their categories): the paging repeats pages; nothing was landed"
+    )
+    assert mirror.data_rows_served(TABLE) <= ROWS + 5 * 2 * 3 + 5  # the pages queued ahead, not without end
+    assert latest_landing(tmp_path / "raw", TABLE) is None
+
+
+def test_a_table_that_takes_longer_than_its_deadline_fails_naming_it(mirror):
+    mirror.add_fault("latency", seconds=0.4, table=TABLE, endpoint="TypedDataSet", times=None)  # 5 pages, one at a time
+    cbs = client(mirror, concurrency=1, table_timeout=1.0)
+
+    with pytest.raises(CbsUnavailable) as caught:
+        all_rows(cbs)
+
+    message = str(caught.value)
+    assert message.startswith(f"{TABLE}: the download did not finish within 1 s (WERKREGIO_TABLE_TIMEOUT); gave up before requesting ")
+    assert "TypedDataSet" in message and message.endswith("nothing was landed")
+    assert cbs.table_info(TABLE)["Modified"]  # the deadline ends with the table: the next request is not refused

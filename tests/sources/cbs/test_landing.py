@@ -296,3 +296,27 @@ def test_a_damaged_landed_file_is_named_in_full_and_the_advice_lands_it_anew(tmp
     assert again.action == "downloaded"
     assert again.landing.read_data()["Waarde_1"].to_list() == [1.5, 2.0, None]
     assert again.landing.read_dimension("Perioden").height == 3
+
+
+def test_a_landing_marked_failed_is_downloaded_again_even_with_the_same_modified(tmp_path):
+    from sources.cbs.landing import clear_failed, failed_checks, mark_failed
+
+    make_table(tmp_path / "src", values=(1.5, -2.0, None))  # say a check refuses the -2.0
+    source = RecordedCbs(tmp_path / "src")
+    bad = land_table(source, TABLE, tmp_path / "raw", clock=clock(1)).landing
+    mark_failed(bad, "run-1", ["Waarde_1: 1 value below 0"], datetime(2026, 1, 1, tzinfo=UTC))
+    assert failed_checks(bad) == {"run": "run-1", "at": "2026-01-01T00:00:00+00:00", "checks": ["Waarde_1: 1 value below 0"]}
+    messages = []
+
+    same = land_table(source, TABLE, tmp_path / "raw", clock=clock(2), progress=messages.append)  # CBS still serves it
+
+    assert same.action == "identical" and same.landing == bad
+    assert messages[0] == f"{TABLE}: the newest landing {bad.folder.name} failed its critical checks in run run-1; downloading the table again"
+    make_table(tmp_path / "src", values=(1.5, 2.0, None))  # CBS healthy again, same Modified
+    good = land_table(source, TABLE, tmp_path / "raw", clock=clock(3))
+    assert good.action == "downloaded" and latest_landing(tmp_path / "raw", TABLE) == good.landing
+    assert failed_checks(good.landing) is None and failed_checks(bad) is not None
+    assert land_table(source, TABLE, tmp_path / "raw", clock=clock(4)).action == "unchanged"
+    assert [landing.folder for landing in landings(tmp_path / "raw", TABLE)] == [bad.folder, good.landing.folder]  # a file beside them is no landing
+    clear_failed(bad)
+    assert failed_checks(bad) is None and not (tmp_path / "raw" / TABLE / "failed-checks.json").exists()

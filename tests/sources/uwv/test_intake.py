@@ -17,16 +17,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from sources.uwv.intake import (
-    DEFAULT_MAX_BYTES,
-    ArchiveUnreadable,
-    IntakeBusy,
-    UwvFolders,
-    archived_frames,
-    check_file,
-    intake_inbox,
-    load_valid_municipalities,
-)
+from sources.uwv.archive import ArchiveUnreadable, archived_frames
+from sources.uwv.folders import UwvFolders
+from sources.uwv.intake import DEFAULT_MAX_BYTES, IntakeBusy, check_file, intake_inbox, load_valid_municipalities
 from tests import uwv_files as files
 from tests.uwv_files import Style
 from transforms.uwv import PORTAL_CONNECTIONS, PROBLEM_SCHEMA, SCHEMAS, VACANCIES, WWB_REGISTRATIONS
@@ -68,6 +61,7 @@ def home(tmp_path):
 
 def intake(home, **options):
     options.setdefault("clock", Clock())
+    options.setdefault("quiet_seconds", 0)  # files are written whole before the intake; the quiet time has tests of its own
     return intake_inbox(home, valid_municipalities=VALID, regions=REGIONS, today=TODAY, **options)
 
 
@@ -461,6 +455,44 @@ def xlsx_date_with_a_time(inbox):
     workbook.save(inbox / "bijstand_tijd.xlsx")
 
 
+def xlsx_formulas_without_values(inbox):
+    """A workbook written by a program that computes no formulas: the formulas, no saved results."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Gemeentecode", "Peildatum", "WWB", "Ingeschreven bij UWV"])
+    sheet.append(["0363", "31-12-2015", 41000, "=C2/2"])
+    sheet.append(["0014", "31-12-2015", "=SUM(C2:C2)/4", 500])
+    workbook.save(inbox / "bijstand_formules.xlsx")
+
+
+def opendocument(name):
+    def write(inbox):
+        with zipfile.ZipFile(inbox / name, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")  # first, stored
+            archive.writestr("content.xml", "<office:document-content/>")
+            archive.writestr("META-INF/manifest.xml", "<manifest:manifest/>")
+    return write
+
+
+def zip_of_csv(inbox):
+    with zipfile.ZipFile(inbox / "bijstand.xlsx", "w") as archive:
+        archive.writestr("bijstand.csv", wwb_text())
+
+
+def english_csv(name, counts):
+    """An English-formatted WWB file (English headers, ',' between fields) with these recipients per row."""
+    header = "Municipality code,Municipality name,Reference date,WWB recipients,Registered job seekers\r\n"
+    places = [("GM0363", "Amsterdam"), ("GM0014", "Groningen"), ("GM0599", "Rotterdam")]
+    lines = [f'{code},{place},2015-12-31,"{count}",0\r\n' for (code, place), count in zip(places, counts)]
+    return inbox_file(name, (header + "".join(lines)).encode())
+
+
+NAMES = {2015: {code: [name] for code, name in files.MUNICIPALITIES.items()}}
+BOUNDS = {"wwb_recipients": {2015: (420_000, "CBS 37789ksz 'wwb', 2015JJ00 420,000")}}
+
+
 def directory(inbox):
     (inbox / "bijstand_map.csv").mkdir()
     (inbox / "bijstand_map.csv" / "inside.csv").write_text(wwb_text())
@@ -560,6 +592,33 @@ CORPUS = [
     pytest.param(directory, "is a directory, not a file", {}, id="directory"),
     pytest.param(fifo, "not a regular file (a FIFO, socket or device)", {}, id="fifo"),
     pytest.param(wwb_csv(), "more than the limit of 256 bytes; it was not read", {"max_bytes": 256}, id="file over the size limit"),
+    # issue 22: counts that read as two numbers, names and magnitudes CBS contradicts, formulas, OpenDocument
+    pytest.param(english_csv("english.csv", ["12,000", "950", "38,000"]),
+                 "value '12,000': ambiguous number: '12,000' is 12000 if ',' separates thousands but 12 if it is a decimal mark",
+                 {}, id="english thousands read as two numbers"),
+    pytest.param(wwb_csv(changes={0: {"wwb_recipients": "41.500"}, 1: {"wwb_recipients": "10,250"}}),
+                 "written in the English: ',' between thousands, '.' before decimals, but row 2", {},
+                 id="numbers in both conventions"),
+    pytest.param(wwb_csv(changes={0: {"gm_name": "Rotterdam"}}),
+                 "value 'Rotterdam': 'Rotterdam' is the name of municipality 0599 in 2015 according to CBS, not of 0363",
+                 {"municipality_names": NAMES}, id="name of another municipality"),
+    pytest.param(wwb_csv(changes={0: {"wwb_recipients": 5_000_000}}),
+                 "5000000 is more than the whole country had (CBS 37789ksz 'wwb', 2015JJ00 420,000)",
+                 {"national_bounds": BOUNDS}, id="count above the national total"),
+    pytest.param(kind_csv(PORTAL_CONNECTIONS, "portaal.csv", {0: {"connected": True}, 1: {"connected": "x", "connected_since": None},
+                                                              2: {"connected": "", "connected_since": None}}),
+                 "empty: expected ja or nee (a blank means no only in a column that marks yes with x alone)", {},
+                 id="blank in a ja/nee column with an x"),
+    pytest.param(xlsx_formulas_without_values, "the cell holds a formula whose result was never saved in the file", {},
+                 id="xlsx formulas without saved values"),
+    pytest.param(opendocument("bijstand.xlsx"), "the file is an OpenDocument spreadsheet (.ods) named .xlsx", {},
+                 id="ods named xlsx"),
+    pytest.param(opendocument("bijstand.csv"), "the file is an OpenDocument spreadsheet (.ods) named as CSV", {},
+                 id="ods named csv"),
+    pytest.param(opendocument("bijstand.ods"), "OpenDocument spreadsheets (.ods) are not accepted: save the file as .xlsx", {},
+                 id="ods"),
+    pytest.param(zip_of_csv, "not an XLSX workbook: a ZIP archive of something else (it holds bijstand.csv)", {},
+                 id="zip of a csv named xlsx"),
 ]
 
 
@@ -652,7 +711,7 @@ def test_real_municipality_list_accepts_every_municipality_and_knows_mergers(hom
     ended = files.wwb_registrations([day], codes=["0007"])  # Bellingwedde, merged into Westerwolde in 2018
     files.write_csv(folders.inbox / "bijstand_2019_oud.csv", WWB_REGISTRATIONS, ended)
 
-    results = {r.file: r for r in intake_inbox(home, valid_municipalities=valid, regions=REGIONS, today=TODAY)}
+    results = {r.file: r for r in intake_inbox(home, valid_municipalities=valid, regions=REGIONS, today=TODAY, quiet_seconds=0)}
 
     assert len(valid[2019]) == 355
     accepted = results["bijstand_2019.csv"]
@@ -662,3 +721,114 @@ def test_real_municipality_list_accepts_every_municipality_and_knows_mergers(hom
     assert "municipality code 0007 no longer existed on 2019-01-01: last valid on 1 January 2017" in (
         results["bijstand_2019_oud.csv"].message
     )
+
+
+def test_a_file_changed_less_than_the_quiet_time_ago_waits_in_the_inbox(home):
+    """Issue 22: a file still being copied into the inbox (a share, scp) had its first rows archived."""
+    folders = UwvFolders.at(home)
+    path = files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    os.utime(path, (1e9, 1e9))  # a copy that keeps the original's modification time still changes its status-change time
+    written = max(path.stat().st_mtime, path.stat().st_ctime)
+
+    def at(seconds_after):
+        return lambda: dt.datetime.fromtimestamp(written + seconds_after, dt.UTC)
+
+    (waiting,) = intake(home, quiet_seconds=60, clock=at(20))
+    assert waiting.status == "waiting" and waiting.frame is None
+    assert "'bijstand.csv' changed 20 s ago: taken in once it has been left unchanged for 60 s" in waiting.message
+    assert [p.name for p in folders.inbox.iterdir()] == ["bijstand.csv"] and archive_entries(folders) == []
+
+    (taken,) = intake(home, quiet_seconds=60, clock=at(61))
+    assert taken.status == "accepted", taken.message
+
+
+def test_waiting_and_settling_files_tell_quiet_files_from_files_still_changing(home):
+    from sources.uwv.intake import settling_files, waiting_files
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "nieuw.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+
+    assert waiting_files(home, quiet_seconds=3600) == []
+    ((name, age),) = settling_files(home, quiet_seconds=3600)
+    assert name == "nieuw.csv" and 0 <= age < 3600
+    assert waiting_files(home, quiet_seconds=0) == ["nieuw.csv"] and settling_files(home, quiet_seconds=0) == []
+
+
+@pytest.mark.parametrize("reader", ["archived_frames", "archive_state"])
+def test_an_archived_file_that_changed_after_it_was_accepted_fails_whatever_reads_the_archive(home, reader):
+    """Issue 22: a writer still holding the file completed it after it was archived; nothing noticed."""
+    from sources.uwv.archive import archive_state
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    (accepted,) = intake(home)
+    with open(accepted.path, "a", encoding="utf-8") as late:  # the rest of the copy, through the writer's open handle
+        late.write("GM0599;Rotterdam;30-06-2019;38.000;12.000\r\n")
+
+    with pytest.raises(ArchiveUnreadable) as raised:
+        archived_frames(folders.archive) if reader == "archived_frames" else archive_state(home)
+
+    message = str(raised.value)
+    assert f"the UWV archive file {accepted.path} changed after it was accepted" in message
+    assert f"accepted as {accepted.sha256[:12]}" in message and "still being written when it was taken in" in message
+    assert f"move the accepted file kept in {accepted.path.parent} back into the inbox, remove that folder" in message
+
+
+def test_a_file_that_changes_while_it_is_archived_goes_back_to_the_inbox(home, monkeypatch):
+    from sources.uwv import archive
+
+    folders = UwvFolders.at(home)
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, rows(WWB_REGISTRATIONS))
+    move = archive.move
+
+    def move_while_written(source, target):
+        move(source, target)
+        if target.parent.name.startswith(".staging-"):  # into the entry being built, not back to the inbox
+            with open(target, "a", encoding="utf-8") as late:
+                late.write("GM0599;Rotterdam;30-06-2019;38.000;12.000\r\n")
+
+    monkeypatch.setattr(archive, "move", move_while_written)
+
+    assert intake(home) == []
+    assert [p.name for p in folders.inbox.iterdir()] == ["bijstand.csv"]
+    assert list(folders.archive.glob(".staging-*")) == [] and archive_entries(folders) == []
+    monkeypatch.undo()
+    (result,) = intake(home)  # the next intake checks what the file holds now
+    assert result.status == "accepted", result.message
+    assert result.frame.height == len(rows(WWB_REGISTRATIONS)) + 1
+
+
+def test_names_and_warnings_and_the_number_convention_are_in_an_accepted_files_report(home):
+    folders = UwvFolders.at(home)
+    generated = rows(WWB_REGISTRATIONS)
+    generated[0] = {**generated[0], "gm_name": "Mokum"}  # a name CBS does not know: a warning, not a rejection
+    files.write_csv(folders.inbox / "bijstand.csv", WWB_REGISTRATIONS, generated)
+
+    (result,) = intake(home, municipality_names=NAMES, national_bounds=BOUNDS)
+
+    assert result.status == "accepted", result.message
+    report = json.loads(result.report.read_text(encoding="utf-8"))
+    assert any("'Mokum' is not CBS's name of municipality" in w for w in report["warnings"])
+    assert report["details"]["numbers"].startswith("Dutch: '.' between thousands, ',' before decimals (shown by row ")
+    assert f"; {len(report['warnings'])} warning(s)" in result.message
+
+
+def test_a_spreadsheet_number_with_a_fraction_among_text_counts_is_not_read_as_a_whole_number():
+    """A count column that mixes text (written the English way) with a number cell 1.234: the cell's text must not
+    read as 1234 in the file's convention."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Gemeentecode", "Peildatum", "WWB", "Ingeschreven bij UWV"])
+    sheet.append(["0363", "31-12-2015", "12,000", 0])
+    sheet.append(["0014", "31-12-2015", "1,500", 0])
+    sheet.append(["0080", "31-12-2015", 1.234, 0])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    check = check_file(buffer.getvalue(), "bijstand.xlsx", valid_municipalities=VALID, regions=REGIONS, today=TODAY)
+
+    (problem,) = check.problems.to_dicts()
+    assert (problem["row"], problem["value"]) == (4, "1.2340") and "not a whole number" in problem["message"]
+    assert check.table.frame.filter(pl.col("gm_code") == "0363")["wwb_recipients"].to_list() == [12_000]
