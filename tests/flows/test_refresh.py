@@ -152,7 +152,7 @@ def test_a_landing_that_failed_its_checks_is_downloaded_again_and_a_healthy_cbs_
             run_refresh(tables=[NATIONAL.table_id])
         bad = latest_landing(settings.raw_dir, NATIONAL.table_id)
         assert bad.modified == "2026-01-01T02:00:00" and failed_checks(bad) is not None
-        assert rerun_plan(settings)["download_again"] == [f"{NATIONAL.table_id} (its newest landing failed its critical checks)"]
+        assert rerun_plan(settings)["download_again"] == [NATIONAL.table_id]
         assert f"downloads again 1 whose newest landing failed its critical checks ({NATIONAL.table_id})" in render(status_report(settings))
 
         cbs.reset_log()  # CBS still serves the glitch: downloaded again, the same, and refused again
