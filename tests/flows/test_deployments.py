@@ -43,6 +43,7 @@ from prefect.client.schemas.objects import Artifact
 from prefect.events import Event
 from prefect.events.filters import EventFilter, EventNameFilter
 
+from flows import runlog
 from flows.tasks import PUBLISHED_EVENT
 from sources.cbs import catalog
 from tests.statline_mirror import StatLineMirror
@@ -472,13 +473,15 @@ def test_a_failed_run_sends_the_failure_notification_of_docs_scheduling(stack, t
 
 
 def test_the_worker_stops_on_one_ctrl_c_while_a_run_downloads(stack, tmp_path):
-    """Ctrl-C in the worker's terminal (SIGINT to its process group) stops it, and the flow run it started, at once."""
+    """Ctrl-C in the worker's terminal (SIGINT to its process group) stops it at once, and the flow run it started."""
     home = tmp_path / "werkregio-home"
     tag = f"ctrl-c-{uuid.uuid4().hex}"
-    env = {**stack.client_env, "WERKREGIO_HOME": str(home), "WERKREGIO_CBS_URL": stack.mirror.base_url, "WERKREGIO_TEST_TAG": tag}
+    env = {**stack.client_env, "WERKREGIO_HOME": str(home), "WERKREGIO_CBS_URL": stack.mirror.base_url, "WERKREGIO_TEST_TAG": tag,
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip  - what the worker printed is in its log however it ends
     log = stack.root / "worker-ctrl-c.log"
     stack.logs.append(log)
     stack.mirror.latency(1.0)  # every request a second late: the downloads last a while
+    stack.mirror.reset_log()  # the earlier tests' downloads: the signal waits for this run's
     try:
         refresh_id = stack.run_deployment("refresh/nightly-refresh", f"tables={TABLES}")
         with log.open("wb") as out:
@@ -505,10 +508,13 @@ def test_the_worker_stops_on_one_ctrl_c_while_a_run_downloads(stack, tmp_path):
         # the killed run stays Running in the API (no heartbeat automation here): end it, freeing its concurrency slot
         stack.api("POST", f"/flow_runs/{refresh_id}/set_state", json={"state": {"type": "CRASHED", "name": "Crashed"}, "force": True})
 
-    assert "Worker '" in log.read_text() and "stopped!" in log.read_text()
+    assert "Worker '" in log.read_text() and "stopped!" in log.read_text(), f"exit {worker.returncode}\n{_tail(log)}"
     with (home / ".pipeline.lock").open("a") as lock:  # the data dir is free for the next run
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     assert not (home / "warehouse" / "werkregio.duckdb").exists()
+    # the flow run runs in a process group of its own (Prefect's process worker): the worker ends it as it stops
+    [run] = runlog.runs(home / "runs.jsonl")
+    assert (run.run_id, run.status) == (refresh_id, "running or killed"), f"{run}\n{_tail(log)}"
 
 
 def tagged_processes(tag: str) -> list[int]:
