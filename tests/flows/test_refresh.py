@@ -81,7 +81,9 @@ def test_second_refresh_with_unchanged_modified_downloads_no_rows(home, mirror):
     result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
     assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"]
     assert mirror.data_rows_served() == 0
-    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for()) == [
+    asked = mirror.requests_for()
+    assert len([r for r in asked if r.table_id is None]) == 1  # reach_cbs: the service's base URL, once
+    assert sorted((r.table_id, r.endpoint) for r in asked if r.table_id is not None) == [
         ("37789ksz", "TableInfos"),
         ("82496NED", "TableInfos"),
     ]
