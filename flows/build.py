@@ -15,10 +15,10 @@ import polars as pl
 from prefect import get_run_logger
 from prefect.futures import wait
 
-from expectations.runner import ValidationFailed, ValidationReport
 from sources.cbs import catalog
 from sources.cbs.client import time_dimension
 from sources.cbs.landing import Landing, current_landings
+from flows.failures import MissingSource, ValidationStopped, WouldPublishLess
 from flows.settings import Settings
 from flows.tasks import LandedTable, intake_uwv, read_landings, read_reference, read_uwv_archive, record_landing_checks, validate_batch
 from flows.runners import choose_runner, task_runner
@@ -41,15 +41,6 @@ FACT_TABLES = (
     "region_membership",
     *uwv.DATASETS,
 )
-VIEWS = ("harmonised", "as_published")
-
-
-class MissingSource(RuntimeError):
-    """A table the build needs has never been landed."""
-
-
-class WouldPublishLess(RuntimeError):
-    """A build lacks what the published warehouse holds (a reference year, a CBS table); nothing was published."""
 
 
 @dataclass
@@ -66,18 +57,6 @@ class Facts:
     uwv_files: list[dict[str, Any]]
     meanwhile: Any = None
     task_runner: str | None = None
-
-
-class ValidationStopped(RuntimeError):
-    """Critical expectations failed on one or more batches; nothing was published.
-
-    ``validation_rows`` holds every check of every batch validated in the run, so the run log
-    and the HTML report show all failures at once.
-    """
-
-    def __init__(self, failed: list[ValidationReport], rows: list[dict[str, Any]]) -> None:
-        super().__init__("\n".join(str(ValidationFailed(report)) for report in failed))
-        self.validation_rows = rows
 
 
 def build_facts(settings: Settings, run_id: str, meanwhile: Callable[[dict[str, pl.DataFrame]], Any] | None = None) -> Facts:

@@ -11,20 +11,32 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from flows.runlog import PipelineBusy  # the standard library only
-from flows.settings import Settings, SettingsError, apply_quiet_environment
+from flows.settings import VIEWS, Settings, SettingsError, apply_quiet_environment
+
+
+EVENTS_TIMEOUT = 30.0
+"""Seconds the command waits for its Prefect events to be sent after its flow run."""
+API_PAGE = 200
+"""Task runs per request (the most Prefect's server gives, ``PREFECT_SERVER_API_DEFAULT_LIMIT``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="werkregio",
         description="Dutch regional labour-market indicators from CBS StatLine into DuckDB.",
-        epilog="Settings come from WERKREGIO_* environment variables; see README.md.",
+        epilog="Settings come from WERKREGIO_* environment variables; see README.md. Exit codes: 0 done (also when "
+        "there was nothing to publish), 1 the run failed or was refused (the message says why), 2 a wrong argument "
+        "or setting, 130 stopped by Ctrl-C.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('werkregio')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     refresh = commands.add_parser(
@@ -40,9 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID_OR_FAMILY",
         help="only this CBS table id or catalog family (repeatable; default: the whole catalog)",
     )
-    mode = refresh.add_mutually_exclusive_group()
-    mode.add_argument("--force", action="store_true", help="download even when Modified is unchanged, rebuild even when nothing changed, and publish even a build that lacks what the published warehouse holds")
-    mode.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
+    refresh.add_argument(
+        "--force", action="store_true",
+        help="download even when Modified is unchanged, rebuild even when nothing changed (with --offline: rebuild from "
+        "what is landed), and publish even a build that lacks what the published warehouse holds",
+    )  # fmt: skip
+    refresh.add_argument("--offline", action="store_true", help="download nothing; build from what is already landed")
 
     indicators = commands.add_parser(
         "indicators",
@@ -51,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "given reference year and view, keeping the other scenarios, and publish atomically.",
     )
     indicators.add_argument("--reference-year", type=int, metavar="YEAR", help="boundaries to harmonise to (default: latest region composition)")
-    indicators.add_argument("--view", choices=("harmonised", "as_published"), default="harmonised", help="default harmonised")
+    indicators.add_argument("--view", choices=VIEWS, default="harmonised", help="default harmonised")
 
     export = commands.add_parser(
         "export",
@@ -190,8 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         before = published_build(settings.warehouse_path)  # a run can fail after it published
         flow_called = True
-        with foreground_flow_run():
-            flow(**parameters)
+        record = run_flow(flow, parameters)
+    except KeyboardInterrupt:
+        outcome = published_now(settings.warehouse_path, before) if flow_called else "The published warehouse was not changed."
+        print(f"\nwerkregio {args.command} stopped (Ctrl-C). {outcome} `werkregio status` shows the run.", file=sys.stderr)
+        return 130
     except Exception as err:  # noqa: BLE001 - the CLI turns any failure into one clear line and exit 1
         print(f"\nwerkregio {args.command} failed: {err}", file=sys.stderr)
         if isinstance(err, PipelineBusy):  # refused before it started: no run was recorded
@@ -200,7 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = published_now(settings.warehouse_path, before) if flow_called else "The published warehouse was not changed."
         print(f"{outcome} `werkregio status` shows the run.", file=sys.stderr)
         return 1
-    print(f"\nwerkregio {args.command} done: {settings.warehouse_path}")
+    published = (record or {}).get("published") or {}
+    if published.get("rebuilt") is False:
+        print(
+            f"\nwerkregio {args.command}: nothing changed since build {published['build']}: published nothing; "
+            f"{settings.warehouse_path} is as it was (--force rebuilds)"
+        )
+        return 0
+    print(f"\nwerkregio {args.command} done: published {settings.warehouse_path}")
     return 0
 
 
@@ -238,6 +263,54 @@ def prepare_prefect_environment(settings: Settings) -> None:
     apply_quiet_environment()
     os.environ["PREFECT_HOME"] = str(prefect_home(settings))
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "werkregio")
+
+
+def run_flow(flow: Callable[..., Any], parameters: dict[str, Any]) -> Any:
+    """Call ``flow`` with ``parameters`` as this command's flow run (:func:`foreground_flow_run`) and return
+    its result; a failed run raises its error.
+
+    With Prefect's temporary server (no ``PREFECT_API_URL``), the command ends only once that server has
+    recorded the run's task runs (:func:`wait_until_recorded`): the server stops when the command exits,
+    and stopping it while it still wrote the last task runs of a run (as after a run that failed on
+    many tables at once) logged its write cancelled, with ``CancelledError`` tracebacks.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.settings import PREFECT_API_URL
+
+    temporary_server = not PREFECT_API_URL.value()
+    with foreground_flow_run():
+        state = flow(**parameters, return_state=True)
+    EventsWorker.drain_all(timeout=EVENTS_TIMEOUT, at_exit=False)  # the run's last events sent now, not at exit
+    if temporary_server:
+        try:
+            wait_until_recorded(state.state_details.flow_run_id)
+        except Exception as err:  # noqa: BLE001 - Prefect's bookkeeping must not change the run's outcome
+            print(f"werkregio: could not ask Prefect's temporary server about the run: {type(err).__name__}: {err}", file=sys.stderr)
+    return state.result()
+
+
+def wait_until_recorded(flow_run_id: Any, *, timeout: float = 10.0, quiet: float = 0.5, poll: float = 0.1) -> bool:
+    """Wait until the Prefect API lists every task run of ``flow_run_id`` in a final state, unchanged
+    for ``quiet`` seconds; at most ``timeout`` seconds. Whether it got there."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + timeout
+    runs_of = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    seen, since = None, time.monotonic()
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs, page = [], None
+            while page is None or len(page) == API_PAGE:
+                page = client.read_task_runs(flow_run_filter=runs_of, limit=API_PAGE, offset=len(runs))
+                runs += page
+            now = sorted((str(run.id), str(run.state_type)) for run in runs)
+            if now != seen:
+                seen, since = now, time.monotonic()
+            elif all(run.state is not None and run.state.is_final() for run in runs) and time.monotonic() - since >= quiet:
+                return True
+            time.sleep(poll)
+    return False
 
 
 @contextmanager

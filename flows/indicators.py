@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.states import State
 
+from flows.artifacts import show_published
 from flows.build import (
     FACT_TABLES,
-    VIEWS,
     MissingSource,
     check_reference_year,
     compute_marts,
@@ -21,25 +22,36 @@ from flows.build import (
     region_years,
     scenarios,
 )
+from flows.failures import EXPECTED, failed
 from flows.refresh import recorded_run, run_metadata
-from flows.settings import Settings
+from flows.settings import Settings, View
 from flows.tasks import publish_warehouse, read_published_tables, write_indicator_report
 from transforms.metadata import validation_results
 from warehouse.store import WarehouseError
 
 
 @flow(name="recalculate_indicators", description="Recompute the indicator marts for a reference year and view from loaded facts.")
-def recalculate_indicators(reference_year: int | None = None, view: str = "harmonised") -> dict[str, Any]:
+def recalculate_indicators(
+    reference_year: int | None = None, view: View = "harmonised"
+) -> dict[str, Any] | State:
     """Add (or refresh) the indicators for ``reference_year`` and ``view``, keep the other scenarios.
 
     Reads the facts from the published warehouse, so nothing is downloaded or re-validated;
     the source tables and validation results of the build that loaded the facts are carried over
     (not the newest landings: a refresh may have landed a version and then failed), and so is the
     CBS service they came from (``build_info.cbs_url``, whatever ``WERKREGIO_CBS_URL`` says now). Default reference year:
-    ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition.
+    ``WERKREGIO_REFERENCE_YEAR``, else the latest year with a CBS region composition. ``view`` is
+    checked by Prefect against its two values (the UI offers them). An expected failure
+    (``flows.failures``) ends the run Failed with its message.
     """
-    if view not in VIEWS:
-        raise ValueError(f"view must be one of {VIEWS}, not {view!r}")
+    try:
+        return recalculate(reference_year, view)
+    except EXPECTED as err:
+        return failed(err)
+
+
+def recalculate(reference_year: int | None, view: str) -> dict[str, Any]:
+    """The body of :func:`recalculate_indicators`, in its flow run."""
     settings = Settings.from_env()
     with recorded_run(settings, "indicators", {"reference_year": reference_year, "view": view}) as record:
         current = read_published_tables(settings, [*FACT_TABLES, "indicators", "validation_results", "load_history", "build_info"])
@@ -69,5 +81,6 @@ def recalculate_indicators(reference_year: int | None = None, view: str = "harmo
         }
         published = publish_warehouse(settings, frames, keep=kept)
         record["published"] = {"path": str(published.path), "rows": published.row_counts}
+        show_published(published.path, record["run_id"], marts["indicators"])
         record["published"]["report"] = write_indicator_report(settings)
         return record

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 DEFAULT_CBS_URL = "https://opendata.cbs.nl"
@@ -17,6 +18,9 @@ CBS_APIS = ("v3", "v4")
 TASK_RUNNERS = ("threads", "processes", "dask")
 """Where per-table tasks (validation) run: ``flows.runners``."""
 DASK_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+View = Literal["harmonised", "as_published"]
+"""The two views of the indicators: on one reference year's boundaries, or each year's figures on their own."""
+VIEWS: tuple[str, ...] = get_args(View)
 
 #: Environment variables that keep Prefect (and GX) from talking to any host but CBS,
 #: set as defaults (a value the user set wins) before Prefect is imported.
@@ -129,6 +133,11 @@ class Settings:
     def cbs_service_url(self) -> str:
         """The CBS service the pipeline talks to: ``cbs_v4_url`` with ``cbs_api`` v4, else ``cbs_url``."""
         return self.cbs_v4_url if self.cbs_api == "v4" else self.cbs_url
+
+    @property
+    def cbs_url_setting(self) -> str:
+        """The setting that names that service, for messages: ``WERKREGIO_CBS_URL``, or ``WERKREGIO_CBS_V4_URL`` with v4."""
+        return "WERKREGIO_CBS_V4_URL (with WERKREGIO_CBS_API=v4)" if self.cbs_api == "v4" else "WERKREGIO_CBS_URL"
 
     @property
     def raw_dir(self) -> Path:

@@ -10,16 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Cancelled, State
 
 from expectations.runner import ValidationReport
 from expectations.rules import topic_keys
-from sources.cbs.client import CbsSource, LiveCbs, dimension_keys, user_agent
+from sources.cbs.client import CbsCancelled, CbsSource, CbsUnreachable, LiveCbs, dimension_keys, user_agent
 from sources.cbs.v4 import V4Cbs
+from flows.artifacts import DownloadProgress, show_report
+from flows.failures import MissingSource
 from flows.inputs import inputs_sha256 as sha256_of_inputs
 from flows.inputs import published_from
 from sources.cbs.landing import Landing, LandResult, catalogued_versions, clear_failed, land_table, latest_landing, mark_failed
@@ -32,6 +36,9 @@ from flows.validation import ValidationJob, validate_landed
 from transforms.uwv_checks import NationalBounds
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, WarehouseError, WarehouseLocked, publish, query_tables, table_counts
+
+
+PUBLISHED_EVENT = "werkregio.warehouse.published"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,21 @@ def live_source(settings: Settings) -> CbsSource:
     return LiveCbs(settings.cbs_url, **options)
 
 
+@task(name="reach_cbs", cache_policy=NO_CACHE)
+def reach_cbs(source: CbsSource, settings: Settings) -> str | None:
+    """Whether CBS answers at all, by one request that is not retried: None if it does, else why not and
+    what to do. Asked before any download, so that a wrong URL or no network fails a run at once
+    instead of after every table's retries."""
+    try:
+        source.check_reachable()
+    except CbsUnreachable as err:
+        return (
+            f"{err}; check {settings.cbs_url_setting} (and the network), or build from the tables already "
+            "landed with `werkregio refresh --offline`"
+        )
+    return None
+
+
 @task(name="check_catalogue", cache_policy=NO_CACHE)
 def check_catalogue(source: CbsSource, settings: Settings, table_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The version of each landed table of ``table_ids`` from CBS's catalogue, in one request (``catalogued_versions``)."""
@@ -69,12 +91,26 @@ def check_catalogue(source: CbsSource, settings: Settings, table_ids: list[str])
 
 @task(name="fetch_table", cache_policy=NO_CACHE, task_run_name="fetch {table_id}")
 def fetch_table(
-    source: CbsSource, settings: Settings, table_id: str, force: bool = False, listed: dict[str, Any] | None = None
-) -> LandResult:
+    source: CbsSource,
+    settings: Settings,
+    table_id: str,
+    force: bool = False,
+    progress: DownloadProgress | None = None,
+    listed: dict[str, Any] | None = None,
+) -> LandResult | State:
     """Land ``table_id`` unless its newest landing has CBS's ``Modified`` and ``MetaDataModified``: those the catalogue
-    ``listed``, else one metadata request."""
+    ``listed``, else one metadata request.
+
+    ``progress`` (the run's progress artifact) is told the rows downloaded after every page. A
+    download the client cancelled (``source.cancel()``: a signal stops the run) ends the task
+    Cancelled, having landed nothing.
+    """
     logger = get_run_logger()
-    result = land_table(source, table_id, settings.raw_dir, force=force, listed=listed, progress=logger.info)
+    pages = progress.rows if progress is not None else (lambda table_id, rows: None)
+    try:
+        result = land_table(source, table_id, settings.raw_dir, force=force, listed=listed, progress=logger.info, pages=pages)
+    except CbsCancelled as err:
+        return Cancelled(message=str(err))
     landing = result.landing
     logger.info("%s: %s (Modified %s, %d rows) -> %s", table_id, result.action, landing.modified, landing.rows, landing.folder)
     return result
@@ -93,7 +129,7 @@ def find_landed(settings: Settings, table_ids: list[str]) -> list[LandResult]:
         logger.info("%s: using landing of %s (Modified %s)", table_id, landing.fetched_at, landing.modified)
         results.append(LandResult(landing, "offline"))
     if missing:
-        raise FileNotFoundError("; ".join(missing) + "; run `werkregio refresh` online first")
+        raise MissingSource("; ".join(missing) + "; run `werkregio refresh` online first")
     return results
 
 
@@ -179,13 +215,33 @@ def record_landing_checks(landings: dict[str, Landing], reports: list[Validation
 
 @task(name="publish_warehouse", cache_policy=NO_CACHE)
 def publish_warehouse(settings: Settings, frames: dict[str, pl.DataFrame], keep: tuple[str, ...] = ()) -> PublishResult:
-    """Build a new warehouse file and move it over the published one; ``keep``: tables taken over unchanged."""
+    """Build a new warehouse file and move it over the published one; ``keep``: tables taken over unchanged.
+
+    Then emits the Prefect event ``werkregio.warehouse.published`` (resource
+    ``werkregio.warehouse.<path>``; payload: path, run id, flow, inputs sha256, schema version, rows per
+    table), for automations downstream (docs/scheduling.md).
+    """
+    from prefect.events import emit_event
+
     result = publish(settings.warehouse_path, frames, keep=keep)
     get_run_logger().info(
         "published %s (%.1f MB): %s",
         result.path,
         result.size_bytes / 1e6,
         ", ".join(f"{name} {rows}" for name, rows in result.row_counts.items()),
+    )
+    build = frames["build_info"].row(0, named=True)
+    emit_event(
+        event=PUBLISHED_EVENT,
+        resource={"prefect.resource.id": f"werkregio.warehouse.{result.path}", "prefect.resource.name": result.path.name},
+        payload={
+            "path": str(result.path),
+            "run_id": build["run_id"],
+            "flow": build["flow"],
+            "inputs_sha256": build["inputs_sha256"],
+            "schema_version": build["schema_version"],
+            "rows": result.row_counts,
+        },
     )
     return result
 
@@ -196,7 +252,8 @@ def write_indicator_report(settings: Settings) -> str | None:
 
     The report is read from the published file and cannot change it: when it fails, the run keeps its
     outcome, the failure is logged as a warning and None is returned (the report left from an earlier
-    build names that build). A Prefect link artifact to the report belongs here.
+    build names that build). A written report is linked from the run's page (artifact
+    ``werkregio-indicator-report``).
     """
     from report import report_path, write_report  # Altair and vl-convert: imported once a build has published
 
@@ -207,6 +264,7 @@ def write_indicator_report(settings: Settings) -> str | None:
         logger.warning("the indicator report could not be written from %s: %s: %s", settings.warehouse_path, type(err).__name__, err)
         return None
     logger.info("indicator report: %s", path)
+    show_report(Path(path))
     return str(path)
 
 

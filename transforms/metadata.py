@@ -146,6 +146,28 @@ def reference_years(indicators: pl.DataFrame) -> list[int]:
     return sorted(int(year) for year in harmonised.unique())
 
 
+def indicator_scenarios(indicators: pl.DataFrame) -> pl.DataFrame:
+    """What an indicator mart holds, one row per view and reference year.
+
+    Columns: ``view``; ``reference_year`` (harmonised: the boundaries every year is shown on; as
+    published: null, each year on its own boundaries); ``first_year``, ``last_year``; ``indicators``
+    (distinct); ``rows``. Harmonised first, by reference year.
+    """
+    return (
+        indicators.with_columns(
+            pl.when(pl.col("view") == "harmonised").then(pl.col("geography_year")).otherwise(None).cast(pl.Int64).alias("reference_year")
+        )
+        .group_by("view", "reference_year")
+        .agg(
+            pl.col("year").min().cast(pl.Int64).alias("first_year"),
+            pl.col("year").max().cast(pl.Int64).alias("last_year"),
+            pl.col("indicator").n_unique().alias("indicators"),
+            pl.len().alias("rows"),
+        )
+        .sort(pl.col("view") != "harmonised", "reference_year", nulls_last=True)
+    )
+
+
 def load_history(
     previous: pl.DataFrame | None,
     logged: Sequence[Mapping[str, Any]],

@@ -17,7 +17,9 @@ sessions that send werkregio's User-Agent, :func:`user_agent`).
 
 Errors: :class:`CbsNotFound` (404 / unknown table: never retried), :class:`CbsBadResponse`
 (malformed JSON, wrong content type, missing fields: never retried),
-:class:`CbsUnavailable` (timeouts, resets, 429 and 5xx still failing after the retries).
+:class:`CbsUnavailable` (timeouts, resets, 429 and 5xx still failing after the retries),
+:class:`CbsUnreachable` (:meth:`CbsHttp.check_reachable`: the service's host does not resolve or refuses),
+:class:`CbsCancelled` (:meth:`CbsHttp.cancel` was called: a signal stops the run).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import logging
 import math
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -80,6 +83,15 @@ class CbsBadResponse(CbsError):
 
 class CbsUnavailable(CbsError):
     """A transient failure (timeout, reset, 429, 5xx) that outlasted every retry."""
+
+
+class CbsUnreachable(CbsError):
+    """No connection to the CBS service at all: its host name does not resolve, it refuses, or no
+    connection is made within the timeout (:meth:`CbsHttp.check_reachable`)."""
+
+
+class CbsCancelled(CbsError):
+    """The client was cancelled (:meth:`CbsHttp.cancel`): nothing more is requested or read."""
 
 
 class _Transient(Exception):
@@ -136,6 +148,12 @@ class CbsSource(Protocol):
     def table_url(self, table_id: str) -> str:
         """Where the table lives, recorded in the landing manifest."""
 
+    def check_reachable(self) -> None:
+        """Raise :class:`CbsUnreachable` when the service cannot be reached at all."""
+
+    def cancel(self) -> None:
+        """Stop: no further request or retry; pages being read end with :class:`CbsCancelled`."""
+
     def table_info(self, table_id: str) -> dict[str, Any]:
         """The ``TableInfos`` record (one request); ``Modified`` says whether data changed."""
 
@@ -167,7 +185,7 @@ class CbsHttp:
     ``table_timeout`` a table's download, from :meth:`start_table` to its last page, retries
     included. Each thread keeps one keep-alive session whose
     requests carry ``User-Agent: agent`` (default :func:`user_agent`); no library-wide setting
-    is touched.
+    is touched. ``sleep`` waits between retries (default: a wait that :meth:`cancel` ends).
     """
 
     def __init__(
@@ -179,7 +197,7 @@ class CbsHttp:
         concurrency: int = 4,
         table_timeout: float = 1800.0,
         agent: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         self.timeout = timeout
         self.table_timeout = table_timeout
@@ -188,7 +206,8 @@ class CbsHttp:
         self.concurrency = concurrency
         self.agent = agent or user_agent()
         self.stats = RequestStats()
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        self._sleep = sleep if sleep is not None else self._cancelled.wait
         self._slots = threading.BoundedSemaphore(concurrency)
         self._local = threading.local()
         self._deadlines: dict[str, float] = {}  # table id -> time.monotonic() by which its download must be done
@@ -207,7 +226,8 @@ class CbsHttp:
         """``fetch()`` holding one of the ``concurrency`` slots, retried on transient failures.
 
         ``abandon`` is asked before every attempt, once a slot is held; when it answers true the
-        request is not sent and :class:`_Abandoned` is raised. No attempt starts after the table's time is up.
+        request is not sent and :class:`_Abandoned` is raised. No attempt starts after the table's time is
+        up, nor once the client is cancelled (:class:`CbsCancelled`).
         """
         for attempt in range(self.retries + 1):
             if time.monotonic() > self._deadlines.get(table_id, math.inf):
@@ -215,6 +235,7 @@ class CbsHttp:
                                      f"TIMEOUT); gave up before requesting {url}; nothing was landed")
             try:
                 with self._slots:
+                    self._raise_if_cancelled(table_id, url)
                     if abandon is not None and abandon():
                         raise _Abandoned(url)
                     self.stats.add(requests=1)
@@ -237,13 +258,37 @@ class CbsHttp:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
+    def cancel(self) -> None:
+        """Stop this client, from any thread: requests not yet sent are not sent, retries not
+        retried (a wait between retries ends at once), and a page being read stops at its next
+        chunk; each raises :class:`CbsCancelled`. A request waiting for CBS's answer ends when the
+        answer comes or the timeout passes."""
+        self._cancelled.set()
+
+    def _raise_if_cancelled(self, table_id: str, url: str) -> None:
+        if self._cancelled.is_set():
+            raise CbsCancelled(f"{table_id}: {url} not requested: the download was cancelled")
+
+    def check_reachable(self) -> None:
+        """One request to the service's base URL, not retried: :class:`CbsUnreachable` when its host name
+        does not resolve, the connection is refused or not made within the timeout (or TLS fails).
+        Any HTTP answer, an error status included, means the service is there."""
+        try:
+            with self._session().get(self.source_url, timeout=self.timeout, stream=True, allow_redirects=False):
+                pass
+        except requests.ReadTimeout:
+            return  # connected: the host is there, only slow
+        except requests.ConnectionError as err:
+            raise CbsUnreachable(f"cannot reach CBS at {self.source_url}: {_connection_problem(err, self.timeout, self.source_url)}") from err
+
     def _get_json(self, table_id: str, url: str) -> Any:
         """One attempt at a JSON document (call it holding a slot, through :meth:`_with_retries`).
 
         The body is read in pieces of what one read of the socket brings, at most a mebibyte (not
         ``Response.content``'s 10 KiB: each read has to win the GIL back from threads parsing other
         pages), and cut off once the request has taken ``REQUEST_DEADLINE_FACTOR * timeout`` or the
-        table's time is up (a body sent a byte at a time never trips the per-read timeout). It is
+        table's time is up (a body sent a byte at a time never trips the per-read timeout), or
+        at the next piece once the client is cancelled. It is
         parsed from bytes, as JSON is UTF-8, without guessing a charset (:func:`parse_json`).
         """
         started = time.monotonic()
@@ -252,6 +297,7 @@ class CbsHttp:
             _raise_for_status(table_id, url, response)
             pieces, size = [], 0
             while piece := response.raw.read1(READ_CHUNK_BYTES, decode_content=True):
+                self._raise_if_cancelled(table_id, url)
                 pieces.append(piece)
                 size += len(piece)
                 if time.monotonic() > limit:
@@ -297,7 +343,7 @@ class LiveCbs(CbsHttp):
         concurrency: int = 4,
         table_timeout: float = 1800.0,
         agent: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__(
             timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, table_timeout=table_timeout, agent=agent, sleep=sleep
@@ -522,6 +568,33 @@ class LiveCbs(CbsHttp):
         return records
 
 
+def _connection_problem(err: requests.ConnectionError, timeout: float, url: str) -> str:
+    """Why no connection to ``url`` was made, in a few words: its host name, a refusal, the connect timeout or TLS."""
+    if isinstance(err, requests.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(err, requests.exceptions.SSLError):
+        return f"TLS failed ({err})"
+    causes = _causes(err)
+    if any(isinstance(cause, socket.gaierror) for cause in causes):  # urllib3's NameResolutionError is raised from it
+        return f"the host name {urlsplit(url).hostname!r} does not resolve"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "the connection was refused"
+    return f"{type(err).__name__}: {err}"
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """``err`` and every exception behind it: causes, contexts, urllib3's ``reason`` and exceptions among the args."""
+    found: list[BaseException] = []
+    todo: list[object] = [err]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return found
+
+
 def _raise_for_status(table_id: str, url: str, response: requests.Response | None) -> None:
     if response is None:
         raise CbsBadResponse(f"{table_id}: no HTTP response from {url}")
@@ -646,6 +719,13 @@ class RecordedCbs:
 
     def table_url(self, table_id: str) -> str:
         return self._folder(table_id).resolve().as_uri() + "/"
+
+    def check_reachable(self) -> None:
+        if not self.root.is_dir():
+            raise CbsUnreachable(f"no recording at {self.root}")
+
+    def cancel(self) -> None:
+        """Nothing to stop: a recording is read at once."""
 
     def _read(self, table_id: str, name: str) -> list[dict[str, Any]]:
         folder = self._folder(table_id)

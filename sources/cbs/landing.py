@@ -272,6 +272,7 @@ def land_table(
     listed: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] = lambda message: None,
+    pages: Callable[[str, int], None] = lambda table_id, rows: None,
 ) -> LandResult:
     """Fetch ``table_id`` into the landing zone unless its newest landing has CBS's version
     (:func:`_same_version`: ``Modified`` and ``MetaDataModified``).
@@ -281,7 +282,8 @@ def land_table(
     landing that failed its critical checks (:func:`mark_failed`); content identical to the
     newest landing's (data and metadata) then keeps that landing. If ``Modified``
     changes while the data are downloaded the download is repeated once, and fails after that,
-    so a landing never mixes two versions.
+    so a landing never mixes two versions. ``progress`` is told what happens (a line each);
+    ``pages(table_id, rows)`` is called after every data page with the rows downloaded so far.
     """
     for stale in (raw_dir / table_id).glob(".staging-*"):
         # a download that was killed (a partial data file); landings of a table never overlap (the pipeline lock)
@@ -302,7 +304,7 @@ def land_table(
     for _ in range(2):
         meta = source.table_meta(table_id)
         with _staging(raw_dir / table_id) as staging:
-            rows = _fetch_data(source, meta, staging / DATA_FILE, progress)
+            rows = _fetch_data(source, meta, staging / DATA_FILE, pages)
             after = str(source.table_info(table_id)["Modified"])
             if after == meta.modified:
                 return _write_landing(raw_dir, meta, staging, rows, source.table_url(table_id), clock(), progress)
@@ -338,7 +340,7 @@ def most_rows(meta: TableMeta) -> int | None:
     return total
 
 
-def _fetch_data(source: CbsSource, meta: TableMeta, path: Path, progress: Callable[[str], None]) -> int:
+def _fetch_data(source: CbsSource, meta: TableMeta, path: Path, pages: Callable[[str, int], None]) -> int:
     """Download the data rows of ``meta``'s table into the Parquet file ``path`` as the pages arrive; the number of rows.
 
     Each page is typed (:func:`_page_frame`) and written on: the rows go out in row groups of ``ROW_GROUP_ROWS``,
@@ -377,7 +379,7 @@ def _fetch_data(source: CbsSource, meta: TableMeta, path: Path, progress: Callab
                 whole = block.height - block.height % ROW_GROUP_ROWS
                 writer.write_table(block.head(whole).to_arrow(), row_group_size=ROW_GROUP_ROWS)
                 held = [block.slice(whole)]
-            progress(f"{meta.table_id}: {rows} rows")
+            pages(meta.table_id, rows)
         if rest := [frame for frame in held if frame.height]:
             writer.write_table(pl.concat(rest).to_arrow())
     return rows

@@ -30,7 +30,6 @@ User-Agent) and fail with the v3 client's errors, each naming the table and URL.
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -373,7 +372,7 @@ class V4Cbs(CbsHttp):
         agent: str | None = None,
         tables: Iterable[catalog.SourceTable] = catalog.TABLES,
         spellings: Collection[str] = (),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Any] | None = None,
     ) -> None:
         super().__init__(
             timeout=timeout, retries=retries, backoff=backoff, concurrency=concurrency, table_timeout=table_timeout, agent=agent, sleep=sleep

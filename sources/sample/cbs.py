@@ -42,6 +42,12 @@ class SampleCbs:
         """Every table of the sample: the excerpt's, then the generated ones."""
         return [*excerpt(), *self._generated]
 
+    def check_reachable(self) -> None:
+        """Always reachable: the sample is part of the package."""
+
+    def cancel(self) -> None:
+        """Nothing to stop: the sample is read at once."""
+
     def table_url(self, table_id: str) -> str:
         """The table's folder in the excerpt (a generated table's holds only its metadata)."""
         return f"{self.source_url}/{self._known(table_id)}/"

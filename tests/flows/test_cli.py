@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from importlib.metadata import version
 import os
 import subprocess
 import sys
@@ -48,6 +49,40 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture
+def fake_flows(prefect_server, monkeypatch) -> list:
+    """Stand-ins for the two flows (real Prefect flows with their parameters, on the session's Prefect API) that
+    record each call as ``(flow, parameters, heartbeat frequency)`` in the returned list; a test may set
+    ``fake_flows.effect`` to a function of the parameters that runs in the flow."""
+    from prefect import flow
+    from prefect.settings import get_current_settings
+
+    import flows.indicators
+    import flows.refresh
+
+    calls = Calls()
+
+    def record(name: str, parameters: dict) -> dict:
+        calls.append((name, parameters, get_current_settings().flows.heartbeat_frequency))
+        return calls.effect(parameters) if calls.effect else {}
+
+    @flow(name="refresh")
+    def refresh(tables: list[str] | None = None, force: bool = False, offline: bool = False):
+        return record("refresh", {"tables": tables, "force": force, "offline": offline})
+
+    @flow(name="recalculate_indicators")
+    def recalculate_indicators(reference_year: int | None = None, view: str = "harmonised"):
+        return record("indicators", {"reference_year": reference_year, "view": view})
+
+    monkeypatch.setattr(flows.refresh, "refresh", refresh)
+    monkeypatch.setattr(flows.indicators, "recalculate_indicators", recalculate_indicators)
+    return calls
+
+
+class Calls(list):
+    effect = None
+
+
 def test_top_level_help_lists_every_command(tmp_path):
     done = run_werkregio("--help", home=tmp_path / "home")
 
@@ -75,12 +110,20 @@ def test_command_help_describes_its_options(tmp_path, command, options):
         assert option in done.stdout
 
 
-def test_force_and_offline_exclude_each_other(home, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(["refresh", "--force", "--offline"])
+def test_force_and_offline_together_ask_for_a_rebuild_from_the_landings(home, fake_flows):
+    assert main(["refresh", "--offline", "--force"]) == 0
 
-    assert exited.value.code == 2
-    assert "not allowed with argument" in capsys.readouterr().err
+    assert [(name, parameters) for name, parameters, _ in fake_flows] == [
+        ("refresh", {"tables": None, "force": True, "offline": True})
+    ]
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"werkregio {version('werkregio')}\n"
 
 
 def test_a_command_is_required(home, capsys):
@@ -218,8 +261,10 @@ def test_status_names_the_failed_run_its_error_and_what_a_rerun_does(published_h
     assert " failed " in failed.splitlines()[0]
     assert "error: RefreshFailed: 1 of 2 table(s) failed:" in failed
     assert "HTTPError: 503 Server Error for 82496NED" in failed
-    assert f"a rerun (`werkregio refresh`) downloads {len(catalog.TABLES)} table(s) never landed (" in failed
-    assert "catalogue" not in failed  # nothing landed: nothing to ask CBS about before downloading
+    shown = ", ".join(catalog.ids()[:8])
+    more = len(catalog.TABLES) - 8
+    assert f"a rerun (`werkregio refresh --force`) downloads {len(catalog.TABLES)} table(s) ({shown}, ... and {more} more)" in failed
+    assert "catalogue" not in failed  # --force asks CBS nothing before downloading
     finished = blocks["run-ok"]
     assert " finished " in finished.splitlines()[0]
     assert "tables: 2 downloaded" in finished
@@ -240,7 +285,7 @@ def test_status_says_what_a_rerun_does_for_each_kind_of_failed_run(published_hom
 
     out = capsys.readouterr().out
     blocks = run_blocks(out)
-    assert "(`werkregio indicators`) recomputes the indicators from the published facts, downloads nothing" in blocks["run-ind"]
+    assert "(`werkregio indicators --reference-year 2016`) recomputes the indicators from the published facts, downloads nothing" in blocks["run-ind"]
     assert "(`werkregio refresh --offline`) downloads nothing, rebuilds from the landed tables" in blocks["run-off"]
     assert "downloads" not in blocks["run-off"].replace("downloads nothing", "")
     assert "run run-bad (attempt 2)" in out and " failed " in blocks["run-bad"]  # the first attempt's failure stays
@@ -254,7 +299,7 @@ def test_status_names_a_damaged_landing_manifest_instead_of_failing(published_ho
     assert main(["status"]) == 0
 
     failed = run_blocks(capsys.readouterr().out)["run-bad"]
-    assert f"a rerun (`werkregio refresh`) cannot be planned: landing manifest {manifest} is not readable JSON" in failed
+    assert f"a rerun (`werkregio refresh --force`) cannot be planned: landing manifest {manifest} is not readable JSON" in failed
 
 
 def test_status_lists_the_published_tables_and_validation(published_home, capsys):
@@ -327,21 +372,18 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(published_hom
 
 
 @pytest.mark.parametrize("publishes", [False, True])
-def test_a_failed_run_says_whether_the_published_warehouse_changed(published_home, monkeypatch, capsys, publishes):
+def test_a_failed_run_says_whether_the_published_warehouse_changed(published_home, fake_flows, capsys, publishes):
     """A run can fail after it published (e.g. writing the run log failed): the command must not say 'not changed'."""
-    import flows.cli
-    import flows.refresh
-
     settings = Settings.from_env()
 
-    def refresh(**kwargs):
+    def effect(parameters):
         if publishes:
             frames = {name: query(settings.warehouse_path, f"SELECT * FROM {name}") for name in schema.BY_NAME}
             frames["build_info"] = build_info("run-new", "refresh", dt.datetime(2025, 4, 24, tzinfo=dt.UTC), "https://opendata.cbs.nl", "0.1.0", schema_version="1.0.0")
             publish(settings.warehouse_path, frames)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(flows.refresh, "refresh", refresh)
+    fake_flows.effect = effect
 
     assert main(["refresh"]) == 1
 
@@ -460,39 +502,22 @@ def test_the_flows_import_neither_gx_nor_pandas_until_a_build_validates():
     assert after == "['great_expectations', 'pandas', 'scipy']"  # a build's suites bring them in
 
 
-def _heartbeat_frequency_in_the_flow_call(home, monkeypatch, argv) -> list:
-    """The heartbeat frequency Prefect's settings hold when ``main(argv)`` calls its flow."""
-    from prefect.settings import get_current_settings
-
-    import flows.indicators
-    import flows.refresh
-
-    seen = []
-
-    def record(**kwargs):
-        seen.append(get_current_settings().flows.heartbeat_frequency)
-        return {}
-
-    monkeypatch.setattr(flows.refresh, "refresh", record)
-    monkeypatch.setattr(flows.indicators, "recalculate_indicators", record)
-    assert main(argv) == 0
-    return seen
-
-
 @pytest.mark.parametrize("argv", [["refresh", "--offline"], ["indicators"]])
-def test_a_flow_run_the_command_starts_sends_no_heartbeats(home, monkeypatch, argv):
+def test_a_flow_run_the_command_starts_sends_no_heartbeats(home, fake_flows, argv):
     from prefect.settings import get_current_settings
 
-    assert _heartbeat_frequency_in_the_flow_call(home, monkeypatch, argv) == [None]
+    assert main(argv) == 0
+    assert [heartbeats for _, _, heartbeats in fake_flows] == [None]
     assert get_current_settings().flows.heartbeat_frequency == 180  # Prefect's default outside the command
 
 
-def test_a_heartbeat_frequency_the_user_set_wins(home, monkeypatch):
+def test_a_heartbeat_frequency_the_user_set_wins(home, fake_flows):
     from prefect.settings import temporary_settings
 
     # as Prefect reads PREFECT_FLOWS_HEARTBEAT_FREQUENCY from the environment or a profile at start-up
     with temporary_settings(updates={"flows.heartbeat_frequency": 60}):
-        assert _heartbeat_frequency_in_the_flow_call(home, monkeypatch, ["refresh", "--offline"]) == [60]
+        assert main(["refresh", "--offline"]) == 0
+    assert [heartbeats for _, _, heartbeats in fake_flows] == [60]
 
 
 def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
@@ -524,27 +549,13 @@ def test_prefect_reads_a_heartbeat_frequency_from_the_environment_as_set():
         (["status"], []),
     ],
 )
-def test_only_the_run_commands_call_a_flow(home, monkeypatch, capsys, argv, expected):
-    import flows.indicators
-    import flows.refresh
-
-    events = []
-
-    def flow(**kwargs):
-        events.append("flow")
-        return {}
-
-    monkeypatch.setattr(flows.refresh, "refresh", flow)
-    monkeypatch.setattr(flows.indicators, "recalculate_indicators", flow)
+def test_only_the_run_commands_call_a_flow(home, fake_flows, capsys, argv, expected):
     assert main(argv) == 0
-    assert events == expected
+    assert ["flow" for _ in fake_flows] == expected
 
 
-def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_starts(home, monkeypatch, capsys):
-    import flows.refresh
-
-    events = []
-    monkeypatch.setattr(flows.refresh, "refresh", lambda **kwargs: events.append(("flow", kwargs["tables"])))
+def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_starts(home, fake_flows, capsys):
+    events = fake_flows
 
     assert main(["refresh", "--offline", "--table", "37789ksz", "--table", "nope"]) == 2
 
@@ -554,7 +565,7 @@ def test_a_table_not_in_the_catalog_stops_refresh_with_exit_2_before_prefect_sta
     assert events == [] and not home.exists()  # no run, nothing written
 
     assert main(["refresh", "--table", "37789KSZ", "--table", catalog.REGIONS]) == 0  # ids in any case, families
-    assert events == [("flow", ["37789KSZ", catalog.REGIONS])]
+    assert [(name, parameters["tables"]) for name, parameters, _ in events] == [("refresh", ["37789KSZ", catalog.REGIONS])]
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ reach a worker in the middle of the test. Every wait is bounded; every process i
 
 from __future__ import annotations
 
+import fcntl
+import http.server
 import json
 import os
 import re
@@ -25,14 +27,25 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import Artifact
+from prefect.events import Event
+from prefect.events.filters import EventFilter, EventNameFilter
 
+from flows import runlog
+from flows.tasks import PUBLISHED_EVENT
+from sources.cbs import catalog
 from tests.statline_mirror import StatLineMirror
 from warehouse.store import query
 
@@ -47,6 +60,9 @@ COMMAND_TIMEOUT = 240  # s: one prefect CLI command (deploy imports both flows)
 WORKER_TIMEOUT = 480  # s: one `worker start --run-once`, including the flow runs it submits
 API_RETRIES = 5  # times a 503 (the server's database busy) is retried, as by Prefect's client (PREFECT_CLIENT_MAX_RETRIES)
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# a command as a terminal starts it: SIGINT not ignored (a child of a background job would inherit SIG_IGN, and then
+# neither Ctrl-C nor the SIGTERM a Prefect worker turns into SIGINT would stop it)
+AS_IN_A_TERMINAL = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
 
 
 def _free_port() -> int:
@@ -153,6 +169,13 @@ class PrefectStack:
         assert done.returncode == 0, f"`prefect {' '.join(args)}` exited {done.returncode}:\n{output[-6000:]}\n{self.diagnostics()}"
         return output
 
+    def python(self, *args: str, code: int = 0) -> str:
+        """The project's Python with ``args``, from the project folder, against this server; its output."""
+        done = subprocess.run([sys.executable, *args], cwd=PROJECT, env=self.client_env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT)  # fmt: skip
+        assert done.returncode == code, f"python {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        return done.stdout + done.stderr
+
     def worker(self, home: Path, *extra: str) -> Path:
         """`prefect worker start --pool werkregio --run-once` in a scratch folder, WERKREGIO_* set only here."""
         log = self.root / f"worker-{len(self.logs) + 1}.log"
@@ -223,6 +246,28 @@ class PrefectStack:
                 return run
             time.sleep(1)
 
+    def client(self) -> SyncPrefectClient:
+        """Prefect's own client on this server: artifacts and events are read back as a user's script reads them."""
+        return SyncPrefectClient(self.api_url)
+
+    def artifacts(self, flow_run_id: str) -> dict[str, Artifact]:
+        """The artifacts of a flow run, by key."""
+        with self.client() as client:
+            found = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+        return {artifact.key: artifact for artifact in found}
+
+    def published_event(self, run_id: str, wait: float = 60) -> Event:
+        """The one ``werkregio.warehouse.published`` event of ``run_id`` (the server stores an event a moment after it comes)."""
+        deadline = time.monotonic() + wait
+        with self.client() as client:
+            while True:
+                named = EventFilter(event=EventNameFilter(name=[PUBLISHED_EVENT]))  # its 'until' is now: made anew each time
+                found = [e for e in client.read_events(filter=named, limit=50).events if e.payload.get("run_id") == run_id]
+                if found or time.monotonic() > deadline:
+                    assert len(found) == 1, f"{len(found)} {PUBLISHED_EVENT} events of run {run_id}\n{self.diagnostics()}"
+                    return found[0]
+                time.sleep(2)
+
     def state_names(self, flow_run_id: str) -> list[str]:
         states = self.api("GET", "/flow_run_states/", params={"flow_run_id": flow_run_id})
         return [s["name"] for s in sorted(states, key=lambda s: s["timestamp"])]
@@ -254,7 +299,7 @@ def test_deployments_as_declared(stack):
         [step] = deployment["pull_steps"]
         directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
         assert Path(directory).resolve() == PROJECT.resolve()
-    assert nightly["entrypoint"] == "flows/refresh.py:refresh"
+    assert nightly["entrypoint"] == "flows/refresh.py:nightly_refresh"  # the refresh flow, retried
     [schedule] = nightly["schedules"]
     assert schedule["active"]
     assert schedule["schedule"]["timezone"] == "Europe/Amsterdam"
@@ -264,6 +309,7 @@ def test_deployments_as_declared(stack):
     assert recalc["schedules"] == []
     assert recalc["parameters"] == {"reference_year": None, "view": "harmonised"}
     assert set(recalc["parameter_openapi_schema"]["properties"]) == {"reference_year", "view"}
+    assert recalc["parameter_openapi_schema"]["properties"]["view"]["enum"] == ["harmonised", "as_published"]  # the UI offers both
 
 
 def test_nightly_refresh_then_recalculation_through_a_worker(stack, tmp_path):
@@ -275,7 +321,9 @@ def test_nightly_refresh_then_recalculation_through_a_worker(stack, tmp_path):
     run = stack.final_state(refresh_id)
     assert run["state_type"] == "COMPLETED", f"refresh ended {run['state_name']}\n{stack.diagnostics()}"
     assert run["parameters"]["tables"] == ["37789ksz", "regions"]
+    assert run["empirical_policy"]["retries"] == 2 and run["empirical_policy"]["retry_delay"] == 15 * 60
     assert warehouse.is_file(), stack.diagnostics()
+    shown_in_the_ui(stack, refresh_id, home)
 
     build = query(warehouse, "SELECT run_id, flow, cbs_url FROM build_info").to_dicts()
     assert build == [{"run_id": refresh_id, "flow": "refresh", "cbs_url": stack.mirror.base_url}]
@@ -311,6 +359,44 @@ def test_nightly_refresh_then_recalculation_through_a_worker(stack, tmp_path):
         (recalc_id, "started"),
         (recalc_id, "finished"),
     ]
+    event = stack.published_event(recalc_id)
+    assert event.payload["flow"] == "indicators" and event.payload["inputs_sha256"] is None  # a recalculation loads no inputs
+
+
+def shown_in_the_ui(stack: PrefectStack, refresh_id: str, home: Path) -> None:
+    """The refresh run's artifacts and its ``werkregio.warehouse.published`` event, read back with Prefect's client."""
+    warehouse = home / "warehouse" / "werkregio.duckdb"
+    artifacts = stack.artifacts(refresh_id)
+    assert set(artifacts) == {"werkregio-download", "werkregio-tables", "werkregio-validation", "werkregio-published", "werkregio-indicator-report"}
+
+    download = artifacts["werkregio-download"]
+    assert (download.type, download.data) == ("progress", 100.0)
+    count = len(catalog.select(json.loads(TABLES)))
+    assert download.description.startswith(f"{count} of {count} tables done ({count} downloaded); ") and "rows downloaded" in download.description
+
+    tables = json.loads(artifacts["werkregio-tables"].data)
+    assert artifacts["werkregio-tables"].description == f"{count} tables: {count} fetched, 0 unchanged, 0 failed"
+    national = next(t for t in tables if t["table"] == "37789ksz")
+    assert (national["outcome"], national["rows"], national["Modified"]) == ("fetched", 352, "2025-04-23T02:00:00")
+
+    validation = artifacts["werkregio-validation"].data
+    report = home / "reports" / f"validation-{refresh_id}.html"
+    assert validation.startswith(f"# Validation of run {refresh_id}: finished") and "| cbs_national_benefits | 37789ksz@" in validation
+    assert f"[{report.name}]({report.as_uri()})" in validation and report.is_file()
+
+    published = json.loads(artifacts["werkregio-published"].data)
+    assert [(row["view"], row["reference_year"]) for row in published] == [("harmonised", 2025), ("as_published", None)]
+    assert all(row["rows"] > 0 for row in published)
+
+    link = artifacts["werkregio-indicator-report"]
+    assert (link.type, link.data) == ("markdown", f"[werkregio-report.html]({(warehouse.parent / 'werkregio-report.html').as_uri()})")
+
+    event = stack.published_event(refresh_id)
+    build = query(warehouse, "SELECT run_id, inputs_sha256 FROM build_info").row(0, named=True)
+    assert event.resource.id == f"werkregio.warehouse.{warehouse}"
+    assert event.payload["path"] == str(warehouse) and event.payload["flow"] == "refresh"
+    assert event.payload["inputs_sha256"] == build["inputs_sha256"] and event.payload["rows"]["source_tables"] == count
+    assert f"prefect.flow-run.{refresh_id}" in [related.id for related in event.related]
 
 
 def test_a_second_refresh_waits_for_the_first(stack, tmp_path):
@@ -339,3 +425,112 @@ def test_a_second_refresh_waits_for_the_first(stack, tmp_path):
         (waited[0], "started"),
         (waited[0], "finished"),
     ]
+
+
+def test_a_failed_run_sends_the_failure_notification_of_docs_scheduling(stack, tmp_path):
+    """The automation of docs/scheduling.md (``python -m flows.notifications``), through a custom webhook block
+    that posts to this test: a recalculation on a data dir with nothing published fails, and the message comes."""
+    received: list[dict[str, Any]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        block = (
+            "from prefect.blocks.notifications import CustomWebhookNotificationBlock as B; "
+            f"B(name='test', url='http://127.0.0.1:{hook.server_port}/hook', json_data={{'subject': '{{{{subject}}}}', "
+            "'body': '{{body}}'}).save('werkregio-test-alerts', overwrite=True)"
+        )
+        stack.python("-c", block)
+        missing = stack.python("-m", "flows.notifications", "slack-webhook/werkregio-nothing", code=1)
+        assert "python -m flows.notifications: no slack-webhook block named 'werkregio-nothing' on http" in missing
+        assert ": create it first (docs/scheduling.md)" in missing and "Traceback" not in missing
+        assert "created the automation 'werkregio run failed'" in stack.python("-m", "flows.notifications", "custom-webhook/werkregio-test-alerts")
+
+        home = tmp_path / "nothing-published"
+        recalc_id = stack.run_deployment("recalculate_indicators/recalculate-indicators", "reference_year=2016")
+        stack.worker(home)
+        assert stack.final_state(recalc_id)["state_type"] == "FAILED", stack.diagnostics()
+        deadline = time.monotonic() + 120
+        while not received and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        hook.shutdown()
+
+    [message] = received
+    run = stack.api("GET", f"/flow_runs/{recalc_id}")
+    assert message["subject"] == f"werkregio: recalculate_indicators run {run['name']} Failed"
+    assert message["body"].startswith(f"The werkregio recalculate_indicators run {run['name']} ({recalc_id}) ended Failed:\nno published facts")
+    assert "`werkregio status` shows the run" in message["body"]
+
+
+def test_the_worker_stops_on_one_ctrl_c_while_a_run_downloads(stack, tmp_path):
+    """Ctrl-C in the worker's terminal (SIGINT to its process group) stops it at once, and the flow run it started."""
+    home = tmp_path / "werkregio-home"
+    tag = f"ctrl-c-{uuid.uuid4().hex}"
+    env = {**stack.client_env, "WERKREGIO_HOME": str(home), "WERKREGIO_CBS_URL": stack.mirror.base_url, "WERKREGIO_TEST_TAG": tag,
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip  - what the worker printed is in its log however it ends
+    log = stack.root / "worker-ctrl-c.log"
+    stack.logs.append(log)
+    stack.mirror.latency(1.0)  # every request a second late: the downloads last a while
+    stack.mirror.reset_log()  # the earlier tests' downloads: the signal waits for this run's
+    try:
+        refresh_id = stack.run_deployment("refresh/nightly-refresh", f"tables={TABLES}")
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-c", AS_IN_A_TERMINAL, str(PREFECT), "worker", "start", "--pool", "werkregio", "--install-policy", "never"],
+                cwd=stack.root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + WORKER_TIMEOUT
+            while not stack.mirror.requests_for(endpoint="TypedDataSet"):
+                assert worker.poll() is None and time.monotonic() < deadline, f"no download started\n{stack.diagnostics()}"
+                time.sleep(0.5)
+            os.killpg(worker.pid, signal.SIGINT)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the worker did not stop within 60 s of one Ctrl-C\n{stack.diagnostics()}")
+        finally:
+            _stop(worker)
+        time.sleep(3)
+        assert tagged_processes(tag) == [], "a process of the worker or its flow run is still running"
+    finally:
+        stack.mirror.clear_faults()
+        # the killed run stays Running in the API (no heartbeat automation here): end it, freeing its concurrency slot
+        stack.api("POST", f"/flow_runs/{refresh_id}/set_state", json={"state": {"type": "CRASHED", "name": "Crashed"}, "force": True})
+
+    assert "Worker '" in log.read_text() and "stopped!" in log.read_text(), f"exit {worker.returncode}\n{_tail(log)}"
+    with (home / ".pipeline.lock").open("a") as lock:  # the data dir is free for the next run
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert not (home / "warehouse" / "werkregio.duckdb").exists()
+    # the flow run runs in a process group of its own (Prefect's process worker): the worker ends it as it stops
+    [run] = runlog.runs(home / "runs.jsonl")
+    assert (run.run_id, run.status) == (refresh_id, "running or killed"), f"{run}\n{_tail(log)}"
+
+
+def tagged_processes(tag: str) -> list[int]:
+    """Live processes whose environment holds ``WERKREGIO_TEST_TAG=<tag>``."""
+    needle = f"WERKREGIO_TEST_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
+                    continue
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found

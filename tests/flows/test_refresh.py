@@ -81,7 +81,9 @@ def test_second_refresh_with_unchanged_modified_downloads_no_rows(home, mirror):
     result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
     assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"]
     assert mirror.data_rows_served() == 0
-    [request] = mirror.requests_for()  # the catalogue, for both tables (--table: only those)
+    # reach_cbs (the service's base URL, once, unretried), then the catalogue for both tables (--table: only those)
+    reach, request = mirror.requests_for()
+    assert (reach.table_id, reach.endpoint) == (None, None) and reach.path.rstrip("/").lower().endswith("odatafeed/odata")
     assert (request.table_id, request.endpoint) == (None, "Tables")
     assert request.query["$filter"] == "Identifier eq '37789ksz' or Identifier eq '82496NED'"
 
@@ -97,7 +99,7 @@ def test_without_the_catalogue_each_table_is_asked_on_its_own_and_the_log_says_s
     with caplog.at_level(logging.WARNING):
         result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
     assert [t["action"] for t in result["tables"]] == ["unchanged", "unchanged"] and mirror.data_rows_served() == 0
-    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for() if r.status == 200) == [
+    assert sorted((r.table_id, r.endpoint) for r in mirror.requests_for() if r.status == 200 and r.table_id is not None) == [
         ("37789ksz", "TableInfos"),
         ("82496NED", "TableInfos"),
     ]
@@ -109,7 +111,7 @@ def test_without_the_catalogue_each_table_is_asked_on_its_own_and_the_log_says_s
     mirror.reset_log()
     result = run_refresh(tables=[NATIONAL.table_id, "82496NED"])
     assert [t["action"] for t in result["tables"]] == ["unchanged", "downloaded"]
-    assert mirror.requests_for()[0].endpoint == "Tables" and mirror.count(NATIONAL.table_id) == 0
+    assert mirror.requests_for()[1].endpoint == "Tables" and mirror.count(NATIONAL.table_id) == 0  # after reach_cbs
 
 
 def test_500_on_one_page_is_retried_and_the_run_succeeds(home, mirror):
@@ -177,7 +179,7 @@ def test_a_landing_that_failed_its_checks_is_downloaded_again_and_a_healthy_cbs_
             run_refresh(tables=[NATIONAL.table_id])
         bad = latest_landing(settings.raw_dir, NATIONAL.table_id)
         assert bad.modified == "2026-01-01T02:00:00" and failed_checks(bad) is not None
-        assert rerun_plan(settings)["download_again"] == [f"{NATIONAL.table_id} (its newest landing failed its critical checks)"]
+        assert rerun_plan(settings)["download_again"] == [NATIONAL.table_id]
         assert f"downloads again 1 whose newest landing failed its critical checks ({NATIONAL.table_id})" in render(status_report(settings))
 
         cbs.reset_log()  # CBS still serves the glitch: downloaded again, the same, and refused again
