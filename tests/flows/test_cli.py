@@ -399,9 +399,6 @@ def test_a_failed_run_says_whether_the_published_warehouse_changed(published_hom
 @pytest.mark.usefixtures("prefect_server")
 @pytest.mark.parametrize("command", ["refresh", "indicators"])
 def test_a_run_refused_because_another_holds_the_lock_says_nothing_was_run(home, monkeypatch, capsys, command):
-    import flows.indicators
-    import flows.refresh
-
     with runlog.exclusive(home, "refresh run other"):
         assert main([command]) == 1
 
