@@ -291,17 +291,18 @@ def test_whole_catalog_lands_from_the_mirror(home, mirror):
     assert sources["n"][0] == len(catalog.TABLES)
     assert isinstance(pl.read_parquet(Path(landed["83450NED"]["path"]) / "TypedDataSet.parquet"), pl.DataFrame)
 
-    from flows.status import _rerun_text, rerun_plan
+    from flows.status import _rerun_text, rerun_of, rerun_plan
 
     plan = rerun_plan(Settings.from_env())  # what `werkregio status` says a rerun does, and what it does
     assert len(plan["check_modified"]) == len(catalog.TABLES) and plan["download"] == plan["download_again"] == []
     assert f"asks CBS's catalogue in one request for the Modified and MetaDataModified of {len(catalog.TABLES)} landed table(s)" in (
-        _rerun_text({"flow": "refresh"}, plan)
+        _rerun_text(rerun_of({"flow": "refresh"}, plan))
     )
     mirror.reset_log()
     again = run_refresh()  # the unchanged nightly refresh
     assert {t["action"] for t in again["tables"]} == {"unchanged"} and again["published"]["rebuilt"] is False
-    assert [(r.table_id, r.endpoint) for r in mirror.requests_for()] == [(None, "Tables")]
+    # two requests in all: reach_cbs (the base URL, unretried) and the catalogue
+    assert [(r.table_id, r.endpoint) for r in mirror.requests_for()] == [(None, None), (None, "Tables")]
 
 
 def test_refresh_publishes_municipalities_and_region_membership_per_year(home, mirror):

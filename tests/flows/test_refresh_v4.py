@@ -94,6 +94,6 @@ def test_a_v4_refresh_publishes_the_warehouse_of_a_v3_refresh(tmp_path, mirror):
         f"{mirror.v4_url}/CBS/37789ksz"
     ]
 
-    mirror.reset_log()  # the unchanged nightly refresh over v4: one request, the catalogue
+    mirror.reset_log()  # the unchanged nightly refresh over v4: two requests, reach_cbs (the service document) and the catalogue
     build(tmp_path / "v4", mirror, "v4")
-    assert [(r.endpoint, r.api) for r in mirror.requests_for()] == [("Datasets", "v4")]
+    assert [(r.endpoint, r.api) for r in mirror.requests_for()] == [("", "v4"), ("Datasets", "v4")]
