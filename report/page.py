@@ -383,21 +383,32 @@ class Page:
             "".join(parts),
         )
 
+    def latest_year_chart(self, chart: str, indicator: str, missing: str, heading: str, column: str, title: str, what: str) -> str:
+        """The region chart of a count ``indicator`` in its latest year with figures on these boundaries, or ``missing``;
+        ``heading``, ``column``, ``title`` and ``what`` are formatted with that ``year``."""
+        year = latest_year(self.indicators, indicator, self.year)
+        if year is None:
+            return self.missing(missing)
+        return self.region_chart(
+            chart,
+            heading.format(year=year),
+            indicator,
+            year,
+            Column(column.format(year=year), "value", _number(0), "value"),
+            title=title.format(year=year),
+            number_format=",.0f",
+            what=what.format(year=year),
+        )
+
     def labour_section(self) -> str:
-        year = latest_year(self.indicators, "labour_force", self.year)
-        labour = (
-            self.missing("Labour force: the warehouse has no regional labour-force figures (CBS 'Arbeidsdeelname; regionale indeling').")
-            if year is None
-            else self.region_chart(
-                "labour-force",
-                f"Labour force per region, {year} (persons)",
-                "labour_force",
-                year,
-                Column(f"labour force {year}", "value", _number(0), "value"),
-                title=f"labour force {year} (persons)",
-                number_format=",.0f",
-                what=f"Labour force {year}",
-            )
+        labour = self.latest_year_chart(
+            "labour-force",
+            "labour_force",
+            "Labour force: the warehouse has no regional labour-force figures (CBS 'Arbeidsdeelname; regionale indeling').",
+            "Labour force per region, {year} (persons)",
+            "labour force {year}",
+            "labour force {year} (persons)",
+            "Labour force {year}",
         )
         municipalities = self.region_chart(
             "municipalities",
@@ -418,20 +429,14 @@ class Page:
         )
 
     def recipients_section(self) -> str:
-        year = latest_year(self.indicators, "wwb_recipients", self.year)
-        body = (
-            self.missing("WWB recipients: the warehouse has no regional figures (CBS 'bijstand, re-integratie en WSW, gemeenten').")
-            if year is None
-            else self.region_chart(
-                "wwb-recipients",
-                f"Persons with bijstand (WWB) per region, {year}",
-                "wwb_recipients",
-                year,
-                Column(f"persons {year}", "value", _number(0), "value"),
-                title=f"persons with bijstand {year}",
-                number_format=",.0f",
-                what=f"WWB recipients {year}",
-            )
+        body = self.latest_year_chart(
+            "wwb-recipients",
+            "wwb_recipients",
+            "WWB recipients: the warehouse has no regional figures (CBS 'bijstand, re-integratie en WSW, gemeenten').",
+            "Persons with bijstand (WWB) per region, {year}",
+            "persons {year}",
+            "persons with bijstand {year}",
+            "WWB recipients {year}",
         )
         return self.section(
             "wwb-recipients",
