@@ -1,8 +1,9 @@
 """A stand-in for Prefect, for the benchmarks' direct runs: the flows run with no Prefect imported.
 
 The flows use a handful of Prefect's names (``flow``, ``task``, ``get_run_logger``,
-``prefect.futures.wait``, ``prefect.runtime.flow_run``, ``prefect.cache_policies.NO_CACHE``,
-``prefect.task_runners.ThreadPoolTaskRunner``).
+``prefect.futures.wait``/``PrefectFuture``, ``prefect.runtime.flow_run``, ``prefect.cache_policies.NO_CACHE``,
+``prefect.task_runners.ThreadPoolTaskRunner``, ``prefect.states``, ``prefect.exceptions.TerminationSignal``, and
+the artifacts and event a run shows, which do nothing here).
 :func:`install` puts modules with plain versions of exactly these into ``sys.modules`` before the
 flows are imported: a flow or task is its function, ``.submit`` runs the function in a thread pool
 (beside the flow, as Prefect's default task runner does) and returns its
@@ -35,6 +36,10 @@ class PlainCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    def with_options(self, **options: Any) -> PlainCall:
+        """The same call: the options (retries, names) are Prefect's and ignored."""
+        return self
 
     def submit(self, *args: Any, **kwargs: Any) -> Future:
         """Run in the thread pool, beside the caller."""
@@ -71,6 +76,17 @@ class ThreadPoolTaskRunner:
         return self._pool.submit(task.fn, **parameters)
 
 
+class _State:
+    """A final state a flow or task returns (``Failed``, ``Cancelled``): its name and message."""
+
+    def __init__(self, name: str, message: str | None) -> None:
+        self.name, self.message = name, message
+
+
+class TerminationSignal(BaseException):
+    """Prefect's exception for SIGTERM during a flow run; never raised without Prefect."""
+
+
 def _wait(futures: list[Future], timeout: float | None = None) -> Any:
     return wait_all(futures, timeout=timeout)
 
@@ -89,9 +105,24 @@ def modules() -> dict[str, types.ModuleType]:
     cache_policies.NO_CACHE = None
     task_runners = types.ModuleType("prefect.task_runners")
     task_runners.ThreadPoolTaskRunner = ThreadPoolTaskRunner  # the bench runs the default runner, threads
-    prefect.futures, prefect.runtime, prefect.cache_policies, prefect.task_runners = futures, runtime, cache_policies, task_runners
-    return {"prefect": prefect, "prefect.futures": futures, "prefect.runtime": runtime, "prefect.cache_policies": cache_policies,
-            "prefect.task_runners": task_runners}
+    futures.PrefectFuture = Future  # a type in annotations; .submit returns concurrent futures here
+    states = types.ModuleType("prefect.states")
+    states.State = _State
+    states.Failed = lambda message=None, **details: _State("Failed", message)
+    states.Cancelled = lambda message=None, **details: _State("Cancelled", message)
+    exceptions = types.ModuleType("prefect.exceptions")
+    exceptions.TerminationSignal = TerminationSignal
+    artifacts = types.ModuleType("prefect.artifacts")  # no UI to show them: every artifact call does nothing
+    for name in ("create_table_artifact", "create_markdown_artifact", "create_link_artifact", "create_progress_artifact",
+                 "update_progress_artifact"):  # fmt: skip
+        setattr(artifacts, name, lambda *args, **kwargs: None)
+    events = types.ModuleType("prefect.events")
+    events.emit_event = lambda *args, **kwargs: None  # no server to receive the event
+    stand_ins = {"futures": futures, "runtime": runtime, "cache_policies": cache_policies, "task_runners": task_runners,
+                 "states": states, "exceptions": exceptions, "artifacts": artifacts, "events": events}  # fmt: skip
+    for name, module in stand_ins.items():
+        setattr(prefect, name, module)
+    return {"prefect": prefect, **{f"prefect.{name}": module for name, module in stand_ins.items()}}
 
 
 def loaded_prefect() -> list[str]:

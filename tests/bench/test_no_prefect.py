@@ -29,13 +29,8 @@ def test_the_flows_run_on_the_stand_in_without_importing_prefect(tmp_path):
         from bench import no_prefect
         no_prefect.install()
         import flows.cli, flows.indicators, flows.refresh, flows.tasks, flows.build
-        from flows.build import MissingSource
-        try:
-            flows.refresh.refresh.fn(offline=True)
-        except MissingSource as err:
-            outcome = f"MissingSource: {err}"
-        else:
-            outcome = "no error"
+        state = flows.refresh.refresh.fn(offline=True)  # an expected failure (MissingSource) ends the run Failed
+        outcome = f"{state.name}: {state.message}" if hasattr(state, "name") else f"no failed state: {state!r}"
         print(json.dumps({"outcome": outcome, "real_prefect": no_prefect.loaded_prefect()}))
         """,
         tmp_path,
@@ -43,7 +38,7 @@ def test_the_flows_run_on_the_stand_in_without_importing_prefect(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["real_prefect"] == []
-    assert found["outcome"].startswith("MissingSource: 37789ksz"), found["outcome"]  # the national table, checked first
+    assert found["outcome"].startswith("Failed: 37789ksz"), found["outcome"]  # the national table, checked first
     log = (tmp_path / "home" / "runs.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["event"] for line in log] == ["started", "failed"]
 
