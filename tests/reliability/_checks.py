@@ -26,8 +26,9 @@ from warehouse.store import read_only
 
 #: Columns whose value depends on the run (or on the mirror's port), not on the data: left out of fingerprints.
 RUN_SPECIFIC = {
-    "build_info": ("run_id", "built_at", "flow", "cbs_url"),
-    "source_tables": ("fetched_at", "raw_path", "source_url"),
+    # inputs_sha256 covers each landing's content, whose data file names the table's URL (the mirror's port)
+    "build_info": ("run_id", "built_at", "flow", "cbs_url", "inputs_sha256"),
+    "source_tables": ("fetched_at", "raw_path", "source_url", "sha256"),  # the data file names its URL: sha256 too
     "validation_results": ("run_id",),
 }
 
