@@ -114,7 +114,8 @@ def polars_indicators(inputs: Inputs) -> pl.DataFrame:
         )  # fmt: skip
         for reference, view in inputs.scenarios
     ]
-    return pl.concat(parts).filter(pl.col("area_type") == "region").select(list(OUTPUT)).cast(OUTPUT)
+    benefits = [*BENEFITS, *(f"{b}_growth" for b in BENEFITS)]  # count_indicators also makes wwb_recipients, which the baseline leaves out
+    return pl.concat(parts).filter((pl.col("area_type") == "region") & pl.col("indicator").is_in(benefits)).select(list(OUTPUT)).cast(OUTPUT)
 
 
 # --------------------------------------------------------------------------------------------- pandas
