@@ -14,12 +14,15 @@ for equal content.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from flows import runlog
 
 from warehouse.schema import TABLES, VIEWS
 from warehouse.store import read_only
@@ -156,3 +159,17 @@ def leftovers(home: Path) -> dict[str, list[str]]:
         "uwv_staging": found("archive/uwv/.staging-*"),
         "wal": found("warehouse/werkregio.duckdb.wal"),
     }
+
+
+def lock_is_free(home: Path) -> bool:
+    """Whether no process holds the data dir's pipeline lock (a missing lock file: none ever took it)."""
+    path = home / runlog.LOCK_NAME
+    if not path.exists():
+        return True
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return True

@@ -13,15 +13,13 @@ pages per table), runs the refresh flow in process under the session's Prefect s
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flows import runlog
-from tests.reliability._checks import check_integrity, differences, leftovers, sha256
+from tests.reliability._checks import check_integrity, differences, leftovers, lock_is_free, sha256
 from tests.reliability.conftest import (
     GEBIEDEN_2016,
     NATIONAL,
@@ -166,14 +164,6 @@ def baseline(statline_root, prefect_server, tmp_path_factory):
     return build_home(statline_root, tmp_path_factory.mktemp("faults") / "baseline")
 
 
-def lock_is_free(home: Path) -> bool:
-    with (home / runlog.LOCK_NAME).open("a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return True
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -25,7 +25,6 @@ the full variant (``-m slow``) 24 trials.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
@@ -40,10 +39,9 @@ from pathlib import Path
 
 import pytest
 
-from flows import runlog
 from sources.cbs.landing import landings
 from flows.settings import Settings
-from tests.reliability._checks import IntegrityError, check_integrity, differences, leftovers, sha256
+from tests.reliability._checks import IntegrityError, check_integrity, differences, leftovers, lock_is_free, sha256
 from tests.reliability._killable import PREFIX
 from tests.reliability.conftest import (
     GEBIEDEN_2016,
@@ -162,17 +160,6 @@ def subprocess_env(home: Path, prefect_home: Path, mirror: StatLineMirror, tag: 
     return env
 
 
-def lock_is_free(home: Path) -> bool:
-    path = home / runlog.LOCK_NAME
-    if not path.exists():
-        return True
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return True
 
 
 def reap_orphans(tag: str, grace: float = 3.0) -> int:

@@ -11,7 +11,6 @@ the test polls the data dir's lock: when it is free, the process must have stopp
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -22,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from flows import runlog
-from flows.runlog import LOCK_NAME
 from sources.cbs.landing import landings
+from tests.reliability._checks import lock_is_free
 from tests.reliability.conftest import NATIONAL, QUICK_RETRIES, warehouse_of
 from tests.statline_mirror import StatLineMirror
 
@@ -37,14 +36,6 @@ WERKREGIO = Path(sys.executable).with_name("werkregio")
 AS_IN_A_TERMINAL = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
 
 
-def lock_is_free(home: Path) -> bool:
-    with (home / LOCK_NAME).open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return True
 
 
 def raw_files(home: Path) -> set[str]:
