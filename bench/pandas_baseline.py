@@ -127,7 +127,9 @@ def pandas_indicators(inputs: Inputs) -> pd.DataFrame:
     regional = regional[(regional["area_type"] != "municipality") | regional["period_start"].dt.year.isin(list(inputs.valid))]
     membership = inputs.membership.to_pandas()
     composed = sorted(membership["year"].unique())
-    yearly = {f"{series}_benefits": _yearly(_pick_sources(regional, series, sources), inputs) for series, sources in catalog.BENEFIT_SOURCES.items()}
+    yearly = {  # WW and WWB: the baseline leaves out wwb_recipients, as it reads neither of its tables
+        f"{series}_benefits": _yearly(_pick_sources(regional, series, catalog.BENEFIT_SOURCES[series]), inputs) for series in ("ww", "wwb")
+    }
     walks: dict[tuple[int, int], pd.DataFrame] = {}
 
     def walk(year: int, geography: int) -> pd.DataFrame:
