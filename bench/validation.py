@@ -28,6 +28,8 @@ from transforms.regions import valid_codes_by_year
 
 def main(table_id: str) -> dict:
     table = load_landing(latest_landing(Settings.from_env().raw_dir, table_id))
+    if not table.whole:
+        raise SystemExit(f"{table_id}: {table.landing.rows:,} rows are validated in pieces from the file; this compares runs on one frame")
     municipalities = read_reference.fn()["municipalities"]
     valid = valid_codes_by_year(municipalities, range(int(municipalities["valid_from_year"].min()), date.today().year + 1))
     suite, frame = suite_and_frame(catalog.table(table_id), table.data, valid_codes=valid, region_codes=None, properties=table.properties)

@@ -79,7 +79,7 @@ INTEGER_DTYPES = [t for t in NUMERIC_DTYPES if "int" in t.lower()]
 
 def suite_and_frame(
     entry: catalog.SourceTable,
-    data: pl.DataFrame,
+    data: pl.DataFrame | pl.LazyFrame,
     *,
     valid_codes: Mapping[int, Collection[str]],
     region_codes: Mapping[int, Collection[str]] | None,
@@ -88,7 +88,8 @@ def suite_and_frame(
 ) -> tuple[Suite, pl.DataFrame | Pieces]:
     """The suite for a landed table of ``entry`` and the frame to run it on.
 
-    ``data``: the landed TypedDataSet. ``valid_codes``: year -> municipality codes valid on
+    ``data``: the landed TypedDataSet, or a scan of it (``Landing.scan_data``) for a table too large
+    to hold at once, whose pieces are then read from the file one at a time. ``valid_codes``: year -> municipality codes valid on
     1 January (``transforms.regions.valid_codes_by_year``); years it lacks are not checked, so
     pass every year the reference covers. ``region_codes``: year -> labour-market region codes
     (``transforms.validation_frames.region_codes_by_year`` of the region membership), or None
@@ -100,7 +101,7 @@ def suite_and_frame(
     (``transforms.validation_frames.piece_dimension``) into validation frames of about this many
     rows each, made one at a time while they are validated; None: always one frame.
     """
-    layout = table_layout(entry, data, properties)
+    layout = table_layout(entry, data.lazy().head(0).collect(), properties)  # the columns and their types
     years = set(geography_years(data, layout))
     codes = {year: valid_codes[year] for year in sorted(years) if year in valid_codes}
     regions = None if region_codes is None else {y: region_codes[y] for y in sorted(years) if y in region_codes}
@@ -118,7 +119,7 @@ def suite_and_frame(
 
 
 def _frame(
-    data: pl.DataFrame,
+    data: pl.DataFrame | pl.LazyFrame,
     layout: TableLayout,
     rows_per_piece: int | None,
     *,
@@ -126,17 +127,20 @@ def _frame(
     region_codes: Mapping[int, Collection[str]] | None = None,
 ) -> pl.DataFrame | Pieces:
     """``validation_frame`` of ``data``, or for a table of more than ``rows_per_piece`` rows its pieces."""
-    dimension = None if rows_per_piece is None or data.height <= rows_per_piece else piece_dimension(layout, data.columns)
+    height = data.height if isinstance(data, pl.DataFrame) else data.select(pl.len()).collect().item()
+    columns = data.collect_schema().names()
+    dimension = None if rows_per_piece is None or height <= rows_per_piece else piece_dimension(layout, columns)
     if dimension is None:
-        return validation_frame(data, layout, valid_codes=valid_codes, region_codes=region_codes)
-    empty = validation_frame(data.head(0), layout, valid_codes=valid_codes, region_codes=region_codes)
+        whole = data if isinstance(data, pl.DataFrame) else data.collect()
+        return validation_frame(whole, layout, valid_codes=valid_codes, region_codes=region_codes)
+    empty = validation_frame(data.lazy().head(0).collect(), layout, valid_codes=valid_codes, region_codes=region_codes)
 
     def frames() -> Iterator[pl.DataFrame]:  # made only when validated (not when a stored report is reused)
         pieces = piece_keys(data, dimension, rows_per_piece)
         return validation_pieces(data, layout, dimension, pieces, valid_codes=valid_codes, region_codes=region_codes)
 
     return Pieces(
-        height=data.height,
+        height=height,
         columns=tuple(empty.columns),
         frames=frames,
         # the key column is made of the stripped keys, the pieces of the stripped keys of `dimension`

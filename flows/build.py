@@ -93,7 +93,9 @@ def build_facts(settings: Settings, run_id: str, meanwhile: Callable[[dict[str, 
 
         def check(entry: catalog.SourceTable, region_codes: Mapping[int, frozenset[str]] | None) -> Any:
             job = ValidationJob(entry.table_id, landed[entry.table_id].landing, valid_codes, region_codes, settings.home)
-            table = landed[entry.table_id] if choice.shares_memory else None  # another process reads the landing itself
+            table = landed[entry.table_id]
+            if not (choice.shares_memory and table.whole):  # another process, or the table's pieces: read from the landing
+                table = None
             return runner.submit(validate_batch, {"job": job, "table": table})
 
         pending = [check(national_entry, None)]

@@ -18,8 +18,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, State
 
-from expectations.runner import ValidationReport
+from expectations.runner import ROWS_PER_PIECE, ValidationReport
 from expectations.rules import topic_keys
+from sources.cbs import catalog
 from sources.cbs.client import CbsCancelled, CbsSource, CbsUnreachable, LiveCbs, dimension_keys, user_agent
 from sources.cbs.v4 import V4Cbs
 from flows.artifacts import DownloadProgress, show_report
@@ -43,12 +44,19 @@ PUBLISHED_EVENT = "werkregio.warehouse.published"
 
 @dataclass(frozen=True)
 class LandedTable:
-    """A landing read back: data rows, dimension tables by key, DataProperties records."""
+    """A landing read back: data rows, dimension tables by key, DataProperties records.
+
+    ``whole``: ``data`` holds every landed row. False for a landing of more than
+    :data:`~expectations.runner.ROWS_PER_PIECE` rows, read with only the rows the facts keep (each
+    ``totals`` dimension of its catalog entry at its total category, as ``transforms.regional``
+    selects them): such a table is validated from its file, piece by piece, and never held whole.
+    """
 
     landing: Landing
     data: pl.DataFrame
     dimensions: dict[str, pl.DataFrame]
     properties: list[dict[str, Any]]
+    whole: bool = True
 
 
 def live_source(settings: Settings) -> CbsSource:
@@ -134,21 +142,39 @@ def find_landed(settings: Settings, table_ids: list[str]) -> list[LandResult]:
 
 
 def load_landing(landing: Landing) -> LandedTable:
-    """The landed data rows, every dimension table and the DataProperties of a landing."""
+    """The landed data rows, every dimension table and the DataProperties of a landing.
+
+    A landing of more than :data:`~expectations.runner.ROWS_PER_PIECE` rows is read with only the
+    rows the facts keep (:attr:`LandedTable.whole`).
+    """
     properties = landing.read_properties()
+    whole = landing.rows <= ROWS_PER_PIECE
     return LandedTable(
         landing=landing,
-        data=landing.read_data(),
+        data=landing.read_data() if whole else landing.read_data(_fact_rows(landing)),
         dimensions={name: landing.read_dimension(name) for name in dimension_keys(properties)},
         properties=properties,
+        whole=whole,
     )
+
+
+def _fact_rows(landing: Landing) -> pl.Expr:
+    """The rows of ``landing`` whose ``totals`` dimensions (its catalog entry's) are at their total
+    category: the only rows ``transforms.regional`` and ``transforms.national`` keep."""
+    columns = set(landing.scan_data().collect_schema().names())
+    totals = catalog.table(landing.table_id).totals
+    return pl.all_horizontal(pl.lit(True), *(pl.col(d).str.strip_chars() == total for d, total in totals.items() if d in columns))
 
 
 @task(name="read_landings", cache_policy=NO_CACHE)
 def read_landings(landings: list[Landing]) -> list[LandedTable]:
     """Every landing read back (:func:`load_landing`), in the order given."""
     tables = [load_landing(landing) for landing in landings]
-    get_run_logger().info("read %d landings, %d data rows", len(tables), sum(t.data.height for t in tables))
+    partial = [f"{t.landing.table_id} ({t.data.height:,} of {t.landing.rows:,})" for t in tables if not t.whole]
+    get_run_logger().info(
+        "read %d landings, %s data rows%s", len(tables), f"{sum(t.data.height for t in tables):,}",
+        f"; of {', '.join(partial)} only the rows at their totals, the rest is validated from the file" if partial else "",
+    )  # fmt: skip
     return tables
 
 
@@ -170,7 +196,7 @@ def validate_batch(job: ValidationJob, table: LandedTable | None = None) -> Vali
     def progress(done: int, total: int) -> None:  # called only for a table validated in pieces
         logger.info("%s: %s of %s rows validated (in pieces)", job.batch, f"{done:,}", f"{total:,}")
 
-    data, properties = (table.data, table.properties) if table is not None else (None, None)
+    data, properties = (table.data, table.properties) if table is not None and table.whole else (None, None)
     validated = validate_landed(job, data, properties, progress)
     report = validated.report
     if validated.reused:

@@ -87,14 +87,15 @@ def validate_landed(
 ) -> Validated:
     """Validate ``job``'s table with the suite of its catalog family, or reuse its stored report.
 
-    ``data`` and ``properties``: the landing's data rows and DataProperties when already read
-    (read from the landing otherwise). ``progress(rows done, rows)`` is called per piece of a
-    table validated in pieces. A report with a check that raised an error is not stored; a stored
+    ``data`` and ``properties``: the landing's data rows (all of them) and DataProperties when
+    already read (read from the landing otherwise; a landing of more than
+    :data:`~expectations.runner.ROWS_PER_PIECE` rows is then scanned, never read whole).
+    ``progress(rows done, rows)`` is called per piece of a table validated in pieces. A report with a check that raised an error is not stored; a stored
     one that cannot be read is validated again and replaced.
     """
     started = time.perf_counter()
-    if data is None:
-        data = job.landing.read_data()
+    if data is None:  # a table too large to hold whole is validated piece by piece from its file
+        data = job.landing.read_data() if job.landing.rows <= ROWS_PER_PIECE else job.landing.scan_data()
     if properties is None:
         properties = job.landing.read_properties()
     suite, frame = landed_suite(catalog.table(job.table_id), data, properties, job.valid_codes, job.region_codes)
@@ -110,7 +111,7 @@ def validate_landed(
 
 def landed_suite(
     entry: catalog.SourceTable,
-    data: pl.DataFrame,
+    data: pl.DataFrame | pl.LazyFrame,
     properties: list[dict[str, Any]],
     valid_codes: Mapping[int, frozenset[str]],
     region_codes: Mapping[int, frozenset[str]] | None,
@@ -119,7 +120,7 @@ def landed_suite(
     if entry.family == catalog.NATIONAL_BENEFITS:
         from expectations.national_benefits import national_benefits_suite
 
-        return national_benefits_suite(list(entry.series.values())), data
+        return national_benefits_suite(list(entry.series.values())), data.lazy().collect()
     from expectations.cbs_tables import suite_and_frame
 
     return suite_and_frame(

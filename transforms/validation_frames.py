@@ -125,13 +125,13 @@ def change_ratio_column(topic: str) -> str:
     return f"_change_ratio:{topic}"
 
 
-def geography_years(data: pl.DataFrame, layout: TableLayout) -> list[int]:
-    """The years whose municipality (and region) lists the rows of ``data`` are checked against."""
+def geography_years(data: pl.DataFrame | pl.LazyFrame, layout: TableLayout) -> list[int]:
+    """The years whose municipality (and region) lists the rows of ``data`` (a frame or a scan) are checked against."""
     if layout.geography_year is not None:
         return [layout.geography_year]
-    if layout.time_dimension is None or layout.time_dimension not in data.columns:
+    if layout.time_dimension is None or layout.time_dimension not in data.collect_schema().names():
         return []
-    keys = data.select(pl.col(layout.time_dimension).unique())  # few keys: parse those, not every row
+    keys = data.lazy().select(pl.col(layout.time_dimension).unique()).collect()  # few keys: parse those, not every row
     years = keys.select(_period_year(layout.time_dimension).unique().drop_nulls())
     return sorted(years.to_series().to_list())
 
@@ -186,7 +186,7 @@ def piece_dimension(layout: TableLayout, columns: Collection[str]) -> str | None
     return candidates[0] if candidates else None
 
 
-def piece_keys(data: pl.DataFrame, dimension: str, rows_per_piece: int) -> list[list[str | None]]:
+def piece_keys(data: pl.DataFrame | pl.LazyFrame, dimension: str, rows_per_piece: int) -> list[list[str | None]]:
     """The raw keys of ``dimension`` in each piece, for splitting ``data`` into pieces of rows.
 
     Rows whose keys strip to the same text share a piece; consecutive stripped keys (in sorted
@@ -212,7 +212,7 @@ def piece_keys(data: pl.DataFrame, dimension: str, rows_per_piece: int) -> list[
 
 
 def validation_pieces(
-    data: pl.DataFrame,
+    data: pl.DataFrame | pl.LazyFrame,
     layout: TableLayout,
     dimension: str,
     pieces: Sequence[Sequence[str | None]],
@@ -222,7 +222,9 @@ def validation_pieces(
 ) -> Iterator[pl.DataFrame]:
     """The validation frame of ``data`` piece by piece: ``validation_frame`` of the rows of each piece.
 
-    ``pieces``: :func:`piece_keys` of ``data`` along ``dimension``. Together the frames hold every
+    ``data``: a frame, or a scan of a file (each piece is then read from it on its own, so that no
+    more than one piece is held at a time). ``pieces``: :func:`piece_keys` of ``data`` along
+    ``dimension``. Together the frames hold every
     row once, with the same helper values as ``validation_frame(data, ...)``; within a piece rows
     keep their order. ``valid_codes`` and ``region_codes`` are used as given for every piece (pass
     those for the years of the whole table, as ``expectations.cbs_tables.suite_and_frame`` does).
@@ -231,7 +233,7 @@ def validation_pieces(
         rows = pl.col(dimension).is_in([k for k in keys if k is not None])
         if None in keys:
             rows = rows | pl.col(dimension).is_null()
-        yield validation_frame(data.filter(rows), layout, valid_codes=valid_codes, region_codes=region_codes)
+        yield validation_frame(data.lazy().filter(rows).collect(), layout, valid_codes=valid_codes, region_codes=region_codes)
 
 
 def region_codes_by_year(membership: pl.DataFrame) -> dict[int, frozenset[str]]:

@@ -90,8 +90,14 @@ class Landing:
         these are equal; ``sha256`` covers the data file alone."""
         return _content_sha256(self.files)
 
-    def read_data(self) -> pl.DataFrame:
-        return self._read_parquet(DATA_FILE)
+    def read_data(self, where: pl.Expr | None = None) -> pl.DataFrame:
+        """The landed data rows; ``where``: only the rows it selects, filtered while the file is read."""
+        return read_named(self.folder / DATA_FILE, LandingUnreadable, f"{self.table_id}: the landed file", self._advice(), where)
+
+    def scan_data(self) -> pl.LazyFrame:
+        """The landed data rows as a Polars scan of the file, for a table too large to hold at once;
+        read errors surface when the scan is collected."""
+        return pl.scan_parquet(self.folder / DATA_FILE)
 
     def read_dimension(self, name: str) -> pl.DataFrame:
         return self._read_parquet(f"{name}.parquet")

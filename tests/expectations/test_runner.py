@@ -527,3 +527,55 @@ def test_a_check_with_a_row_condition_in_pieces_gets_the_outcome_of_the_whole_ba
 
     assert [comparable(r) for r in pieced.records] == [comparable(r) for r in validate(data, checks, BATCH).records]
     assert [r.success for r in pieced.records] == [False, True]  # the second ID 1 is the 'total' row
+
+
+def test_a_large_frame_gets_one_gx_run_per_group_of_checks_with_common_columns(monkeypatch):
+    seen = []
+    real = runner._to_pandas
+    monkeypatch.setattr(runner, "_to_pandas", lambda frame: seen.append(tuple(frame.columns)) or real(frame))
+    monkeypatch.setattr(runner, "GROUPED_FROM_ROWS", 12)  # area_frame has 12 rows
+    e = gx.expectations
+    checks = Suite(
+        "cols",
+        (
+            Check(e.ExpectColumnValuesToBeBetween(column="value", min_value=0)),
+            Check(e.ExpectColumnValuesToNotBeNull(column="period")),
+            Check(e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="part", column_B="ID", or_equal=True)),
+            Check(e.ExpectColumnValuesToBeUnique(column="ID")),
+            Check(e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="part", or_equal=True)),
+            Check(e.ExpectTableRowCountToBeBetween(min_value=1)),
+        ),
+    )
+
+    report = validate(area_frame(), checks, BATCH)
+
+    # value-part-ID are linked through the pair checks; period alone; the row count on no column
+    assert sorted(seen) == sorted([("value", "part", "ID"), ("period",)])
+    assert [r.success for r in report.records] == [False, False, False, False, False, True]
+
+
+def test_grouped_runs_give_the_outcome_of_one_run_on_every_check(monkeypatch):
+    data, checks = area_frame(), every_kind_of_check()
+    one_run = validate(data, checks, BATCH)
+    monkeypatch.setattr(runner, "GROUPED_FROM_ROWS", 1)
+
+    grouped = validate(data, checks, BATCH)
+
+    assert len(runner._column_groups(checks.checks)) > 3
+    assert grouped.records == one_run.records
+
+
+def test_column_groups_join_checks_through_shared_columns_and_keep_every_check_once():
+    e = gx.expectations
+    checks = [
+        Check(e.ExpectColumnValuesToNotBeNull(column="a")),
+        Check(e.ExpectColumnValuesToNotBeNull(column="b")),
+        Check(e.ExpectTableRowCountToBeBetween(min_value=1)),
+        Check(e.ExpectColumnPairValuesToBeEqual(column_A="b", column_B="c")),
+        Check(e.ExpectTableColumnCountToEqual(value=3)),  # reads every column
+        Check(e.ExpectColumnPairValuesToBeEqual(column_A="c", column_B="a")),
+        Check(e.ExpectColumnValuesToNotBeNull(column="d")),
+        Check(e.ExpectTableRowCountToEqual(value=3)),
+    ]
+
+    assert runner._column_groups(checks) == [[0, 1, 3, 5], [2, 7], [6], [4]]

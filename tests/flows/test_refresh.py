@@ -612,18 +612,22 @@ def test_inputs_fingerprint_follows_landings_reference_year_and_code(home, mirro
 
 
 def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home, mirror, monkeypatch):
-    """A build that validates the mirror's 10,000-row WW tables in pieces of 1,000 rows publishes the same checks."""
+    """A build that validates the mirror's 10,000-row WW and WWB tables in pieces of 1,000 rows, scanned from
+    their files, and holds only their rows at the totals, publishes the same checks and the same figures."""
     from flows import validation
 
-    tables = [NATIONAL.table_id, catalog.REGIONS, catalog.WW_MUNICIPAL]
+    tables = [NATIONAL.table_id, catalog.REGIONS, catalog.WW_MUNICIPAL, catalog.WWB_MUNICIPAL]
     checks = (
         "SELECT dataset, batch, check_index, expectation, column_name, severity, success, element_count, unexpected_count "
         "FROM validation_results ORDER BY ALL"
     )
+    figures = ["SELECT * FROM regional_series ORDER BY ALL", "SELECT * EXCLUDE (note) FROM indicators ORDER BY ALL"]
     first = run_refresh(tables=tables)
     whole = query(Settings.from_env().warehouse_path, checks)
-    ww = {e.table_id for e in catalog.family(catalog.WW_MUNICIPAL)}
-    large = [t["table_id"] for t in first["tables"] if t["table_id"] in ww and t["rows"] > 1_000]
+    whole_figures = [query(Settings.from_env().warehouse_path, sql) for sql in figures]
+    counted = {e.table_id for e in (*catalog.family(catalog.WW_MUNICIPAL), *catalog.family(catalog.WWB_MUNICIPAL))}
+    large = [t["table_id"] for t in first["tables"] if t["table_id"] in counted and t["rows"] > 1_000]
+    assert any(catalog.table(t).totals for t in large)  # a table whose facts keep only its total category
     validated = []
     real = validation.validate
 
@@ -633,14 +637,18 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
 
     monkeypatch.setattr("flows.validation.validate", spy)
     monkeypatch.setattr("flows.validation.ROWS_PER_PIECE", 1_000)
+    monkeypatch.setattr("flows.tasks.ROWS_PER_PIECE", 1_000)  # the build reads only their rows at the totals
     shutil.rmtree(home / "validated")
 
     run_refresh(tables=tables, offline=True, force=True)
 
-    assert len(large) >= 2 and validated.count(("Pieces", True)) == len(large)  # with progress logged per piece
+    assert len(large) >= 3 and validated.count(("Pieces", True)) == len(large)  # with progress logged per piece
     pieced = query(Settings.from_env().warehouse_path, checks)
     assert pieced.equals(whole)
     assert pieced["success"].any() and whole.height > 100
+    for sql, before in zip(figures, whole_figures, strict=True):
+        assert query(Settings.from_env().warehouse_path, sql).equals(before), sql
+    assert whole_figures[0].height > 1_000
 
 
 def test_scenarios_keep_the_published_reference_years_that_still_have_a_region_composition(monkeypatch):
