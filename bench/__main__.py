@@ -197,6 +197,16 @@ def reference_seconds(reps: int = 3) -> float:
     return sorted(runs)[len(runs) // 2]
 
 
+IMPORTS = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+
+
+def import_seconds(module: str, reps: int = 3) -> float:
+    """Median wall seconds of ``import module`` in a fresh process (what every build, flow run or worker process pays once)."""
+    code = IMPORTS.format(module=module)
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1]) for _ in range(reps)]
+    return sorted(runs)[len(runs) // 2]
+
+
 def cpu_times() -> list[int]:
     """The machine's CPU time counters (``/proc/stat``, first line: user, nice, system, idle, iowait, irq, softirq, steal, ...)."""
     return [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -228,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv), "load_before": os.getloadavg()}
     results["started"] = time.strftime("%Y-%m-%d %H:%M %Z")
     results["reference_before"], counters = reference_seconds(), cpu_times()
+    results["import_seconds"] = {module: import_seconds(module) for module in ("great_expectations", "prefect", "polars", "pandas")}
     extraction_scale = max(s for s in scales if s <= 10) if any(s <= 10 for s in scales) else None
     with tempfile.TemporaryDirectory(prefix="werkregio-bench-") as tmp:
         runner = Runner(Path(tmp))
