@@ -17,6 +17,8 @@ temporary server Prefect starts itself. Flows run as the ``werkregio`` command r
 * ``recalculate YEAR`` / ``recalculate-direct YEAR``: ``recalculate_indicators(reference_year=YEAR)``,
   the direct one also timing ``compute_marts`` and, within it, ``crosswalks`` (building every
   crosswalk: ``transforms.geography._crosswalk``; the change table is checked once, before);
+  both direct modes time ``report``: writing the indicator report after the publish
+  (``write_indicator_report``, with its imports of Altair and vl-convert);
 * ``refresh``: ``refresh()`` of the whole catalog from ``WERKREGIO_CBS_URL``; ``fetched`` is the
   time until every table is downloaded or found unchanged (the inputs are then compared with the
   published build's); ``rebuilt``: whether it built and published.
@@ -117,6 +119,10 @@ def main(mode: str, argument: str | None = None) -> dict[str, Any]:
             for step in ("_start", "_advance"):
                 function = getattr(transforms.geography, step)
                 stack.enter_context(_timed(f"transforms.geography.{step}", function, timings, "crosswalks"))
+        if direct:  # the indicator report written after the publish (issue 24), its imports (Altair, vl-convert) included
+            module = flows.indicators if mode.startswith("recalculate") else flows.refresh
+            target = f"{module.__name__}.write_indicator_report"
+            stack.enter_context(_timed(target, module.write_indicator_report, timings, "report"))
         if mode.startswith("build"):
             stack.enter_context(_validation_seconds(timings))
         if mode == "refresh":

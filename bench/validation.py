@@ -1,9 +1,10 @@
-"""GX validation of one landed batch: one call per check (the pipeline before) against one suite run (now).
+"""GX validation of one landed batch: one call per check (the pipeline before) against suite runs (now).
 
-``expectations.runner.validate`` runs a batch's checks as one ``gx.ExpectationSuite`` in one
-``batch.validate`` call; GX then loads (and hashes) the pandas frame once and computes the
-metrics that checks share once. Here the same checks also run one ``batch.validate`` per check,
-as the pipeline did before, and both ways must agree on every check.
+``expectations.runner.validate`` runs a batch's checks as ``gx.ExpectationSuite``s, one per group
+of checks with columns in common from ``GROUPED_FROM_ROWS`` rows on, each in one ``batch.validate``
+call; GX then loads (and hashes) the pandas frame once per suite and computes the metrics that
+its checks share once. Here the same checks also run one ``batch.validate`` per check, as the
+pipeline did before, and both ways must agree on every check.
 
 ``python -m bench.validation TABLE`` (``WERKREGIO_HOME`` with TABLE landed) prints one JSON line:
 ``rows``, ``checks``, ``per_check`` and ``one_call`` (the pipeline) seconds. The suite is the

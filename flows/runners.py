@@ -15,8 +15,9 @@
   (``PREFECT_API_URL``: a ``prefect server start``, docs/scheduling.md).
 
 A build with a landed table of more than :data:`~expectations.runner.ROWS_PER_PIECE` rows
-validates on one thread in the flow's process whatever the setting (but Dask): a worker process
-holding such a table beside the flow's own copy would double the memory of a large build.
+validates on one thread in the flow's process whatever the setting (but Dask): such a table is
+validated piece by piece from its file, one piece in memory at a time, and every worker process
+would add its own GX and pandas (some hundreds of MB) to a build kept under 1 GB this way.
 
 Downloads (``fetch_table``) stay on the flow's own thread pool whatever the setting: they wait on
 the network, share one client and its ``WERKREGIO_CONCURRENCY`` limit, and land into this
@@ -60,7 +61,7 @@ def choose_runner(settings: Settings, largest_rows: int) -> RunnerChoice:
         return RunnerChoice(
             "threads", 1,
             f"one thread in the flow's process (ThreadPoolTaskRunner): a table of {largest_rows:,} rows is validated "
-            f"in pieces, and a copy of it in another process would double the memory",
+            f"in pieces from its file, and worker processes would each add their own GX and pandas to the memory",
         )  # fmt: skip
     if settings.task_runner == "processes":
         return RunnerChoice("processes", settings.workers, f"{settings.workers} worker processes (ProcessPoolTaskRunner)")
