@@ -89,9 +89,10 @@ def suite_and_frame(
     """The suite for a landed table of ``entry`` and the frame to run it on.
 
     ``data``: the landed TypedDataSet, or a scan of it (``Landing.scan_data``) for a table too large
-    to hold at once, whose pieces are then read from the file one at a time. ``valid_codes``: year -> municipality codes valid on
-    1 January (``transforms.regions.valid_codes_by_year``); years it lacks are not checked, so
-    pass every year the reference covers. ``region_codes``: year -> labour-market region codes
+    to hold at once, whose pieces are then read from the file one at a time. ``valid_codes``: year
+    -> municipality codes valid on 1 January (``transforms.regions.valid_codes_by_year``); years
+    it lacks are not checked, so pass every year the reference covers. ``region_codes``: year ->
+    labour-market region codes
     (``transforms.validation_frames.region_codes_by_year`` of the region membership), or None
     to skip the region check. ``properties``: the table's DataProperties records, which declare
     the dimensions that must be present; needed for the ``regions`` family (its code columns are

@@ -90,8 +90,9 @@ def validate_landed(
     ``data`` and ``properties``: the landing's data rows (all of them) and DataProperties when
     already read (read from the landing otherwise; a landing of more than
     :data:`~expectations.runner.ROWS_PER_PIECE` rows is then scanned, never read whole).
-    ``progress(rows done, rows)`` is called per piece of a table validated in pieces. A report with a check that raised an error is not stored; a stored
-    one that cannot be read is validated again and replaced.
+    ``progress(rows done, rows)`` is called per piece of a table validated in pieces. A report
+    with a check that raised an error is not stored; a stored one that cannot be read is
+    validated again and replaced.
     """
     started = time.perf_counter()
     if data is None:  # a table too large to hold whole is validated piece by piece from its file
