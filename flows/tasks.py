@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Cancelled, State
 
-from expectations.runner import ROWS_PER_PIECE, ValidationReport
+from expectations.runner import ValidationReport
 from expectations.rules import topic_keys
 from sources.cbs import catalog
 from sources.cbs.client import CbsCancelled, CbsSource, CbsUnreachable, LiveCbs, dimension_keys, user_agent
@@ -33,7 +33,8 @@ from flows.settings import Settings
 from sources.uwv.archive import archived_frames
 from sources.uwv.folders import UwvFolders
 from sources.uwv.intake import IntakeResult, intake_inbox, settling_files, waiting_files
-from flows.validation import ValidationJob, validate_landed
+from flows.validation import ValidationJob, held_whole, validate_landed
+from transforms.series import at_total
 from transforms.uwv_checks import NationalBounds
 from warehouse.schema import BY_NAME
 from warehouse.store import PublishResult, WarehouseError, WarehouseLocked, publish, query_tables, table_counts
@@ -148,7 +149,7 @@ def load_landing(landing: Landing) -> LandedTable:
     rows the facts keep (:attr:`LandedTable.whole`).
     """
     properties = landing.read_properties()
-    whole = landing.rows <= ROWS_PER_PIECE
+    whole = held_whole(landing)
     return LandedTable(
         landing=landing,
         data=landing.read_data() if whole else landing.read_data(_fact_rows(landing)),
@@ -163,7 +164,7 @@ def _fact_rows(landing: Landing) -> pl.Expr:
     category: the only rows ``transforms.regional`` and ``transforms.national`` keep."""
     columns = set(landing.scan_data().collect_schema().names())
     totals = catalog.table(landing.table_id).totals
-    return pl.all_horizontal(pl.lit(True), *(pl.col(d).str.strip_chars() == total for d, total in totals.items() if d in columns))
+    return pl.all_horizontal(pl.lit(True), *(at_total(d, total) for d, total in totals.items() if d in columns))
 
 
 @task(name="read_landings", cache_policy=NO_CACHE)

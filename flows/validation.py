@@ -96,7 +96,7 @@ def validate_landed(
     """
     started = time.perf_counter()
     if data is None:  # a table too large to hold whole is validated piece by piece from its file
-        data = job.landing.read_data() if job.landing.rows <= ROWS_PER_PIECE else job.landing.scan_data()
+        data = job.landing.read_data() if held_whole(job.landing) else job.landing.scan_data()
     if properties is None:
         properties = job.landing.read_properties()
     suite, frame = landed_suite(catalog.table(job.table_id), data, properties, job.valid_codes, job.region_codes)
@@ -108,6 +108,12 @@ def validate_landed(
     if cache is not None and not report.errors:  # an error may be a one-off (out of memory): the next build tries again
         write_report(cache, report)
     return Validated(report, False, time.perf_counter() - started)
+
+
+def held_whole(landing: Landing) -> bool:
+    """Whether a build holds ``landing``'s rows whole: at most :data:`~expectations.runner.ROWS_PER_PIECE`;
+    a larger table is read for the facts at its totals only and validated piece by piece from its file."""
+    return landing.rows <= ROWS_PER_PIECE
 
 
 def landed_suite(

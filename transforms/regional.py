@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from transforms.periods import cbs_periods
+from transforms.series import at_total
 
 REGIONAL_SCHEMA = {
     "series": pl.String,
@@ -72,7 +73,7 @@ def regional_series(
         keep = totals[dimension]
         if keep not in set(frame[dimension].str.strip_chars().unique()):
             raise DimensionTotalError(f"{table_id}: dimension {dimension} has no category {keep!r} to keep")
-        frame = frame.filter(pl.col(dimension).str.strip_chars() == keep)
+        frame = frame.filter(at_total(dimension, keep))
     region = pl.col(region_dimension).str.strip_chars()
     prefix = region.str.slice(0, 2)
     frame = frame.with_columns(

@@ -20,6 +20,12 @@ SERIES_SCHEMA = {
 }
 
 
+def at_total(dimension: str, total: str) -> pl.Expr:
+    """The rows whose ``dimension`` is its total category ``total`` (CBS pads keys with spaces):
+    the only rows the facts keep of a dimension that is neither area nor time."""
+    return pl.col(dimension).str.strip_chars() == total
+
+
 def national_series(
     data: pl.DataFrame,
     periods: pl.DataFrame,
@@ -45,7 +51,7 @@ def national_series(
         raise KeyError(f"{table_id}: topic column(s) {missing} not in the table (columns: {data.columns})")
     calendar = cbs_periods(periods, table_id=table_id)
     for dimension, keep in (totals or {}).items():
-        data = data.filter(pl.col(dimension).str.strip_chars() == keep)
+        data = data.filter(at_total(dimension, keep))
     long = (
         data.select(pl.col(time_dimension).str.strip_chars().alias("period_key"), *series.values())
         .unpivot(index="period_key", on=list(series.values()), variable_name="_topic", value_name="value")

@@ -92,7 +92,7 @@ class Landing:
 
     def read_data(self, where: pl.Expr | None = None) -> pl.DataFrame:
         """The landed data rows; ``where``: only the rows it selects, filtered while the file is read."""
-        return read_named(self.folder / DATA_FILE, LandingUnreadable, f"{self.table_id}: the landed file", self._advice(), where)
+        return self._read_parquet(DATA_FILE, where)
 
     def scan_data(self) -> pl.LazyFrame:
         """The landed data rows as a Polars scan of the file, for a table too large to hold at once;
@@ -108,8 +108,8 @@ class Landing:
             f"away and refresh {self.table_id} again to land it anew"
         )
 
-    def _read_parquet(self, name: str) -> pl.DataFrame:
-        return read_named(self.folder / name, LandingUnreadable, f"{self.table_id}: the landed file", self._advice())
+    def _read_parquet(self, name: str, where: pl.Expr | None = None) -> pl.DataFrame:
+        return read_named(self.folder / name, LandingUnreadable, f"{self.table_id}: the landed file", self._advice(), where)
 
     def _read_json(self, name: str) -> Any:
         path = self.folder / name

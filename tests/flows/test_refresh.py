@@ -636,8 +636,7 @@ def test_a_large_table_is_validated_in_pieces_with_the_outcome_of_one_frame(home
         return real(frame, suite, batch, progress=progress)
 
     monkeypatch.setattr("flows.validation.validate", spy)
-    monkeypatch.setattr("flows.validation.ROWS_PER_PIECE", 1_000)
-    monkeypatch.setattr("flows.tasks.ROWS_PER_PIECE", 1_000)  # the build reads only their rows at the totals
+    monkeypatch.setattr("flows.validation.ROWS_PER_PIECE", 1_000)  # the build reads only their rows at the totals
     shutil.rmtree(home / "validated")
 
     run_refresh(tables=tables, offline=True, force=True)

@@ -23,7 +23,6 @@ from pathlib import Path
 import duckdb
 
 from flows import runlog
-
 from warehouse.schema import TABLES, VIEWS
 from warehouse.store import read_only
 

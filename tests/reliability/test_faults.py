@@ -164,8 +164,6 @@ def baseline(statline_root, prefect_server, tmp_path_factory):
     return build_home(statline_root, tmp_path_factory.mktemp("faults") / "baseline")
 
 
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_fault_either_succeeds_after_retries_or_fails_cleanly(case: Case, baseline, statline_root, tmp_path):
     home = baseline.copy_to(tmp_path / "home")
